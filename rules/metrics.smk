@@ -1,0 +1,57 @@
+rule checkpoint_metrics:
+    """One forward pass of a checkpoint: per-token metrics plus cached final hidden states."""
+    input:
+        run=checkpoint_run,
+        tokens="results/tokens/{suite}.parquet",
+        unigram="results/unigram/{suite}.parquet",
+    output:
+        metrics="results/metrics/{suite}/{model}/seed{seed}/step{step}.parquet",
+        hidden="results/hidden/{suite}/{model}/seed{seed}/step{step}.npy",
+    params:
+        checkpoint=checkpoint_path,
+        device=config["metrics"]["device"],
+        batch_size=config["metrics"]["batch_size"],
+        vocab_chunk=config["metrics"]["vocab_chunk"],
+        token_chunk=config["metrics"]["token_chunk"],
+    threads: 1
+    resources:
+        mem_mb=4000,
+    log:
+        "logs/checkpoint_metrics/{suite}/{model}/seed{seed}/step{step}.log",
+    benchmark:
+        "benchmarks/checkpoint_metrics/{suite}/{model}/seed{seed}/step{step}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../scripts/checkpoint_metrics.py"
+
+
+rule pair_divergence:
+    """Per-token KL, both directions, between all seed pairs at a step and between each seed's
+    step and its previous grid step; recomputed chunk-wise from cached hidden states."""
+    input:
+        hidden=pair_hidden,
+        runs=pair_runs,
+        tokens="results/tokens/{suite}.parquet",
+        unigram="results/unigram/{suite}.parquet",
+    output:
+        seeds="results/pairs/{suite}/{model}/seeds_step{step}.parquet",
+        steps="results/pairs/{suite}/{model}/steps_step{step}.parquet",
+    params:
+        seeds=suite_seeds,
+        step=current_step,
+        prev_step=prev_step,
+        device=config["metrics"]["device"],
+        vocab_chunk=config["metrics"]["vocab_chunk"],
+        token_chunk=config["metrics"]["token_chunk"],
+    threads: 1
+    resources:
+        mem_mb=4000,
+    log:
+        "logs/pair_divergence/{suite}/{model}/step{step}.log",
+    benchmark:
+        "benchmarks/pair_divergence/{suite}/{model}/step{step}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../scripts/pair_divergence.py"

@@ -1,0 +1,50 @@
+rule train_tokenizer:
+    """Byte-level BPE for a micro suite, trained on the train split only."""
+    input:
+        docs="results/corpus/docs.parquet",
+    output:
+        directory("results/tokenizer/{suite}"),
+    params:
+        vocab_size=suite_vocab_size,
+    log:
+        "logs/train_tokenizer/{suite}.log",
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../scripts/train_tokenizer.py"
+
+
+rule tokenize_eval:
+    """Evaluation documents as token ids with character offsets, cut into context windows."""
+    input:
+        docs="results/corpus/docs.parquet",
+        tokenizer=tokenizer_dir,
+    output:
+        "results/tokens/{suite}.parquet",
+    params:
+        context_length=config["tokens"]["context_length"],
+        windows_per_doc=config["tokens"]["windows_per_doc"],
+    log:
+        "logs/tokenize_eval/{suite}.log",
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../scripts/tokenize_eval.py"
+
+
+rule unigram:
+    """Smoothed unigram distribution of the suite's tokenizer over the configured split."""
+    input:
+        docs="results/corpus/docs.parquet",
+        tokenizer=tokenizer_dir,
+    output:
+        "results/unigram/{suite}.parquet",
+    params:
+        split=config["unigram"]["split"],
+        ghost_count=config["unigram"]["ghost_count"],
+    log:
+        "logs/unigram/{suite}.log",
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../scripts/unigram.py"

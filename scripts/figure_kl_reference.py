@@ -1,0 +1,13 @@
+"""Rule figure_kl_reference."""
+
+import pandas as pd
+
+from lmdyn import figures
+from lmdyn.runner import run
+
+
+def main(sm, log):
+    figures.kl_reference(pd.read_parquet(sm.input[0]), [sm.output.png, sm.output.pdf], dpi=sm.params.dpi)
+
+
+run(main, snakemake)  # noqa: F821

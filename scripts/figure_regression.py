@@ -1,0 +1,15 @@
+"""Rule figure_regression: coefficient plot with 95% intervals."""
+
+import pandas as pd
+
+from lmdyn import figures
+from lmdyn.runner import run
+
+
+def main(sm, log):
+    coefs = pd.read_csv(sm.input[0], keep_default_na=False, na_values=[""])
+    title = f"{sm.params.metric} at step {coefs.step.iloc[0]} ({sm.wildcards.suite})"
+    figures.regression_coefficients(coefs, [sm.output.png, sm.output.pdf], title=title, dpi=sm.params.dpi)
+
+
+run(main, snakemake)  # noqa: F821

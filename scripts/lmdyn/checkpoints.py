@@ -1,0 +1,71 @@
+"""Load a checkpoint's model, tokenizer and unembedding matrix from an HF-format directory.
+
+Everything downstream (metrics, pairwise KL, later the internals analyses) goes through these
+functions, so a checkpoint from the micro suite and one from a published suite look the same.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from lmdyn.errors import UserError
+
+# Output-projection weight names, tried in order (untied first, then tied input embeddings).
+UNEMBED_KEYS = ("embed_out.weight", "lm_head.weight", "transformer.wte.weight", "gpt_neox.embed_in.weight")
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def load_model(path: str | Path, device: torch.device | str = "cpu"):
+    """Causal LM in float32, eval mode."""
+    from transformers import AutoModelForCausalLM
+
+    path = Path(path)
+    if not (path / "config.json").exists():
+        raise UserError(f"checkpoint directory {path} has no config.json")
+    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
+    return model.to(device).eval()
+
+
+def unembedding_of(model, vocab_size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(W_U [V, d], bias or None) of a loaded model, sliced to the tokenizer's vocabulary.
+
+    Pythia pads its output rows to a multiple of 128 (50304 for 50277 tokens): the padding rows are
+    dropped here, before any softmax.
+    """
+    head = model.get_output_embeddings()
+    w = head.weight.detach()
+    if w.shape[0] < vocab_size:
+        raise UserError(f"model has {w.shape[0]} output rows but the tokenizer has {vocab_size} tokens")
+    b = getattr(head, "bias", None)
+    return w[:vocab_size], (b.detach()[:vocab_size] if b is not None else None)
+
+
+def load_unembedding(path: str | Path, vocab_size: int) -> tuple[torch.Tensor, None]:
+    """W_U read straight from the safetensors files, without building the model (pairwise jobs)."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    files = sorted(path.glob("*.safetensors"))
+    index = path / "model.safetensors.index.json"
+    if index.exists():
+        weight_map = json.loads(index.read_text())["weight_map"]
+        for key in UNEMBED_KEYS:
+            if key in weight_map:
+                files = [path / weight_map[key]]
+                break
+    for f in files:
+        with safe_open(str(f), framework="pt") as st:
+            keys = set(st.keys())
+            for key in UNEMBED_KEYS:
+                if key in keys:
+                    return st.get_tensor(key).float()[:vocab_size], None
+    # No safetensors (or unusual names): fall back to loading the whole model.
+    return unembedding_of(load_model(path), vocab_size)

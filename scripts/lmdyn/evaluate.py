@@ -1,0 +1,48 @@
+"""The per-checkpoint pass and the pairwise pass, composed from loader, forward and divergence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lmdyn.checkpoints import load_model, load_unembedding, pick_device, unembedding_of
+from lmdyn.divergence import pairwise_kl, token_metrics
+from lmdyn.forward import final_hidden_states, windows_of
+from lmdyn.tokens import predicted
+
+
+def evaluate_checkpoint(
+    path, tokens: pd.DataFrame, log_unigram: np.ndarray, device="auto", batch_size=16,
+    vocab_chunk=8192, token_chunk=1024, log=None,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Per-token metrics (doc_id, position, target_id, nll, entropy, kl_uniform, kl_unigram) and the
+    final hidden states [n_predicted, d] (float32) of one checkpoint, one forward pass."""
+    dev = pick_device(device)
+    model = load_model(path, dev)
+    vocab = len(log_unigram)
+    w, b = unembedding_of(model, vocab)
+    hidden = final_hidden_states(model, windows_of(tokens), batch_size, dev, log=log)
+    pred = predicted(tokens)
+    targets = torch.from_numpy(pred.target_id.to_numpy())
+    m = token_metrics(hidden.to(dev), w, targets, torch.from_numpy(log_unigram), b, vocab_chunk, token_chunk)
+    table = pred[["doc_id", "position", "target_id"]].copy()
+    for k, v in m.items():
+        table[k] = v.numpy()
+    return table, hidden.numpy()
+
+
+def pair_table(keys: pd.DataFrame, a: dict, b: dict, device="auto", vocab_chunk=8192, token_chunk=1024) -> pd.DataFrame:
+    """KL(a||b) and KL(b||a) per token. ``a``/``b``: dict(hidden=[N, d] array, path=checkpoint dir,
+    vocab=int); keys: the (doc_id, position) rows the hidden states belong to."""
+    dev = pick_device(device)
+    wa, ba = load_unembedding(a["path"], a["vocab"])
+    wb, bb = load_unembedding(b["path"], b["vocab"])
+    kl_ab, kl_ba = pairwise_kl(
+        torch.from_numpy(a["hidden"]).to(dev), wa.to(dev), torch.from_numpy(b["hidden"]).to(dev), wb.to(dev),
+        ba, bb, vocab_chunk, token_chunk,
+    )
+    out = keys[["doc_id", "position"]].reset_index(drop=True).copy()
+    out["kl_ab"] = kl_ab.numpy()
+    out["kl_ba"] = kl_ba.numpy()
+    return out

@@ -1,0 +1,18 @@
+"""Rule pos_tags: spaCy tags aligned to evaluation tokens."""
+
+import pandas as pd
+
+from lmdyn.pos import tag_documents
+from lmdyn.runner import run
+
+
+def main(sm, log):
+    docs = pd.read_parquet(sm.input.docs)
+    tokens = pd.read_parquet(sm.input.tokens)
+    texts = dict(zip(docs.doc_id, docs.text))
+    tags = tag_documents(texts, tokens, sm.params.model, batch_size=sm.params.batch_size, log=log)
+    log.info("tag counts: %s", tags.tag.value_counts().head(10).to_dict())
+    tags.to_parquet(sm.output[0], index=False)
+
+
+run(main, snakemake)  # noqa: F821

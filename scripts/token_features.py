@@ -1,0 +1,20 @@
+"""Rule token_features: per predicted token features used by every breakdown."""
+
+import pandas as pd
+
+from lmdyn.features import token_features
+from lmdyn.runner import run
+
+
+def main(sm, log):
+    feats = token_features(
+        pd.read_parquet(sm.input.tokens),
+        pd.read_parquet(sm.input.pos),
+        pd.read_parquet(sm.input.unigram),
+        sm.params.freq_bins,
+    )
+    log.info("%d predicted tokens; frequency bins: %s", len(feats), feats.freq_bin.value_counts().sort_index().to_dict())
+    feats.to_parquet(sm.output[0], index=False)
+
+
+run(main, snakemake)  # noqa: F821
