@@ -24,7 +24,7 @@ def evaluate_checkpoint(
     w, b = unembedding_of(model, vocab)
     hidden = final_hidden_states(model, windows_of(tokens), batch_size, dev, log=log)
     pred = predicted(tokens)
-    targets = torch.from_numpy(pred.target_id.to_numpy())
+    targets = torch.tensor(pred.target_id.to_numpy())
     m = token_metrics(hidden.to(dev), w, targets, torch.from_numpy(log_unigram), b, vocab_chunk, token_chunk)
     table = pred[["doc_id", "position", "target_id"]].copy()
     for k, v in m.items():

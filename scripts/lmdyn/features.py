@@ -13,7 +13,7 @@ def token_features(tokens: pd.DataFrame, pos: pd.DataFrame, unigram: pd.DataFram
 
     Columns: doc_id, position, target_id, context_id, word, tag, pos, bow, eow, tag_prev, pos_prev,
     log_unigram (natural log of the smoothed unigram probability of the target), freq_bin
-    (0 = rarest; quantile bins of log_unigram over the predicted tokens, ties kept in one bin).
+    (0 = rarest; quantile bins of log_unigram over the predicted tokens).
     """
     pred = predicted(tokens)
     tagged = pos.set_index(["doc_id", "position"])
@@ -26,5 +26,15 @@ def token_features(tokens: pd.DataFrame, pos: pd.DataFrame, unigram: pd.DataFram
     out["pos_prev"] = context["pos"].to_numpy()
     logp = np.log(unigram.set_index("token_id").prob.to_numpy())
     out["log_unigram"] = logp[out.target_id.to_numpy()]
-    out["freq_bin"] = pd.qcut(out.log_unigram, freq_bins, labels=False, duplicates="drop").astype(np.int64)
+    out["freq_bin"] = frequency_bins(out.log_unigram, freq_bins)
     return out
+
+
+def frequency_bins(log_unigram: pd.Series, k: int) -> pd.Series:
+    """Quantile bins (0 = rarest) over token occurrences that never split a token type.
+
+    Each type is placed by the midpoint of its block in the sorted occurrences (its average rank),
+    so a frequent type such as "the" falls wholly in one bin and bins stay close to equal size.
+    """
+    frac = (log_unigram.rank(method="average") - 0.5) / len(log_unigram)
+    return np.minimum(np.floor(frac * k), k - 1).astype(np.int64)

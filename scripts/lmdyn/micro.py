@@ -131,9 +131,9 @@ def train_run(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        curve.append((step, float(loss), opt.param_groups[0]["lr"]))
+        curve.append((step, loss.item(), opt.param_groups[0]["lr"]))
         if step in save_at:
             save(step)
         if log and (step % max(1, max_steps // 20) == 0 or step == max_steps):
-            log.info("step %d/%d loss %.4f (%.1fs)", step, max_steps, float(loss), time.time() - t0)
+            log.info("step %d/%d loss %.4f (%.1fs)", step, max_steps, loss.item(), time.time() - t0)
     return pd.DataFrame(curve, columns=["step", "loss", "lr"])

@@ -1,0 +1,192 @@
+"""The real workflow end to end on a tiny config (corpus generated here, tiny models, a few steps),
+and the one-line errors for bad input. Runs Snakemake as a user would."""
+
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
+
+SUBJECTS = ["the farmer", "a soldier", "the nation", "our people", "the congress", "every citizen", "the court"]
+VERBS = ["builds", "defends", "needs", "protects", "values", "remembers", "serves"]
+OBJECTS = ["the law", "a new road", "the peace", "their rights", "the treasury", "our union", "the harbor"]
+ADVERBS = ["quickly", "always", "today", "again", "firmly"]
+
+
+def make_corpus(path: Path, n_docs=24, seed=0):
+    rng = np.random.default_rng(seed)
+    with path.open("w") as f:
+        for i in range(n_docs):
+            sents = []
+            for _ in range(40):
+                s = f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)}"
+                if rng.random() < 0.5:
+                    s += f" {rng.choice(ADVERBS)}"
+                sents.append(s[0].upper() + s[1:] + ".")
+            f.write(json.dumps({"text": " ".join(sents), "year": 1900 + i}) + "\n")
+
+
+def tiny_config(tmp: Path, **overrides):
+    cfg = {
+        "corpus": {"source": "local", "path": str(tmp / "corpus.jsonl"), "n_eval": 6, "seed": 3},
+        "tokens": {"context_length": 32, "windows_per_doc": 2},
+        "suites": {
+            "micro": {
+                "kind": "micro",
+                "vocab_size": 300,
+                "seeds": [0, 1],
+                "models": {"xs": {"hidden_size": 16, "num_layers": 1, "num_heads": 2},
+                           "s": {"hidden_size": 32, "num_layers": 1, "num_heads": 2}},
+                "train": {"max_step": 8, "log_until": 4, "every": 8, "batch_size": 8, "lr": 0.01, "warmup": 2},
+            }
+        },
+        "regression": {"min_tag_count": 5},
+    }
+    for key, value in overrides.items():
+        section, name = key.split("__")
+        cfg[section][name] = value
+    path = tmp / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def snakemake(workdir, configfile, *args, check=True):
+    cmd = SNAKEMAKE + ["--cores", "2", "--directory", str(workdir), "--configfile", str(configfile), *args]
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
+    if check and res.returncode != 0:
+        raise AssertionError(f"snakemake failed:\n{res.stdout[-3000:]}\n{res.stderr[-5000:]}")
+    return res
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("run")
+    make_corpus(tmp / "corpus.jsonl")
+    cfg = tiny_config(tmp)
+    snakemake(tmp, cfg)
+    return tmp, cfg
+
+
+@pytest.mark.workflow
+def test_outputs_have_the_documented_shape_and_sane_values(finished_run):
+    tmp, _ = finished_run
+    r = tmp / "results"
+    tokens = pd.read_parquet(r / "tokens/micro.parquet")
+    n_pred = len(tokens) - tokens.groupby(["doc_id", "window"]).ngroups
+    unigram = pd.read_parquet(r / "unigram/micro.parquet")
+    vocab = len(unigram)
+    assert unigram.prob.sum() == pytest.approx(1.0) and (unigram.prob > 0).all()
+    steps = [0, 1, 2, 4, 8]
+    for model in ("xs", "s"):
+        for seed in (0, 1):
+            first = pd.read_parquet(r / f"metrics/micro/{model}/seed{seed}/step0.parquet")
+            last = pd.read_parquet(r / f"metrics/micro/{model}/seed{seed}/step8.parquet")
+            assert list(first.columns) == ["doc_id", "position", "target_id", "nll", "entropy", "kl_uniform",
+                                           "kl_unigram"]
+            assert len(first) == n_pred
+            hidden = np.load(r / f"hidden/micro/{model}/seed{seed}/step0.npy")
+            assert hidden.shape[0] == n_pred
+            # initialisation is near uniform: nll ~ log|V|, KL to uniform ~ 0
+            assert first.nll.mean() == pytest.approx(math.log(vocab), abs=0.1)
+            assert first.kl_uniform.mean() < 0.05
+            assert (first.kl_uniform >= -1e-5).all() and (first.kl_unigram >= -1e-5).all()
+            # training lowers cross-entropy and moves away from uniform
+            assert last.nll.mean() < first.nll.mean() - 0.3
+            assert last.kl_uniform.mean() > first.kl_uniform.mean()
+    summary = pd.read_csv(r / "tables/micro/summary.csv")
+    assert len(summary) == 2 * 2 * len(steps)
+    assert set(summary.columns) >= {"suite", "model", "seed", "step", "nll", "entropy", "kl_uniform", "kl_unigram",
+                                    "kl_seeds", "kl_steps"}
+    pairs = pd.read_parquet(r / "pairs/micro/s/seeds_step8.parquet")
+    assert list(pairs.columns) == ["doc_id", "position", "seed_a", "seed_b", "kl_ab", "kl_ba"]
+    assert len(pairs) == n_pred and (pairs.kl_ab > 0).all()
+    # different seeds disagree more after training than at a near-uniform initialisation
+    s = summary[summary.model == "s"].groupby("step").kl_seeds.mean()
+    assert s[8] > s[0]
+    breakdown = pd.read_csv(r / "tables/micro/breakdown.csv", keep_default_na=False)
+    tags = breakdown[(breakdown.metric == "kl_seeds") & (breakdown.grouping == "tag") & (breakdown.step == 8)]
+    assert {"NN", "DT", "VBZ"} <= set(tags.group)
+    # sigma weighted by subgroup size averages to 1
+    one = tags[tags.model == "s"]
+    assert (one.sigma * one.n_tokens).sum() / one.n_tokens.sum() == pytest.approx(1.0, rel=1e-4)
+    coefs = pd.read_csv(r / "regression/micro/coefficients.csv", keep_default_na=False)
+    assert {"log_unigram", "model[xs]"} <= set(coefs.term) or {"log_unigram", "model[s]"} <= set(coefs.term)
+    assert "Reference" in (r / "regression/micro/summary.txt").read_text() or "reference" in (
+        r / "regression/micro/summary.txt").read_text()
+    for fig in ("kl_reference", "kl_seeds", "regression", "sigma_s", "sigma_xs"):
+        assert (r / f"figures/micro/{fig}.png").stat().st_size > 5000
+        assert (r / f"figures/micro/{fig}.pdf").exists()
+
+
+@pytest.mark.workflow
+def test_rerun_is_a_no_op_and_figure_options_rerun_only_figures(finished_run):
+    tmp, cfg = finished_run
+    res = snakemake(tmp, cfg, "-n")
+    assert "Nothing to be done" in res.stdout + res.stderr
+    cfg2 = tmp / "config_dpi.yaml"
+    c = yaml.safe_load(cfg.read_text())
+    c["figures"] = {"dpi": 80}
+    cfg2.write_text(yaml.safe_dump(c))
+    res = snakemake(tmp, cfg2, "-n", "--quiet", "rules")
+    rules = set(re.findall(r"^(\w+)\s+\d+$", res.stdout, re.M)) - {"all", "total"}
+    assert rules and all(r.startswith("figure_") for r in rules), rules
+
+
+@pytest.mark.workflow
+def test_report_contains_every_figure_and_table(finished_run):
+    tmp, cfg = finished_run
+    snakemake(tmp, cfg, "--report", str(tmp / "report.html"))
+    html = (tmp / "report.html").read_text(errors="ignore")
+    for name in ("kl_reference.png", "kl_seeds.png", "regression.png", "sigma_s.png", "summary.csv",
+                 "coefficients.csv"):
+        assert name in html, name
+
+
+def one_line_error(tmp, cfg, expected):
+    res = snakemake(tmp, cfg, "-n", check=False)
+    assert res.returncode != 0
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("lmdyn")]
+    assert len(lines) == 1 and re.search(expected, lines[0]), res.stderr[-2000:]
+    assert "Traceback" not in res.stderr
+    assert not (tmp / "results").exists()
+
+
+@pytest.mark.parametrize(
+    "overrides, expected",
+    [
+        ({"tokens__context_length": 1}, r"tokens\.context_length.*minimum"),
+        ({"corpus__source": "gutenberg"}, r"corpus\.source.*'gutenberg'"),
+        ({"corpus__path": "/nonexistent/corpus.txt"}, r"does not exist"),
+        ({"pos__spacy_model": "xx_no_such_model"}, r"spaCy model 'xx_no_such_model' is not installed"),
+        ({"corpus__n_docs": 5, "corpus__n_eval": 5}, r"n_eval"),
+    ],
+)
+def test_bad_config_gives_one_line(tmp_path, overrides, expected):
+    make_corpus(tmp_path / "corpus.jsonl", n_docs=3)
+    overrides = dict(overrides)
+    if "pos__spacy_model" in overrides:
+        overrides["pos__spacy_model"] = overrides["pos__spacy_model"]
+    cfg = tiny_config(tmp_path, **{k: v for k, v in overrides.items() if not k.startswith("pos__")})
+    if "pos__spacy_model" in overrides:
+        c = yaml.safe_load(cfg.read_text())
+        c["pos"] = {"spacy_model": overrides["pos__spacy_model"]}
+        cfg.write_text(yaml.safe_dump(c))
+    one_line_error(tmp_path, cfg, expected)
+
+
+def test_documents_too_short_fail_cleanly(tmp_path):
+    (tmp_path / "corpus.jsonl").write_text("\n".join(json.dumps({"text": w}) for w in ["Hi"] * 10) + "\n")
+    cfg = tiny_config(tmp_path)
+    res = snakemake(tmp_path, cfg, "--until", "tokenize_eval", check=False)
+    assert res.returncode != 0
+    assert "lmdyn error in rule tokenize_eval: no evaluation document is long enough" in res.stderr
+    assert not (tmp_path / "results/tokens/micro.parquet").exists()
