@@ -8,13 +8,13 @@ rule aggregate_model:
     output:
         summary="results/tables/{suite}/{model}/summary.parquet",
         breakdown="results/tables/{suite}/{model}/breakdown.parquet",
-    params:
-        seeds=suite_seeds,
-        steps=suite_steps,
     log:
         "logs/aggregate_model/{suite}/{model}.log",
     conda:
         "../envs/data.yaml"
+    params:
+        seeds=suite_seeds,
+        steps=suite_steps,
     script:
         "../scripts/aggregate_model.py"
 

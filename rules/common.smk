@@ -11,7 +11,7 @@ import yaml
 from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
-from lmdyn.grid import log_then_linear, previous_step  # noqa: E402  (stdlib-only module)
+from lmdyn.grid import log_then_linear, previous_step  # stdlib-only module
 
 SCHEMA = Path(workflow.basedir) / "config" / "schemas" / "config.schema.yaml"
 
@@ -25,7 +25,9 @@ def config_error(message):
 def check_config(cfg):
     """Validate against the schema (one line per problem), fill defaults, then check cross-field rules."""
     schema = yaml.safe_load(SCHEMA.read_text())
-    err = jsonschema.exceptions.best_match(jsonschema.Draft7Validator(schema).iter_errors(cfg))
+    err = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors(cfg)
+    )
     if err is not None:
         key = ".".join(str(p) for p in err.absolute_path) or "(top level)"
         config_error(f"invalid config at '{key}': {err.message}")
@@ -42,7 +44,9 @@ def check_config(cfg):
             "or set corpus.source: local and corpus.path"
         )
     if c["n_docs"] is not None and c["n_eval"] >= c["n_docs"]:
-        config_error(f"corpus.n_eval ({c['n_eval']}) must be smaller than corpus.n_docs ({c['n_docs']})")
+        config_error(
+            f"corpus.n_eval ({c['n_eval']}) must be smaller than corpus.n_docs ({c['n_docs']})"
+        )
     if find_spec(cfg["pos"]["spacy_model"]) is None:
         config_error(
             f"spaCy model '{cfg['pos']['spacy_model']}' is not installed (pos.spacy_model); "
@@ -51,12 +55,16 @@ def check_config(cfg):
     for name, suite in cfg["suites"].items():
         for model, size in suite["models"].items():
             if size["hidden_size"] % size["num_heads"]:
-                config_error(f"suites.{name}.models.{model}: hidden_size must be divisible by num_heads")
+                config_error(
+                    f"suites.{name}.models.{model}: hidden_size must be divisible by num_heads"
+                )
     step = cfg["regression"]["step"]
     if step != "last":
         for name in cfg["suites"]:
             if step not in steps_of(name, cfg):
-                config_error(f"regression.step {step} is not a checkpoint step of suite '{name}'")
+                config_error(
+                    f"regression.step {step} is not a checkpoint step of suite '{name}'"
+                )
 
 
 # ---- the checkpoint plan ------------------------------------------------------------------------
@@ -124,7 +132,10 @@ def pair_hidden(wildcards):
 
 
 def pair_runs(wildcards):
-    return [run_dir(wildcards.suite, wildcards.model, seed) for seed in seeds_of(wildcards.suite)]
+    return [
+        run_dir(wildcards.suite, wildcards.model, seed)
+        for seed in seeds_of(wildcards.suite)
+    ]
 
 
 def model_metrics(wildcards):
@@ -138,7 +149,10 @@ def model_metrics(wildcards):
 
 def model_pairs(wildcards, kind):
     s = wildcards.suite
-    return [f"results/pairs/{s}/{wildcards.model}/{kind}_step{step}.parquet" for step in steps_of(s)]
+    return [
+        f"results/pairs/{s}/{wildcards.model}/{kind}_step{step}.parquet"
+        for step in steps_of(s)
+    ]
 
 
 def model_seed_pairs(wildcards):
@@ -154,13 +168,23 @@ def regression_inputs(wildcards):
     step = regression_step(s)
     if config["regression"]["metric"] == "kl_seeds":
         return [f"results/pairs/{s}/{m}/seeds_step{step}.parquet" for m in models_of(s)]
-    return [f"results/metrics/{s}/{m}/seed{seed}/step{step}.parquet" for m in models_of(s) for seed in seeds_of(s)]
+    return [
+        f"results/metrics/{s}/{m}/seed{seed}/step{step}.parquet"
+        for m in models_of(s)
+        for seed in seeds_of(s)
+    ]
 
 
 def suite_tables(wildcards):
     return {
-        "summary": [f"results/tables/{wildcards.suite}/{m}/summary.parquet" for m in models_of(wildcards.suite)],
-        "breakdown": [f"results/tables/{wildcards.suite}/{m}/breakdown.parquet" for m in models_of(wildcards.suite)],
+        "summary": [
+            f"results/tables/{wildcards.suite}/{m}/summary.parquet"
+            for m in models_of(wildcards.suite)
+        ],
+        "breakdown": [
+            f"results/tables/{wildcards.suite}/{m}/breakdown.parquet"
+            for m in models_of(wildcards.suite)
+        ],
     }
 
 
@@ -176,7 +200,11 @@ def final_outputs():
             f"results/figures/{s}/regression.png",
         ]
         out += [f"results/figures/{s}/sigma_{m}.png" for m in models_of(s)]
-        out += [f"results/training/{s}/{m}/seed{seed}.tsv" for m in models_of(s) for seed in seeds_of(s)]
+        out += [
+            f"results/training/{s}/{m}/seed{seed}.tsv"
+            for m in models_of(s)
+            for seed in seeds_of(s)
+        ]
     return out
 
 

@@ -5,6 +5,10 @@ rule corpus:
     output:
         docs="results/corpus/docs.parquet",
         info="results/corpus/corpus.json",
+    log:
+        "logs/corpus.log",
+    conda:
+        "../envs/data.yaml"
     params:
         source=config["corpus"]["source"],
         path=config["corpus"]["path"],
@@ -13,9 +17,5 @@ rule corpus:
         seed=config["corpus"]["seed"],
         min_chars=config["corpus"]["min_chars"],
         cache="resources/npm",
-    log:
-        "logs/corpus.log",
-    conda:
-        "../envs/data.yaml"
     script:
         "../scripts/corpus.py"

@@ -9,12 +9,12 @@ rule figure_kl_reference:
             labels={"suite": "{suite}", "figure": "KL to references"},
         ),
         pdf="results/figures/{suite}/kl_reference.pdf",
-    params:
-        dpi=config["figures"]["dpi"],
     log:
         "logs/figures/{suite}/kl_reference.log",
     conda:
         "../envs/data.yaml"
+    params:
+        dpi=config["figures"]["dpi"],
     script:
         "../scripts/figure_kl_reference.py"
 
@@ -30,12 +30,12 @@ rule figure_kl_seeds:
             labels={"suite": "{suite}", "figure": "KL between seeds"},
         ),
         pdf="results/figures/{suite}/kl_seeds.pdf",
-    params:
-        dpi=config["figures"]["dpi"],
     log:
         "logs/figures/{suite}/kl_seeds.log",
     conda:
         "../envs/data.yaml"
+    params:
+        dpi=config["figures"]["dpi"],
     script:
         "../scripts/figure_kl_seeds.py"
 
@@ -51,13 +51,13 @@ rule figure_sigma:
             labels={"suite": "{suite}", "figure": "sigma by tag: {model}"},
         ),
         pdf="results/figures/{suite}/sigma_{model}.pdf",
-    params:
-        dpi=config["figures"]["dpi"],
-        min_tokens=config["regression"]["min_tag_count"],
     log:
         "logs/figures/{suite}/sigma_{model}.log",
     conda:
         "../envs/data.yaml"
+    params:
+        dpi=config["figures"]["dpi"],
+        min_tokens=config["regression"]["min_tag_count"],
     script:
         "../scripts/figure_sigma.py"
 
@@ -73,12 +73,12 @@ rule figure_regression:
             labels={"suite": "{suite}", "figure": "coefficients"},
         ),
         pdf="results/figures/{suite}/regression.pdf",
-    params:
-        dpi=config["figures"]["dpi"],
-        metric=config["regression"]["metric"],
     log:
         "logs/figures/{suite}/regression.log",
     conda:
         "../envs/data.yaml"
+    params:
+        dpi=config["figures"]["dpi"],
+        metric=config["regression"]["metric"],
     script:
         "../scripts/figure_regression.py"

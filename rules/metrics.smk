@@ -7,21 +7,21 @@ rule checkpoint_metrics:
     output:
         metrics="results/metrics/{suite}/{model}/seed{seed}/step{step}.parquet",
         hidden="results/hidden/{suite}/{model}/seed{seed}/step{step}.npy",
-    params:
-        checkpoint=checkpoint_path,
-        device=config["metrics"]["device"],
-        batch_size=config["metrics"]["batch_size"],
-        vocab_chunk=config["metrics"]["vocab_chunk"],
-        token_chunk=config["metrics"]["token_chunk"],
-    threads: 1
-    resources:
-        mem_mb=4000,
     log:
         "logs/checkpoint_metrics/{suite}/{model}/seed{seed}/step{step}.log",
     benchmark:
         "benchmarks/checkpoint_metrics/{suite}/{model}/seed{seed}/step{step}.tsv"
     conda:
         "../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    params:
+        checkpoint=checkpoint_path,
+        device=config["metrics"]["device"],
+        batch_size=config["metrics"]["batch_size"],
+        vocab_chunk=config["metrics"]["vocab_chunk"],
+        token_chunk=config["metrics"]["token_chunk"],
     script:
         "../scripts/checkpoint_metrics.py"
 
@@ -37,6 +37,15 @@ rule pair_divergence:
     output:
         seeds="results/pairs/{suite}/{model}/seeds_step{step}.parquet",
         steps="results/pairs/{suite}/{model}/steps_step{step}.parquet",
+    log:
+        "logs/pair_divergence/{suite}/{model}/step{step}.log",
+    benchmark:
+        "benchmarks/pair_divergence/{suite}/{model}/step{step}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=4000,
     params:
         seeds=suite_seeds,
         step=current_step,
@@ -44,14 +53,5 @@ rule pair_divergence:
         device=config["metrics"]["device"],
         vocab_chunk=config["metrics"]["vocab_chunk"],
         token_chunk=config["metrics"]["token_chunk"],
-    threads: 1
-    resources:
-        mem_mb=4000,
-    log:
-        "logs/pair_divergence/{suite}/{model}/step{step}.log",
-    benchmark:
-        "benchmarks/pair_divergence/{suite}/{model}/step{step}.tsv"
-    conda:
-        "../envs/torch.yaml"
     script:
         "../scripts/pair_divergence.py"

@@ -5,15 +5,15 @@ rule pos_tags:
         tokens="results/tokens/{suite}.parquet",
     output:
         "results/pos/{suite}.parquet",
-    params:
-        model=config["pos"]["spacy_model"],
-        batch_size=config["pos"]["batch_size"],
     log:
         "logs/pos_tags/{suite}.log",
     benchmark:
         "benchmarks/pos_tags/{suite}.tsv"
     conda:
         "../envs/nlp.yaml"
+    params:
+        model=config["pos"]["spacy_model"],
+        batch_size=config["pos"]["batch_size"],
     script:
         "../scripts/pos_tags.py"
 
@@ -26,11 +26,11 @@ rule token_features:
         unigram="results/unigram/{suite}.parquet",
     output:
         "results/features/{suite}.parquet",
-    params:
-        freq_bins=config["aggregate"]["freq_bins"],
     log:
         "logs/token_features/{suite}.log",
     conda:
         "../envs/data.yaml"
+    params:
+        freq_bins=config["aggregate"]["freq_bins"],
     script:
         "../scripts/token_features.py"

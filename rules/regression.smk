@@ -17,15 +17,15 @@ rule regression:
             category="Regression",
             labels={"suite": "{suite}", "table": "summary"},
         ),
+    log:
+        "logs/regression/{suite}.log",
+    conda:
+        "../envs/data.yaml"
     params:
         metric=config["regression"]["metric"],
         step=regression_step_of,
         models=suite_models,
         tag_reference=config["regression"]["tag_reference"],
         min_tag_count=config["regression"]["min_tag_count"],
-    log:
-        "logs/regression/{suite}.log",
-    conda:
-        "../envs/data.yaml"
     script:
         "../scripts/regression.py"

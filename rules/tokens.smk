@@ -4,12 +4,12 @@ rule train_tokenizer:
         docs="results/corpus/docs.parquet",
     output:
         directory("results/tokenizer/{suite}"),
-    params:
-        vocab_size=suite_vocab_size,
     log:
         "logs/train_tokenizer/{suite}.log",
     conda:
         "../envs/torch.yaml"
+    params:
+        vocab_size=suite_vocab_size,
     script:
         "../scripts/train_tokenizer.py"
 
@@ -21,13 +21,13 @@ rule tokenize_eval:
         tokenizer=tokenizer_dir,
     output:
         "results/tokens/{suite}.parquet",
-    params:
-        context_length=config["tokens"]["context_length"],
-        windows_per_doc=config["tokens"]["windows_per_doc"],
     log:
         "logs/tokenize_eval/{suite}.log",
     conda:
         "../envs/torch.yaml"
+    params:
+        context_length=config["tokens"]["context_length"],
+        windows_per_doc=config["tokens"]["windows_per_doc"],
     script:
         "../scripts/tokenize_eval.py"
 
@@ -39,12 +39,12 @@ rule unigram:
         tokenizer=tokenizer_dir,
     output:
         "results/unigram/{suite}.parquet",
-    params:
-        split=config["unigram"]["split"],
-        ghost_count=config["unigram"]["ghost_count"],
     log:
         "logs/unigram/{suite}.log",
     conda:
         "../envs/torch.yaml"
+    params:
+        split=config["unigram"]["split"],
+        ghost_count=config["unigram"]["ghost_count"],
     script:
         "../scripts/unigram.py"

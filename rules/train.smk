@@ -6,20 +6,20 @@ rule train_micro:
     output:
         run=directory("results/checkpoints/{suite}/{model}/seed{seed}"),
         curve="results/training/{suite}/{model}/seed{seed}.tsv",
-    params:
-        arch=suite_arch,
-        size=model_size,
-        train=suite_train,
-        steps=suite_steps,
-        context_length=config["tokens"]["context_length"],
-    threads: 1  # one thread per run keeps training bit-reproducible; runs go in parallel
-    resources:
-        mem_mb=4000,
     log:
         "logs/train_micro/{suite}/{model}/seed{seed}.log",
     benchmark:
         "benchmarks/train_micro/{suite}/{model}/seed{seed}.tsv"
     conda:
         "../envs/torch.yaml"
+    threads: 1  # one thread per run keeps training bit-reproducible; runs go in parallel
+    resources:
+        mem_mb=4000,
+    params:
+        arch=suite_arch,
+        size=model_size,
+        train=suite_train,
+        steps=suite_steps,
+        context_length=config["tokens"]["context_length"],
     script:
         "../scripts/train_micro.py"

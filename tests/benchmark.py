@@ -1,0 +1,82 @@
+"""Benchmarks (not run by pytest): memory and speed of the metric pass, workflow rerun cost.
+
+    python tests/benchmark.py metrics            # peak memory vs number of tokens; streaming vs naive
+    python tests/benchmark.py rerun DIR          # time of a no-op rerun in a finished workflow directory
+
+Timings on shared machines are noisy: compare the ratios printed within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+CHILD = r"""
+import json, resource, sys, time, torch
+sys.path.insert(0, sys.argv[1])
+from lmdyn.divergence import token_metrics
+n, d, v, mode = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+torch.manual_seed(0)
+h = torch.randn(n, d); w = torch.randn(v, d) / d**0.5; y = torch.randint(0, v, (n,)); lu = torch.log_softmax(torch.randn(v), 0)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.perf_counter()
+if mode == "stream":
+    out = token_metrics(h, w, y, lu, vocab_chunk=8192, token_chunk=1024)
+else:  # naive baseline: full [n, v] logits then log_softmax in float32
+    lp = torch.log_softmax(h @ w.T, -1); p = lp.exp()
+    out = {"nll": -lp[torch.arange(n), y], "entropy": -(p * lp).sum(1), "kl_unigram": (p * (lp - lu)).sum(1)}
+dt = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"seconds": dt, "extra_mb": (peak - base) / 1024}))
+"""
+
+
+def metrics(args):
+    rows = []
+    for n in args.tokens:
+        for mode in ("stream", "naive"):
+            if mode == "naive" and n * args.vocab * 4 > 6e9:
+                continue  # the naive baseline would not fit
+            res = subprocess.run([sys.executable, "-c", CHILD, str(REPO / "scripts"), str(n), str(args.dim),
+                                  str(args.vocab), mode], capture_output=True, text=True, check=True)
+            r = json.loads(res.stdout)
+            r.update(tokens=n, mode=mode, tokens_per_s=n / r["seconds"])
+            rows.append(r)
+            print(f"{mode:6s} tokens={n:7d} vocab={args.vocab} d={args.dim}: {r['seconds']:.2f}s "
+                  f"({r['tokens_per_s']:.0f} tok/s), extra peak memory {r['extra_mb']:.0f} MB", flush=True)
+    return rows
+
+
+def rerun(args):
+    t = time.perf_counter()
+    res = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--cores", "2",
+                          *args.extra], cwd=args.dir, capture_output=True, text=True)
+    dt = time.perf_counter() - t
+    nothing = "Nothing to be done" in res.stdout + res.stderr
+    print(f"rerun in {args.dir}: {dt:.1f}s, nothing to be done: {nothing}")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("metrics")
+    m.add_argument("--tokens", type=int, nargs="+", default=[2048, 8192, 32768])
+    m.add_argument("--vocab", type=int, default=50277)
+    m.add_argument("--dim", type=int, default=512)
+    r = sub.add_parser("rerun")
+    r.add_argument("dir")
+    r.add_argument("extra", nargs="*")
+    args = p.parse_args()
+    {"metrics": metrics, "rerun": rerun}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    main()
