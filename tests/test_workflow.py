@@ -190,3 +190,23 @@ def test_documents_too_short_fail_cleanly(tmp_path):
     assert res.returncode != 0
     assert "lmdyn error in rule tokenize_eval: no evaluation document is long enough" in res.stderr
     assert not (tmp_path / "results/tokens/micro.parquet").exists()
+
+
+def test_default_corpus_without_npm_gives_one_line(tmp_path):
+    cfg = tiny_config(tmp_path)
+    c = yaml.safe_load(cfg.read_text())
+    c["corpus"] = {"source": "sotu"}
+    cfg.write_text(yaml.safe_dump(c))
+    # A PATH with everything the system has except Node.js/npm.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for d in ("/usr/local/bin", "/usr/bin", "/bin"):
+        for f in Path(d).iterdir() if Path(d).is_dir() else []:
+            if f.name not in ("npm", "npx", "node", "nodejs", "corepack") and not (bin_dir / f.name).exists():
+                (bin_dir / f.name).symlink_to(f)
+    env = {"PATH": f"{Path(sys.executable).parent}:{bin_dir}", "HOME": str(tmp_path)}
+    cmd = SNAKEMAKE + ["-n", "--cores", "1", "--directory", str(tmp_path), "--configfile", str(cfg)]
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert res.returncode != 0
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("lmdyn")]
+    assert len(lines) == 1 and "npm is required" in lines[0], res.stderr[-2000:]
