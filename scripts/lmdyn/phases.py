@@ -15,8 +15,15 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-CHANGE_POINTS = ("uniform_end", "unigram_min", "contextual_onset", "contextual_onset_interp", "seed_peak", "seed_return")
-# Value reported next to each grid-step change point: (output column, curve it is read from).
+CHANGE_POINTS = (
+    "uniform_end",
+    "unigram_min",
+    "contextual_onset",
+    "contextual_onset_interp",
+    "seed_peak",
+    "seed_return",
+)
+# Grid-step change point -> the curve its ``<point>_value`` is read from.
 _VALUES = {
     "uniform_end": "kl_uniform",
     "unigram_min": "kl_unigram",
@@ -31,7 +38,8 @@ def _log(step):
 
 
 def _unlog(x):
-    return float(np.exp2(x) - 1.0)
+    # Rounded so that a grid step survives the round trip exactly (exp2(log2(257)) - 1 is 256.0000000000001).
+    return round(float(np.exp2(x) - 1.0), 6)
 
 
 def _finite(steps: np.ndarray, y) -> tuple[np.ndarray, np.ndarray]:
