@@ -18,6 +18,7 @@ include: "rules/pos.smk"
 include: "rules/train.smk"
 include: "rules/metrics.smk"
 include: "rules/aggregate.smk"
+include: "rules/study.smk"
 include: "rules/regression.smk"
 include: "rules/figures.smk"
 

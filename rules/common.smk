@@ -164,13 +164,21 @@ def model_step_pairs(wildcards):
 
 
 def regression_inputs(wildcards):
+    """Per-token values at every grid step (one-step, pooled and per-phase fits).
+
+    Ordered model, step[, seed]: scripts/regression.py relies on this order.
+    """
     s = wildcards.suite
-    step = regression_step(s)
     if config["regression"]["metric"] == "kl_seeds":
-        return [f"results/pairs/{s}/{m}/seeds_step{step}.parquet" for m in models_of(s)]
+        return [
+            f"results/pairs/{s}/{m}/seeds_step{step}.parquet"
+            for m in models_of(s)
+            for step in steps_of(s)
+        ]
     return [
         f"results/metrics/{s}/{m}/seed{seed}/step{step}.parquet"
         for m in models_of(s)
+        for step in steps_of(s)
         for seed in seeds_of(s)
     ]
 
@@ -199,7 +207,16 @@ def final_outputs():
             f"results/figures/{s}/kl_seeds.png",
             f"results/figures/{s}/regression.png",
         ]
+        out += [
+            f"results/study/{s}/{name}.csv"
+            for name in STUDY_TABLES + ("outliers", "phases", "sizes")
+        ]
+        out += [
+            f"results/figures/{s}/{name}.png"
+            for name in ("phases", "seed_divergence", "seed_groups", "ce_fit", "sizes")
+        ]
         out += [f"results/figures/{s}/sigma_{m}.png" for m in models_of(s)]
+        out += [f"results/figures/{s}/learnability_{m}.png" for m in models_of(s)]
         out += [
             f"results/training/{s}/{m}/seed{seed}.tsv"
             for m in models_of(s)
@@ -260,3 +277,39 @@ def current_step(wildcards):
 
 def regression_step_of(wildcards):
     return regression_step(wildcards.suite)
+
+
+# ---- the full convergence/divergence study --------------------------------------------------------
+
+STUDY_TABLES = ("curves", "seed_groups", "sigma", "dh_kl", "ce_fit", "trajectories")
+
+
+def size_hidden(wildcards):
+    s = wildcards.suite
+    return [
+        f"results/hidden/{s}/{m}/seed{seed}/step{wildcards.step}.npy"
+        for m in models_of(s)
+        for seed in seeds_of(s)
+    ]
+
+
+def size_runs(wildcards):
+    s = wildcards.suite
+    return [run_dir(s, m, seed) for m in models_of(s) for seed in seeds_of(s)]
+
+
+def study_suite_inputs(wildcards):
+    s = wildcards.suite
+    models = models_of(s)
+    inputs = {
+        name: [f"results/study/{s}/{m}/{name}.parquet" for m in models]
+        for name in STUDY_TABLES
+    }
+    inputs["features"] = f"results/features/{s}.parquet"
+    inputs["summary"] = f"results/tables/{s}/summary.parquet"
+    inputs["sizes"] = (
+        [f"results/pairs/{s}/sizes_step{step}.parquet" for step in steps_of(s)]
+        if len(models) > 1
+        else []
+    )
+    return inputs

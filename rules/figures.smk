@@ -40,28 +40,6 @@ rule figure_kl_seeds:
         "../scripts/figure_kl_seeds.py"
 
 
-rule figure_sigma:
-    input:
-        "results/tables/{suite}/{model}/breakdown.parquet",
-    output:
-        png=report(
-            "results/figures/{suite}/sigma_{model}.png",
-            caption="../report/sigma.rst",
-            category="Divergence",
-            labels={"suite": "{suite}", "figure": "sigma by tag: {model}"},
-        ),
-        pdf="results/figures/{suite}/sigma_{model}.pdf",
-    log:
-        "logs/figures/{suite}/sigma_{model}.log",
-    conda:
-        "../envs/data.yaml"
-    params:
-        dpi=config["figures"]["dpi"],
-        min_tokens=config["regression"]["min_tag_count"],
-    script:
-        "../scripts/figure_sigma.py"
-
-
 rule figure_regression:
     input:
         "results/regression/{suite}/coefficients.csv",
@@ -82,3 +60,164 @@ rule figure_regression:
         metric=config["regression"]["metric"],
     script:
         "../scripts/figure_regression.py"
+
+
+rule figure_phases:
+    input:
+        curves="results/study/{suite}/curves.parquet",
+        phases="results/study/{suite}/phases.parquet",
+    output:
+        png=report(
+            "results/figures/{suite}/phases.png",
+            caption="../report/phases.rst",
+            category="Reference distributions and phases",
+            labels={"suite": "{suite}", "figure": "phases"},
+        ),
+        pdf="results/figures/{suite}/phases.pdf",
+    log:
+        "logs/figures/{suite}/phases.log",
+    conda:
+        "../envs/data.yaml"
+    params:
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/figure_study.py"
+
+
+rule figure_seed_divergence:
+    input:
+        curves="results/study/{suite}/curves.parquet",
+    output:
+        png=report(
+            "results/figures/{suite}/seed_divergence.png",
+            caption="../report/seed_divergence.rst",
+            category="Seed divergence",
+            labels={"suite": "{suite}", "figure": "both directions"},
+        ),
+        pdf="results/figures/{suite}/seed_divergence.pdf",
+    log:
+        "logs/figures/{suite}/seed_divergence.log",
+    conda:
+        "../envs/data.yaml"
+    params:
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/figure_study.py"
+
+
+rule figure_seed_groups:
+    input:
+        groups="results/study/{suite}/seed_groups.parquet",
+    output:
+        png=report(
+            "results/figures/{suite}/seed_groups.png",
+            caption="../report/seed_groups.rst",
+            category="Seed divergence",
+            labels={"suite": "{suite}", "figure": "by subgroup"},
+        ),
+        pdf="results/figures/{suite}/seed_groups.pdf",
+    log:
+        "logs/figures/{suite}/seed_groups.log",
+    conda:
+        "../envs/data.yaml"
+    params:
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/figure_study.py"
+
+
+rule figure_sigma:
+    input:
+        sigma="results/study/{suite}/sigma.parquet",
+    output:
+        png=report(
+            "results/figures/{suite}/sigma_{model}.png",
+            caption="../report/sigma.rst",
+            category="Relative divergence",
+            labels={"suite": "{suite}", "figure": "sigma: {model}"},
+        ),
+        pdf="results/figures/{suite}/sigma_{model}.pdf",
+    log:
+        "logs/figures/{suite}/sigma_{model}.log",
+    conda:
+        "../envs/data.yaml"
+    params:
+        dpi=config["figures"]["dpi"],
+        min_tokens=config["regression"]["min_tag_count"],
+        metric="kl_seeds",
+    script:
+        "../scripts/figure_study.py"
+
+
+rule figure_learnability:
+    input:
+        sigma="results/study/{suite}/sigma.parquet",
+    output:
+        png=report(
+            "results/figures/{suite}/learnability_{model}.png",
+            caption="../report/learnability.rst",
+            category="Learnability",
+            labels={"suite": "{suite}", "figure": "sigma of step KL: {model}"},
+        ),
+        pdf="results/figures/{suite}/learnability_{model}.pdf",
+    log:
+        "logs/figures/{suite}/learnability_{model}.log",
+    conda:
+        "../envs/data.yaml"
+    params:
+        dpi=config["figures"]["dpi"],
+        min_tokens=config["regression"]["min_tag_count"],
+        metric="kl_steps",
+    script:
+        "../scripts/figure_study.py"
+
+
+rule figure_ce_fit:
+    input:
+        traj="results/study/{suite}/trajectories.parquet",
+        fits="results/study/{suite}/ce_fit.parquet",
+        dh="results/study/{suite}/dh_kl.parquet",
+    output:
+        png=report(
+            "results/figures/{suite}/ce_fit.png",
+            caption="../report/ce_fit.rst",
+            category="Cross-entropy fitting",
+            labels={"suite": "{suite}", "figure": "alpha Q + b"},
+        ),
+        pdf="results/figures/{suite}/ce_fit.pdf",
+        dh_png=report(
+            "results/figures/{suite}/dh_kl.png",
+            caption="../report/dh_kl.rst",
+            category="Cross-entropy fitting",
+            labels={"suite": "{suite}", "figure": "dH vs KL"},
+        ),
+        dh_pdf="results/figures/{suite}/dh_kl.pdf",
+    log:
+        "logs/figures/{suite}/ce_fit.log",
+    conda:
+        "../envs/data.yaml"
+    params:
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/figure_study.py"
+
+
+rule figure_sizes:
+    input:
+        sizes="results/study/{suite}/sizes.parquet",
+    output:
+        png=report(
+            "results/figures/{suite}/sizes.png",
+            caption="../report/sizes.rst",
+            category="Cross-size divergence",
+            labels={"suite": "{suite}", "figure": "KL between sizes"},
+        ),
+        pdf="results/figures/{suite}/sizes.pdf",
+    log:
+        "logs/figures/{suite}/sizes.log",
+    conda:
+        "../envs/data.yaml"
+    params:
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/figure_study.py"

@@ -1,8 +1,12 @@
 rule regression:
-    """KL ~ log unigram frequency + tag(t) + tag(t-1) + model size, SE clustered by token type."""
+    """KL ~ log unigram frequency + tag(t) + tag(t-1) + model size, SE clustered by token type.
+
+    Fitted at one step, pooled over steps > 0 with step fixed effects, and within each phase.
+    """
     input:
         features="results/features/{suite}.parquet",
         values=regression_inputs,
+        phases="results/study/{suite}/phases.csv",
     output:
         coefs=report(
             "results/regression/{suite}/coefficients.csv",
@@ -17,6 +21,18 @@ rule regression:
             category="Regression",
             labels={"suite": "{suite}", "table": "summary"},
         ),
+        pooled=report(
+            "results/regression/{suite}/pooled.csv",
+            caption="../report/regression_pooled.rst",
+            category="Regression",
+            labels={"suite": "{suite}", "table": "pooled"},
+        ),
+        phases=report(
+            "results/regression/{suite}/phases.csv",
+            caption="../report/regression_phases.rst",
+            category="Regression",
+            labels={"suite": "{suite}", "table": "phases"},
+        ),
     log:
         "logs/regression/{suite}.log",
     conda:
@@ -24,8 +40,11 @@ rule regression:
     params:
         metric=config["regression"]["metric"],
         step=regression_step_of,
+        steps=suite_steps,
+        seeds=suite_seeds,
         models=suite_models,
         tag_reference=config["regression"]["tag_reference"],
         min_tag_count=config["regression"]["min_tag_count"],
+        tokens_per_step=config["regression"]["tokens_per_step"],
     script:
         "../scripts/regression.py"

@@ -2,10 +2,9 @@
 
 from itertools import combinations
 
-import numpy as np
 import pandas as pd
 
-from lmdyn.evaluate import pair_table
+from lmdyn.evaluate import pair_side, pair_table
 from lmdyn.runner import run
 from lmdyn.tokens import predicted
 
@@ -18,8 +17,12 @@ def main(sm, log):
     hidden = dict(zip([(st, s) for st in steps for s in p.seeds], sm.input.hidden))
     runs = dict(zip(p.seeds, sm.input.runs))
 
+    sides = {}
+
     def ckpt(seed, step):
-        return {"hidden": np.load(hidden[(step, seed)]), "path": f"{runs[seed]}/step{step}", "vocab": vocab}
+        if (seed, step) not in sides:
+            sides[(seed, step)] = pair_side(hidden[(step, seed)], f"{runs[seed]}/step{step}", vocab)
+        return sides[(seed, step)]
 
     kw = dict(device=p.device, vocab_chunk=p.vocab_chunk, token_chunk=p.token_chunk)
     seed_tables = []

@@ -1,34 +1,119 @@
-"""Rule regression: per-token KL regressed on frequency, tags and model size (statsmodels OLS)."""
+"""Rule regression: per-token KL regressed on frequency, tags and model size (statsmodels OLS).
 
+Three kinds of fit on the same terms: at one step (coefficients.csv/.tex), pooled over every step
+but 0 with step fixed effects (pooled.csv), and pooled within each training phase (phases.csv).
+"""
+
+import itertools
+
+import numpy as np
 import pandas as pd
 
 from lmdyn.aggregate import seed_pair_tokens
-from lmdyn.regression import fit_kl_regression
+from lmdyn.errors import UserError
+from lmdyn.regression import (
+    fit_by_phase,
+    fit_kl_regression,
+    fit_pooled,
+    phase_assignment_text,
+    sample_positions,
+)
 from lmdyn.runner import run
+
+SAMPLE_SEED = 0  # regression.tokens_per_step draws the same positions for every step and model
+FEATURES = ["doc_id", "position", "target_id", "log_unigram", "tag", "tag_prev"]
+COLUMNS = ["term", "variable", "level", "coef", "se", "ci_low", "ci_high", "p_value", "n_obs", "response", "step"]
+POOLED_COLUMNS = COLUMNS + ["fit", "n_steps", "first_step", "last_step"]
+
+
+def read_values(sm, log, keys):
+    """(rows at the regression step, all tokens; rows at every step > 0, restricted to ``keys``)."""
+    p = sm.params
+    files = list(sm.input["values"])
+    if p.metric == "kl_seeds":
+        cells = [(m, st, None) for m, st in itertools.product(p.models, p.steps)]
+    else:
+        cells = list(itertools.product(p.models, p.steps, p.seeds))
+    if len(cells) != len(files):
+        raise RuntimeError(f"expected {len(cells)} input files (model x step [x seed]), got {len(files)}")
+    at_step, pooled = [], []
+    for (model, step, seed), path in zip(cells, files):
+        if f"step{step}" not in path or f"/{model}/" not in path:
+            raise RuntimeError(f"input {path} is not model {model}, step {step}")  # order changed in common.smk
+        if p.metric == "kl_seeds":
+            v = seed_pair_tokens(pd.read_parquet(path)).rename(columns={"kl_seeds": "kl"})
+        else:
+            v = pd.read_parquet(path, columns=["doc_id", "position", p.metric]).rename(columns={p.metric: "kl"})
+        v = v.assign(model=model)
+        if step == p.step:
+            at_step.append(v)
+        if step > 0:
+            if keys is not None:
+                v = v.merge(keys, on=["doc_id", "position"], how="inner")
+            pooled.append(v.assign(step=step))
+    log.info("read %d value files", len(files))
+    return at_step, pooled
+
+
+def stacked(fits: dict, metric: str) -> pd.DataFrame:
+    frames = []
+    for name, res in fits.items():
+        steps = res.diagnostics["steps"]
+        frames.append(res.coefs.assign(response=metric, step=np.nan, fit=name, n_steps=len(steps),
+                                       first_step=min(steps), last_step=max(steps)))
+    return pd.concat(frames, ignore_index=True)[POOLED_COLUMNS] if frames else pd.DataFrame(columns=POOLED_COLUMNS)
 
 
 def main(sm, log):
     p = sm.params
     feats = pd.read_parquet(sm.input.features)
-    frames = []
-    if p.metric == "kl_seeds":
-        for model, path in zip(p.models, sm.input["values"]):
-            frames.append(seed_pair_tokens(pd.read_parquet(path)).rename(columns={"kl_seeds": "kl"}).assign(model=model))
-    else:
-        per_model = len(sm.input["values"]) // len(p.models)
-        for i, path in enumerate(sm.input["values"]):
-            m = pd.read_parquet(path)[["doc_id", "position", p.metric]].rename(columns={p.metric: "kl"})
-            frames.append(m.assign(model=p.models[i // per_model]))
-    data = pd.concat(frames, ignore_index=True).merge(feats, on=["doc_id", "position"], validate="many_to_one")
+    keys = sample_positions(feats, p.tokens_per_step, seed=SAMPLE_SEED)
+    at_step, pooled = read_values(sm, log, keys)
+    kw = dict(response="kl", tag_reference=p.tag_reference, size_order=list(p.models),
+              min_tag_count=p.min_tag_count)
+
+    data = pd.concat(at_step, ignore_index=True).merge(feats, on=["doc_id", "position"], validate="many_to_one")
     log.info("regressing %s at step %s on %d rows", p.metric, p.step, len(data))
-    res = fit_kl_regression(data, response="kl", tag_reference=p.tag_reference, size_order=list(p.models),
-                            min_tag_count=p.min_tag_count)
+    res = fit_kl_regression(data, **kw)
     res.coefs.assign(response=p.metric, step=p.step).to_csv(sm.output.coefs, index=False, float_format="%.6g")
     with open(sm.output.latex, "w") as f:
         f.write(res.latex)
-    with open(sm.output.text, "w") as f:
-        f.write(f"Response: {p.metric} (nats) per predicted token at step {p.step}\n\n{res.text}\n")
+    del data
     log.info("%s", res.text)
+
+    sections = [f"Response: {p.metric} (nats) per predicted token at step {p.step}\n\n{res.text}"]
+    per_step = (f"{p.tokens_per_step} token positions per step (seed {SAMPLE_SEED}), the same at every step"
+                if keys is not None else "every token position")
+    pool = (pd.concat(pooled, ignore_index=True).merge(feats[FEATURES], on=["doc_id", "position"],
+                                                       validate="many_to_one")
+            if pooled else pd.DataFrame(columns=["kl", "model", "step", *FEATURES]))
+    del pooled
+    log.info("pooled data: %d rows over %d steps (%s)", len(pool), pool["step"].nunique(), per_step)
+
+    fits, notes = {}, []
+    try:
+        fits["pooled"] = fit_pooled(pool, **kw)
+    except UserError as e:
+        notes.append(f"pooled fit skipped: {e}")
+    stacked(fits, p.metric).to_csv(sm.output.pooled, index=False, float_format="%.6g")
+    if "pooled" in fits:
+        sections.append(f"Pooled over steps > 0 with step fixed effects; {per_step}\n\n{fits['pooled'].text}")
+
+    phase_table = pd.read_csv(sm.input.phases)
+    by_phase, cells, phase_notes = fit_by_phase(pool, phase_table, **kw)
+    notes += phase_notes
+    stacked(by_phase, p.metric).to_csv(sm.output.phases, index=False, float_format="%.6g")
+    sections.append("Phases (from the seed='mean' rows of the phase table; step 0 excluded):\n"
+                    + phase_assignment_text(cells))
+    for name, r in by_phase.items():
+        sections.append(f"Phase {name}: pooled with step fixed effects; {per_step}\n\n{r.text}")
+    if notes:
+        sections.append("Notes:\n" + "\n".join(f"  {n}" for n in notes))
+    for n in notes:
+        log.warning("%s", n)
+
+    with open(sm.output.text, "w") as f:
+        f.write(("\n\n" + "=" * 78 + "\n").join(sections) + "\n")
 
 
 run(main, snakemake)  # noqa: F821

@@ -7,7 +7,7 @@ import torch
 from scipy.special import log_softmax, rel_entr
 
 from conftest import tiny_model
-from lmdyn.evaluate import evaluate_checkpoint, pair_table
+from lmdyn.evaluate import evaluate_checkpoint, pair_side, pair_table
 
 VOCAB = 97
 
@@ -65,17 +65,19 @@ def test_results_do_not_depend_on_batch_composition(tmp_path, rng):
     assert list(together.position) == list(alone.position)
 
 
-def test_pairwise_kl_from_hidden_states_equals_kl_from_logits(tmp_path, rng):
+@pytest.mark.parametrize("arch", ["gpt_neox", "gpt2"])  # untied embed_out / tied wte read from safetensors
+def test_pairwise_kl_from_hidden_states_equals_kl_from_logits(tmp_path, rng, arch):
     tokens = token_table(rng, [24, 24])
     logu = np.log(np.full(VOCAB, 1 / VOCAB))
     side = {}
     logits = {}
     for seed in (0, 1):
         d = tmp_path / f"seed{seed}"
-        m = tiny_model("gpt_neox", VOCAB, seed=seed)
+        m = tiny_model(arch, VOCAB, seed=seed)
         m.save_pretrained(d)
         table, hidden = evaluate_checkpoint(d, tokens, logu, "cpu")
-        side[seed] = {"hidden": hidden, "path": d, "vocab": VOCAB}
+        np.save(d / "hidden.npy", hidden)
+        side[seed] = pair_side(d / "hidden.npy", d, VOCAB)
         ids = torch.tensor(tokens.token_id.to_numpy().reshape(2, 24))
         with torch.no_grad():
             logits[seed] = m(input_ids=ids).logits[:, :-1].reshape(-1, VOCAB).double().numpy()

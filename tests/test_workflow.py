@@ -122,9 +122,36 @@ def test_outputs_have_the_documented_shape_and_sane_values(finished_run):
     assert {"log_unigram", "model[xs]"} <= set(coefs.term) or {"log_unigram", "model[s]"} <= set(coefs.term)
     assert "Reference" in (r / "regression/micro/summary.txt").read_text() or "reference" in (
         r / "regression/micro/summary.txt").read_text()
-    for fig in ("kl_reference", "kl_seeds", "regression", "sigma_s", "sigma_xs"):
+    for fig in ("kl_reference", "kl_seeds", "regression", "sigma_s", "sigma_xs", "learnability_s", "phases",
+                "seed_divergence", "seed_groups", "ce_fit", "dh_kl", "sizes"):
         assert (r / f"figures/micro/{fig}.png").stat().st_size > 5000
         assert (r / f"figures/micro/{fig}.pdf").exists()
+
+
+@pytest.mark.workflow
+def test_study_tables_are_consistent_with_the_per_token_tables(finished_run):
+    tmp, _ = finished_run
+    r = tmp / "results"
+    curves = pd.read_csv(r / "study/micro/curves.csv")
+    summary = pd.read_csv(r / "tables/micro/summary.csv")
+    # seed-averaged curve = mean over seeds of the per-seed means (same tokens for every seed)
+    for metric in ("nll", "kl_unigram", "kl_seeds"):
+        c = curves[curves.metric == metric].set_index(["model", "step"])["mean"].sort_index()
+        s = summary.groupby(["model", "step"])[metric].mean().sort_index()
+        np.testing.assert_allclose(c.to_numpy(), s.loc[c.index].to_numpy(), rtol=1e-5)
+    assert (curves.ci_low <= curves["mean"] + 1e-12).all() and (curves["mean"] <= curves.ci_high + 1e-12).all()
+    assert {"kl_seeds_ab", "kl_seeds_ba", "kl_steps"} <= set(curves.metric)
+    phases = pd.read_csv(r / "study/micro/phases.csv")
+    assert len(phases) == 2 * 2 + 2 and set(phases.seed.astype(str)) == {"0", "1", "mean"}
+    groups = pd.read_csv(r / "study/micro/seed_groups.csv", keep_default_na=False)
+    assert {"freq_bin", "class", "class_prev"} == set(groups.grouping)
+    assert {"noun", "verb"} <= set(groups.group)
+    sizes = pd.read_parquet(r / "pairs/micro/sizes_step8.parquet")
+    assert set(zip(sizes.model_a, sizes.model_b)) == {("xs", "s")} and (sizes.kl_ab > 0).all()
+    sigma = pd.read_csv(r / "study/micro/sigma.csv", keep_default_na=False)
+    assert {"kl_seeds", "kl_steps"} == set(sigma.metric)
+    fits = pd.read_csv(r / "study/micro/ce_fit.csv", keep_default_na=False)
+    assert {"difference", "ratio"} == set(fits.form)
 
 
 @pytest.mark.workflow
@@ -147,7 +174,7 @@ def test_report_contains_every_figure_and_table(finished_run):
     snakemake(tmp, cfg, "--report", str(tmp / "report.html"))
     html = (tmp / "report.html").read_text(errors="ignore")
     for name in ("kl_reference.png", "kl_seeds.png", "regression.png", "sigma_s.png", "summary.csv",
-                 "coefficients.csv"):
+                 "coefficients.csv", "phases.png", "seed_groups.png", "ce_fit.png", "sizes.png"):
         assert name in html, name
 
 

@@ -33,11 +33,10 @@ def evaluate_checkpoint(
 
 
 def pair_table(keys: pd.DataFrame, a: dict, b: dict, device="auto", vocab_chunk=8192, token_chunk=1024) -> pd.DataFrame:
-    """KL(a||b) and KL(b||a) per token. ``a``/``b``: dict(hidden=[N, d] array, path=checkpoint dir,
-    vocab=int); keys: the (doc_id, position) rows the hidden states belong to."""
+    """KL(a||b) and KL(b||a) per token. ``a``/``b``: dict(hidden=[N, d] array, unembed=(W [V, d], bias))
+    as returned by :func:`pair_side`; keys: the (doc_id, position) rows the hidden states belong to."""
     dev = pick_device(device)
-    wa, ba = load_unembedding(a["path"], a["vocab"])
-    wb, bb = load_unembedding(b["path"], b["vocab"])
+    (wa, ba), (wb, bb) = a["unembed"], b["unembed"]
     kl_ab, kl_ba = pairwise_kl(
         torch.from_numpy(a["hidden"]).to(dev), wa.to(dev), torch.from_numpy(b["hidden"]).to(dev), wb.to(dev),
         ba, bb, vocab_chunk, token_chunk,
@@ -46,3 +45,9 @@ def pair_table(keys: pd.DataFrame, a: dict, b: dict, device="auto", vocab_chunk=
     out["kl_ab"] = kl_ab.numpy()
     out["kl_ba"] = kl_ba.numpy()
     return out
+
+
+def pair_side(hidden_path, checkpoint_path, vocab: int) -> dict:
+    """One side of a pair: cached hidden states and the checkpoint's unembedding (read once, reused
+    for every pair the checkpoint takes part in)."""
+    return {"hidden": np.load(hidden_path), "unembed": load_unembedding(checkpoint_path, vocab)}
