@@ -55,26 +55,6 @@ def kl_seeds(summary: pd.DataFrame, paths, dpi=150):
     _save(fig, paths, dpi)
 
 
-def sigma_heatmap(breakdown: pd.DataFrame, model: str, paths, metric="kl_seeds", min_tokens=30, dpi=150):
-    """Relative divergence sigma of each tag of the predicted token (rows) at each step (columns)."""
-    d = breakdown[(breakdown.model == model) & (breakdown.metric == metric) & (breakdown.grouping == "tag")]
-    d = d.groupby(["group", "step"]).agg(sigma=("sigma", "mean"), n=("n_tokens", "max")).reset_index()
-    keep = d.groupby("group").n.max()
-    tags = keep[keep >= min_tokens].sort_values(ascending=False).index
-    grid = d[d.group.isin(tags)].pivot(index="group", columns="step", values="sigma").reindex(tags)
-    fig, ax = plt.subplots(figsize=(0.45 * max(6, grid.shape[1]) + 2, 0.3 * max(4, len(tags)) + 1.5))
-    vals = np.log2(grid.to_numpy(dtype=float))
-    lim = np.nanmax(np.abs(vals)) if np.isfinite(vals).any() else 1.0
-    im = ax.imshow(vals, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim)
-    ax.set_xticks(range(grid.shape[1]), [str(s) for s in grid.columns], rotation=90, fontsize=7)
-    ax.set_yticks(range(len(tags)), list(tags), fontsize=7)
-    ax.set_xlabel("training step")
-    ax.set_ylabel("tag of predicted token")
-    ax.set_title(f"{model}: log2 sigma of {metric}")
-    fig.colorbar(im, ax=ax, label="log2(subgroup mean / overall mean)")
-    _save(fig, paths, dpi)
-
-
 def regression_coefficients(coefs: pd.DataFrame, paths, title="", dpi=150):
     """Coefficients with 95% intervals (intercept left out), grouped by variable."""
     d = coefs[coefs.variable != "intercept"].reset_index(drop=True)
