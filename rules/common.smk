@@ -313,3 +313,34 @@ def study_suite_inputs(wildcards):
         else []
     )
     return inputs
+
+
+# Study tables shown in the report (CSV), with their report category and caption.
+STUDY_REPORTED = {
+    "curves": "Reference distributions and phases",
+    "phases": "Reference distributions and phases",
+    "seed_groups": "Seed divergence",
+    "outliers": "Relative divergence",
+    "ce_fit": "Cross-entropy fitting",
+    "dh_kl": "Cross-entropy fitting",
+    "sizes": "Cross-size divergence",
+}
+
+
+def study_suite_outputs():
+    out = {}
+    for name in STUDY_TABLES + ("outliers", "phases", "sizes"):
+        csv = f"results/study/{{suite}}/{name}.csv"
+        if name in STUDY_REPORTED:
+            csv = report(
+                csv,
+                caption=f"../report/table_{name}.rst",
+                category=STUDY_REPORTED[name],
+                labels={"suite": "{suite}", "table": name},
+            )
+        out[name] = csv
+        out[f"{name}_parquet"] = f"results/study/{{suite}}/{name}.parquet"
+    return out
+
+
+REGRESSION_PARQUET = ("coefficients.parquet", "pooled.parquet", "phases.parquet")

@@ -15,6 +15,7 @@ rule regression:
             labels={"suite": "{suite}", "table": "coefficients"},
         ),
         latex="results/regression/{suite}/coefficients.tex",
+        parquet=multiext("results/regression/{suite}/", *REGRESSION_PARQUET),
         text=report(
             "results/regression/{suite}/summary.txt",
             caption="../report/regression_summary.rst",

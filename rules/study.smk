@@ -59,11 +59,7 @@ rule study_suite:
     input:
         unpack(study_suite_inputs),
     output:
-        **{
-            f"{name}{suffix}": f"results/study/{{suite}}/{name}.{ext}"
-            for name in STUDY_TABLES + ("outliers", "phases", "sizes")
-            for suffix, ext in (("", "csv"), ("_parquet", "parquet"))
-        },
+        **study_suite_outputs(),
     log:
         "logs/study_suite/{suite}.log",
     conda:

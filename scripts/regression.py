@@ -75,7 +75,7 @@ def main(sm, log):
     data = pd.concat(at_step, ignore_index=True).merge(feats, on=["doc_id", "position"], validate="many_to_one")
     log.info("regressing %s at step %s on %d rows", p.metric, p.step, len(data))
     res = fit_kl_regression(data, **kw)
-    res.coefs.assign(response=p.metric, step=p.step).to_csv(sm.output.coefs, index=False, float_format="%.6g")
+    write_table(res.coefs.assign(response=p.metric, step=p.step), sm.output.coefs)
     with open(sm.output.latex, "w") as f:
         f.write(res.latex)
     del data
@@ -95,14 +95,14 @@ def main(sm, log):
         fits["pooled"] = fit_pooled(pool, **kw)
     except UserError as e:
         notes.append(f"pooled fit skipped: {e}")
-    stacked(fits, p.metric).to_csv(sm.output.pooled, index=False, float_format="%.6g")
+    write_table(stacked(fits, p.metric), sm.output.pooled)
     if "pooled" in fits:
         sections.append(f"Pooled over steps > 0 with step fixed effects; {per_step}\n\n{fits['pooled'].text}")
 
     phase_table = pd.read_csv(sm.input.phases)
     by_phase, cells, phase_notes = fit_by_phase(pool, phase_table, **kw)
     notes += phase_notes
-    stacked(by_phase, p.metric).to_csv(sm.output.phases, index=False, float_format="%.6g")
+    write_table(stacked(by_phase, p.metric), sm.output.phases)
     sections.append("Phases (from the seed='mean' rows of the phase table; step 0 excluded):\n"
                     + phase_assignment_text(cells))
     for name, r in by_phase.items():
@@ -114,6 +114,12 @@ def main(sm, log):
 
     with open(sm.output.text, "w") as f:
         f.write(("\n\n" + "=" * 78 + "\n").join(sections) + "\n")
+
+
+def write_table(table, csv_path):
+    """CSV for people, parquet (beside it, same name) for programs."""
+    table.to_csv(csv_path, index=False, float_format="%.6g")
+    table.to_parquet(str(csv_path)[: -len(".csv")] + ".parquet", index=False)
 
 
 run(main, snakemake)  # noqa: F821

@@ -151,6 +151,9 @@ def test_study_tables_are_consistent_with_the_per_token_tables(finished_run):
     assert (sizes.kl_ab > 0).all()
     sigma = pd.read_csv(r / "study/micro/sigma.csv", keep_default_na=False)
     assert {"kl_seeds", "kl_steps"} == set(sigma.metric)
+    for name in ("coefficients", "pooled", "phases"):
+        csv = pd.read_csv(r / f"regression/micro/{name}.csv", keep_default_na=False)
+        assert len(pd.read_parquet(r / f"regression/micro/{name}.parquet")) == len(csv) > 0
     fits = pd.read_csv(r / "study/micro/ce_fit.csv", keep_default_na=False)
     assert {"difference", "ratio"} == set(fits.form)
 
@@ -175,7 +178,8 @@ def test_report_contains_every_figure_and_table(finished_run):
     snakemake(tmp, cfg, "--report", str(tmp / "report.html"))
     html = (tmp / "report.html").read_text(errors="ignore")
     for name in ("kl_reference.png", "kl_seeds.png", "regression.png", "sigma_s.png", "summary.csv",
-                 "coefficients.csv", "phases.png", "seed_groups.png", "ce_fit.png", "sizes.png"):
+                 "coefficients.csv", "phases.png", "seed_groups.png", "ce_fit.png", "sizes.png", "outliers.csv",
+                 "pooled.csv", "curves.csv"):
         assert name in html, name
 
 
