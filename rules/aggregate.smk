@@ -1,6 +1,7 @@
 rule aggregate_model:
     """Means per seed and step, and breakdowns by tag (t, t-1), frequency bin and word boundary."""
     input:
+        integrity="results/integrity/{suite}.csv",
         features="results/features/{suite}.parquet",
         metrics=model_metrics,
         seed_pairs=model_seed_pairs,
@@ -14,7 +15,7 @@ rule aggregate_model:
         "../envs/data.yaml"
     params:
         seeds=suite_seeds,
-        steps=suite_steps,
+        steps=model_steps,
     script:
         "../scripts/aggregate_model.py"
 

@@ -1,17 +1,20 @@
 # Helpers only (no rules): config validation, the checkpoint plan and input functions.
 # Runs again for every cluster job, so nothing heavy is imported here.
+import csv
 import re
 import shutil
 import sys
 from importlib.util import find_spec
 from pathlib import Path
+from types import SimpleNamespace as Namespace
 
 import jsonschema
 import yaml
 from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
-from lmdyn.grid import log_then_linear, previous_step  # stdlib-only module
+from lmdyn import registry  # stdlib-only at import (hub and pandas are imported lazily)
+from lmdyn.grid import log_then_linear, previous_step
 
 SCHEMA = Path(workflow.basedir) / "config" / "schemas" / "config.schema.yaml"
 
@@ -53,11 +56,20 @@ def check_config(cfg):
             "pip install it or name an installed pipeline"
         )
     for name, suite in cfg["suites"].items():
+        if suite["kind"] != "micro":
+            continue
+        if "models" not in suite or "seeds" not in suite:
+            config_error(f"suites.{name}: a micro suite needs models and seeds")
         for model, size in suite["models"].items():
             if size["hidden_size"] % size["num_heads"]:
                 config_error(
                     f"suites.{name}.models.{model}: hidden_size must be divisible by num_heads"
                 )
+    for name in cfg["suites"]:
+        try:
+            plan_of(name, cfg)
+        except registry.UserError as e:
+            config_error(f"suites.{name}: {e}")
     step = cfg["regression"]["step"]
     if step != "last":
         for name in cfg["suites"]:
@@ -70,17 +82,85 @@ def check_config(cfg):
 # ---- the checkpoint plan ------------------------------------------------------------------------
 
 
+_PLANS = {}
+
+
+def plan_of(suite, cfg=config):
+    """Every planned checkpoint of a suite (lmdyn.registry.Checkpoint), model x seed x step."""
+    if suite not in _PLANS:
+        spec = cfg["suites"][suite]
+        if spec["kind"] == "micro":
+            t = spec["train"]
+            steps = log_then_linear(t["max_step"], t["log_until"], t["every"])
+            _PLANS[suite] = [
+                registry.Checkpoint(
+                    suite,
+                    m,
+                    seed,
+                    step,
+                    None,
+                    None,
+                    f"{run_dir(suite, m, seed)}/step{step}",
+                )
+                for m in spec["models"]
+                for seed in sorted(spec["seeds"])
+                for step in steps
+            ]
+        else:
+            _PLANS[suite] = registry.plan(suite, spec)
+    return _PLANS[suite]
+
+
+def is_micro(suite):
+    return config["suites"][suite]["kind"] == "micro"
+
+
 def steps_of(suite, cfg=config):
-    t = cfg["suites"][suite]["train"]
-    return log_then_linear(t["max_step"], t["log_until"], t["every"])
+    return sorted({c.step for c in plan_of(suite, cfg)})
 
 
 def seeds_of(suite):
-    return sorted(config["suites"][suite]["seeds"])
+    return sorted({c.seed for c in plan_of(suite)})
 
 
 def models_of(suite):
-    return list(config["suites"][suite]["models"])
+    return list(dict.fromkeys(c.model for c in plan_of(suite)))
+
+
+def checkpoint_of(suite, model, seed, step):
+    return {(c.model, c.seed, c.step): c for c in plan_of(suite)}[
+        model, int(seed), int(step)
+    ]
+
+
+# ---- integrity: which planned checkpoints are analysed -------------------------------------------
+
+
+def integrity_status(suite):
+    """(model, seed, step) -> ok | missing | duplicate, from the integrity checkpoint's table."""
+    with open(checkpoints.integrity.get(suite=suite).output.table) as f:
+        return {
+            (r["model"], int(r["seed"]), int(r["step"])): r["status"]
+            for r in csv.DictReader(f)
+        }
+
+
+def analysis_steps(suite, model):
+    """Steps at which every seed of the model is sound: a step missing or duplicated for any
+    seed is left out for all seeds, so seed comparisons stay balanced."""
+    status = integrity_status(suite)
+    seeds = seeds_of(suite)
+    return [
+        step
+        for step in steps_of(suite)
+        if all(status.get((model, seed, step)) == "ok" for seed in seeds)
+    ]
+
+
+def common_steps(suite):
+    """Steps sound for every model (cross-size comparisons)."""
+    steps = [set(analysis_steps(suite, m)) for m in models_of(suite)]
+    return sorted(set.intersection(*steps))
 
 
 def micro_suites():
@@ -89,7 +169,7 @@ def micro_suites():
 
 def regression_step(suite):
     step = config["regression"]["step"]
-    return max(steps_of(suite)) if step == "last" else step
+    return max(common_steps(suite)) if step == "last" else step
 
 
 def wildcard_pattern(names):
@@ -100,38 +180,94 @@ def wildcard_pattern(names):
 
 
 def tokenizer_dir(wildcards):
-    return f"results/tokenizer/{wildcards.suite}"
+    """Micro suites train their tokenizer; published suites bring theirs (copied from a checkpoint)."""
+    kind = "trained" if is_micro(wildcards.suite) else "suite"
+    return f"results/tokenizer/{kind}/{wildcards.suite}"
 
 
 def run_dir(suite, model, seed):
     return f"results/checkpoints/{suite}/{model}/seed{seed}"
 
 
+def checkpoint_ref(wildcards):
+    """The checkpoint as a plain dict for params: hub repo and revision, or a local path."""
+    c = checkpoint_of(wildcards.suite, wildcards.model, wildcards.seed, wildcards.step)
+    return {
+        **c.__dict__,
+        "cache_dir": config["suites"][wildcards.suite].get("cache_dir"),
+    }
+
+
 def checkpoint_run(wildcards):
-    return run_dir(wildcards.suite, wildcards.model, wildcards.seed)
+    """File inputs of a checkpoint: the micro run directory (produced by training), else none
+    (hub checkpoints are resolved inside the job; local ones are checked by the integrity rule).
+    """
+    if is_micro(wildcards.suite):
+        return run_dir(wildcards.suite, wildcards.model, wildcards.seed)
+    return []
 
 
-def checkpoint_path(wildcards):
-    return f"{checkpoint_run(wildcards)}/step{wildcards.step}"
+def integrity_inputs(wildcards):
+    if is_micro(wildcards.suite):
+        return [
+            run_dir(wildcards.suite, m, seed)
+            for m in models_of(wildcards.suite)
+            for seed in seeds_of(wildcards.suite)
+        ]
+    return []
+
+
+def suite_plan(wildcards):
+    return [
+        {**c.__dict__, "cache_dir": config["suites"][wildcards.suite].get("cache_dir")}
+        for c in plan_of(wildcards.suite)
+    ]
+
+
+def first_checkpoint_ref(wildcards):
+    c = plan_of(wildcards.suite)[0]
+    return {
+        **c.__dict__,
+        "cache_dir": config["suites"][wildcards.suite].get("cache_dir"),
+    }
 
 
 def prev_step(wildcards):
-    return previous_step(steps_of(wildcards.suite), int(wildcards.step))
+    return previous_step(
+        analysis_steps(wildcards.suite, wildcards.model), int(wildcards.step)
+    )
 
 
-def pair_hidden(wildcards):
-    """Hidden states of every seed at this step and at the previous grid step."""
+def pair_keys(wildcards):
+    """(seed, step) of every checkpoint a pair job reads: all seeds at this step and the
+    previous analysed step."""
     steps = [int(wildcards.step)]
     if prev_step(wildcards) is not None:
         steps.append(prev_step(wildcards))
+    return [(seed, step) for step in steps for seed in seeds_of(wildcards.suite)]
+
+
+def pair_hidden(wildcards):
     return [
         f"results/hidden/{wildcards.suite}/{wildcards.model}/seed{seed}/step{step}.npy"
-        for step in steps
-        for seed in seeds_of(wildcards.suite)
+        for seed, step in pair_keys(wildcards)
+    ]
+
+
+def pair_refs(wildcards):
+    return [
+        checkpoint_ref(
+            Namespace(
+                suite=wildcards.suite, model=wildcards.model, seed=seed, step=step
+            )
+        )
+        for seed, step in pair_keys(wildcards)
     ]
 
 
 def pair_runs(wildcards):
+    if not is_micro(wildcards.suite):
+        return []
     return [
         run_dir(wildcards.suite, wildcards.model, seed)
         for seed in seeds_of(wildcards.suite)
@@ -143,7 +279,7 @@ def model_metrics(wildcards):
     return [
         f"results/metrics/{s}/{wildcards.model}/seed{seed}/step{step}.parquet"
         for seed in seeds_of(s)
-        for step in steps_of(s)
+        for step in analysis_steps(s, wildcards.model)
     ]
 
 
@@ -151,7 +287,7 @@ def model_pairs(wildcards, kind):
     s = wildcards.suite
     return [
         f"results/pairs/{s}/{wildcards.model}/{kind}_step{step}.parquet"
-        for step in steps_of(s)
+        for step in analysis_steps(s, wildcards.model)
     ]
 
 
@@ -173,12 +309,12 @@ def regression_inputs(wildcards):
         return [
             f"results/pairs/{s}/{m}/seeds_step{step}.parquet"
             for m in models_of(s)
-            for step in steps_of(s)
+            for step in common_steps(s)
         ]
     return [
         f"results/metrics/{s}/{m}/seed{seed}/step{step}.parquet"
         for m in models_of(s)
-        for step in steps_of(s)
+        for step in common_steps(s)
         for seed in seeds_of(s)
     ]
 
@@ -217,11 +353,13 @@ def final_outputs():
         ]
         out += [f"results/figures/{s}/sigma_{m}.png" for m in models_of(s)]
         out += [f"results/figures/{s}/learnability_{m}.png" for m in models_of(s)]
-        out += [
-            f"results/training/{s}/{m}/seed{seed}.tsv"
-            for m in models_of(s)
-            for seed in seeds_of(s)
-        ]
+        out.append(f"results/integrity/{s}.csv")
+        if is_micro(s):
+            out += [
+                f"results/training/{s}/{m}/seed{seed}.tsv"
+                for m in models_of(s)
+                for seed in seeds_of(s)
+            ]
     return out
 
 
@@ -249,6 +387,14 @@ def suite_seeds(wildcards):
 
 def suite_steps(wildcards):
     return steps_of(wildcards.suite)
+
+
+def model_steps(wildcards):
+    return analysis_steps(wildcards.suite, wildcards.model)
+
+
+def suite_common_steps(wildcards):
+    return common_steps(wildcards.suite)
 
 
 def suite_models(wildcards):
@@ -295,7 +441,19 @@ def size_hidden(wildcards):
 
 def size_runs(wildcards):
     s = wildcards.suite
+    if not is_micro(s):
+        return []
     return [run_dir(s, m, seed) for m in models_of(s) for seed in seeds_of(s)]
+
+
+def size_refs(wildcards):
+    return [
+        checkpoint_ref(
+            Namespace(suite=wildcards.suite, model=m, seed=seed, step=wildcards.step)
+        )
+        for m in models_of(wildcards.suite)
+        for seed in seeds_of(wildcards.suite)
+    ]
 
 
 def study_suite_inputs(wildcards):
@@ -306,9 +464,10 @@ def study_suite_inputs(wildcards):
         for name in STUDY_TABLES
     }
     inputs["features"] = f"results/features/{s}.parquet"
+    inputs["integrity"] = f"results/integrity/{s}.csv"
     inputs["summary"] = f"results/tables/{s}/summary.parquet"
     inputs["sizes"] = (
-        [f"results/pairs/{s}/sizes_step{step}.parquet" for step in steps_of(s)]
+        [f"results/pairs/{s}/sizes_step{step}.parquet" for step in common_steps(s)]
         if len(models) > 1
         else []
     )

@@ -1,3 +1,26 @@
+checkpoint integrity:
+    """Resolve every planned checkpoint, hash its weights and list missing or byte-identical ones;
+    the analysis rules read this table and leave those checkpoints out (with a warning in the log).
+    """
+    input:
+        integrity_inputs,
+    output:
+        table=report(
+            "results/integrity/{suite}.csv",
+            caption="../report/integrity.rst",
+            category="Checkpoints",
+            labels={"suite": "{suite}", "table": "integrity"},
+        ),
+    log:
+        "logs/integrity/{suite}.log",
+    conda:
+        "../envs/torch.yaml"
+    params:
+        plan=suite_plan,
+    script:
+        "../scripts/integrity.py"
+
+
 rule checkpoint_metrics:
     """One forward pass of a checkpoint: per-token metrics plus cached final hidden states."""
     input:
@@ -15,9 +38,11 @@ rule checkpoint_metrics:
         "../envs/torch.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=config["metrics"]["mem_mb"],
+        gpu=config["metrics"]["gpus"],
+        runtime=config["metrics"]["runtime"],
     params:
-        checkpoint=checkpoint_path,
+        checkpoint=checkpoint_ref,
         device=config["metrics"]["device"],
         batch_size=config["metrics"]["batch_size"],
         vocab_chunk=config["metrics"]["vocab_chunk"],
@@ -30,6 +55,7 @@ rule pair_divergence:
     """Per-token KL, both directions, between all seed pairs at a step and between each seed's
     step and its previous grid step; recomputed chunk-wise from cached hidden states."""
     input:
+        integrity="results/integrity/{suite}.csv",
         hidden=pair_hidden,
         runs=pair_runs,
         tokens="results/tokens/{suite}.parquet",
@@ -45,11 +71,14 @@ rule pair_divergence:
         "../envs/torch.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=config["metrics"]["mem_mb"],
+        gpu=config["metrics"]["gpus"],
+        runtime=config["metrics"]["runtime"],
     params:
         seeds=suite_seeds,
         step=current_step,
         prev_step=prev_step,
+        checkpoints=pair_refs,
         device=config["metrics"]["device"],
         vocab_chunk=config["metrics"]["vocab_chunk"],
         token_chunk=config["metrics"]["token_chunk"],

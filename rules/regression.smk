@@ -4,6 +4,7 @@ rule regression:
     Fitted at one step, pooled over steps > 0 with step fixed effects, and within each phase.
     """
     input:
+        integrity="results/integrity/{suite}.csv",
         features="results/features/{suite}.parquet",
         values=regression_inputs,
         phases="results/study/{suite}/phases.csv",
@@ -41,7 +42,7 @@ rule regression:
     params:
         metric=config["regression"]["metric"],
         step=regression_step_of,
-        steps=suite_steps,
+        steps=suite_common_steps,
         seeds=suite_seeds,
         models=suite_models,
         tag_reference=config["regression"]["tag_reference"],

@@ -1,6 +1,7 @@
 rule size_divergence:
     """Per-token KL, both directions, between every pair of model sizes at one step, per seed."""
     input:
+        integrity="results/integrity/{suite}.csv",
         hidden=size_hidden,
         runs=size_runs,
         tokens="results/tokens/{suite}.parquet",
@@ -15,11 +16,14 @@ rule size_divergence:
         "../envs/torch.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=config["metrics"]["mem_mb"],
+        gpu=config["metrics"]["gpus"],
+        runtime=config["metrics"]["runtime"],
     params:
         models=suite_models,
         seeds=suite_seeds,
         step=current_step,
+        checkpoints=size_refs,
         device=config["metrics"]["device"],
         vocab_chunk=config["metrics"]["vocab_chunk"],
         token_chunk=config["metrics"]["token_chunk"],
@@ -30,6 +34,7 @@ rule size_divergence:
 rule study_model:
     """Seed-averaged curves, subgroup seed divergence, sigma and learnability with bootstrap intervals."""
     input:
+        integrity="results/integrity/{suite}.csv",
         features="results/features/{suite}.parquet",
         metrics=model_metrics,
         seed_pairs=model_seed_pairs,
@@ -47,7 +52,7 @@ rule study_model:
         "../envs/data.yaml"
     params:
         seeds=suite_seeds,
-        steps=suite_steps,
+        steps=model_steps,
         n_boot=config["study"]["n_boot"],
         boot_seed=config["study"]["seed"],
     script:
@@ -65,7 +70,7 @@ rule study_suite:
     conda:
         "../envs/data.yaml"
     params:
-        steps=suite_steps,
+        steps=suite_common_steps,
         min_tokens=config["regression"]["min_tag_count"],
         n_boot=config["study"]["n_boot"],
         boot_seed=config["study"]["seed"],

@@ -3,7 +3,7 @@ rule train_tokenizer:
     input:
         docs="results/corpus/docs.parquet",
     output:
-        directory("results/tokenizer/{suite}"),
+        directory("results/tokenizer/trained/{suite}"),
     log:
         "logs/train_tokenizer/{suite}.log",
     conda:
@@ -12,6 +12,20 @@ rule train_tokenizer:
         vocab_size=suite_vocab_size,
     script:
         "../scripts/train_tokenizer.py"
+
+
+rule suite_tokenizer:
+    """The tokenizer of a published suite, copied from its first checkpoint."""
+    output:
+        directory("results/tokenizer/suite/{suite}"),
+    log:
+        "logs/suite_tokenizer/{suite}.log",
+    conda:
+        "../envs/torch.yaml"
+    params:
+        checkpoint=first_checkpoint_ref,
+    script:
+        "../scripts/suite_tokenizer.py"
 
 
 rule tokenize_eval:

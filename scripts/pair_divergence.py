@@ -4,6 +4,7 @@ from itertools import combinations
 
 import pandas as pd
 
+from lmdyn import registry
 from lmdyn.evaluate import pair_side, pair_table
 from lmdyn.runner import run
 from lmdyn.tokens import predicted
@@ -14,14 +15,17 @@ def main(sm, log):
     vocab = len(pd.read_parquet(sm.input.unigram))
     keys = predicted(pd.read_parquet(sm.input.tokens))
     steps = [p.step] + ([p.prev_step] if p.prev_step is not None else [])
-    hidden = dict(zip([(st, s) for st in steps for s in p.seeds], sm.input.hidden))
-    runs = dict(zip(p.seeds, sm.input.runs))
+    keys_ = [(st, s) for st in steps for s in p.seeds]
+    hidden = dict(zip(keys_, sm.input.hidden))
+    refs = dict(zip(keys_, p.checkpoints))
 
     sides = {}
 
     def ckpt(seed, step):
         if (seed, step) not in sides:
-            sides[(seed, step)] = pair_side(hidden[(step, seed)], f"{runs[seed]}/step{step}", vocab)
+            ref = refs[(step, seed)]
+            path = registry.resolve(registry.as_checkpoint(ref), ref.get("cache_dir"))
+            sides[(seed, step)] = pair_side(hidden[(step, seed)], path, vocab)
         return sides[(seed, step)]
 
     kw = dict(device=p.device, vocab_chunk=p.vocab_chunk, token_chunk=p.token_chunk)

@@ -4,6 +4,7 @@ from itertools import combinations
 
 import pandas as pd
 
+from lmdyn import registry
 from lmdyn.evaluate import pair_side, pair_table
 from lmdyn.runner import run
 from lmdyn.tokens import predicted
@@ -15,10 +16,14 @@ def main(sm, log):
     keys = predicted(pd.read_parquet(sm.input.tokens))
     combos = [(m, s) for m in p.models for s in p.seeds]
     hidden = dict(zip(combos, sm.input.hidden))
-    runs = dict(zip(combos, sm.input.runs))
+    refs = dict(zip(combos, p.checkpoints))
+
+    def path(m, seed):
+        ref = refs[(m, seed)]
+        return registry.resolve(registry.as_checkpoint(ref), ref.get("cache_dir"))
     tables = []
     for seed in p.seeds:
-        sides = {m: pair_side(hidden[(m, seed)], f"{runs[(m, seed)]}/step{p.step}", vocab) for m in p.models}
+        sides = {m: pair_side(hidden[(m, seed)], path(m, seed), vocab) for m in p.models}
         for a, b in combinations(p.models, 2):
             t = pair_table(keys, sides[a], sides[b], p.device, p.vocab_chunk, p.token_chunk)
             tables.append(t.assign(seed=seed, model_a=a, model_b=b))

@@ -198,12 +198,25 @@ def test_weights_hash_and_integrity(tiny_dir, tmp_path):
     paths = {ck[0]: c, ck[1]: a, ck[2]: None, ck[3]: b, other: a}
     t = integrity_table([*ck, other], paths)
     assert list(t.columns) == ["suite", "model", "seed", "step", "repo", "revision", "status", "sha256", "duplicate_of"]
-    assert t["status"].tolist() == ["ok", "ok", "missing", "duplicate", "ok"]
-    assert t["duplicate_of"].tolist()[3] == 1 and t["duplicate_of"].isna().sum() == 4
+    # both copies are flagged: nothing says which of two identical steps is the genuine one
+    assert t["status"].tolist() == ["ok", "duplicate", "missing", "duplicate", "ok"]
+    assert t["duplicate_of"].tolist()[1] == 4 and t["duplicate_of"].tolist()[3] == 1
     assert t["sha256"].isna().tolist() == [False, False, True, False, False]
-    # grid order decides which one is the duplicate, not the order rows arrive in
     t2 = integrity_table([ck[3], ck[1]], paths)
-    assert t2["status"].tolist() == ["duplicate", "ok"]
+    assert t2["status"].tolist() == ["duplicate", "duplicate"]
+
+
+def test_fast_hash_uses_blob_names_of_a_hub_cache(tiny_dir, tmp_path):
+    from lmdyn.registry import fast_hash
+
+    blob = tmp_path / "blobs" / ("ab" * 32)
+    blob.parent.mkdir()
+    shutil.copy(tiny_dir / "model.safetensors", blob)
+    snap = tmp_path / "snap"
+    snap.mkdir()
+    (snap / "model.safetensors").symlink_to(blob)
+    assert fast_hash(snap).startswith("blobs:")
+    assert fast_hash(tiny_dir) == weights_hash(tiny_dir)
 
 
 def test_resolve_online_hub_errors_become_user_errors(monkeypatch):

@@ -280,26 +280,46 @@ def weights_hash(path: Path) -> str:
     return h.hexdigest()
 
 
+def fast_hash(path: Path) -> str:
+    """weights_hash, but free for hub-cache snapshots: their weight files are symlinks to blobs
+    named by the sha256 of their content (Git LFS), so the blob names identify the bytes."""
+    files = weight_files(path)
+    targets = [Path(os.path.realpath(f)).name for f in files]
+    if files and all(f.is_symlink() for f in files) and all(len(t) == 64 and all(c in "0123456789abcdef" for c in t) for t in targets):
+        h = hashlib.sha256()
+        for f, t in zip(files, targets):
+            h.update(f"{f.name}\0{t}\0".encode())
+        return "blobs:" + h.hexdigest()
+    return weights_hash(path)
+
+
+def as_checkpoint(ref: dict) -> Checkpoint:
+    """A Checkpoint from the plain dict a rule passes as a param."""
+    return Checkpoint(ref["suite"], ref["model"], int(ref["seed"]), int(ref["step"]), ref.get("repo"),
+                      ref.get("revision"), ref.get("path"))
+
+
 def integrity_table(ckpts: list[Checkpoint], paths: dict[Checkpoint, Path | None], hashes: dict | None = None):
     """One row per checkpoint: status ``ok``, ``missing`` (no path) or ``duplicate``.
 
-    Within a run (suite, model, seed) the first step in grid order with given weights stays ``ok``
-    and every later step with byte-identical weights is ``duplicate`` with ``duplicate_of`` that
-    first step. ``hashes`` may supply precomputed sha256 values to skip re-reading weights.
+    Within a run (suite, model, seed), every step whose weights are byte-identical to another
+    step's is ``duplicate`` (``duplicate_of``: the earliest other step with those bytes). All copies
+    are flagged, not only the later ones: when a branch serves another step's files (pythia-2.8b's
+    early branches serve main's weights) nothing says which copy is the genuine one.
+    ``hashes`` may supply precomputed hashes to skip re-reading weights.
     """
     import pandas as pd
 
-    hashes, sha, first = dict(hashes or {}), {}, {}
+    hashes, sha, steps = dict(hashes or {}), {}, {}
     for c in sorted(ckpts, key=lambda c: c.step):  # grid order within each run
         if paths.get(c) is not None:
             sha[c] = hashes.get(c) or weights_hash(Path(paths[c]))
-            first.setdefault((c.suite, c.model, c.seed, sha[c]), c.step)
+            steps.setdefault((c.suite, c.model, c.seed, sha[c]), []).append(c.step)
     rows = []
     for c in ckpts:
-        dup = first.get((c.suite, c.model, c.seed, sha[c])) if c in sha else None
-        status = "missing" if c not in sha else "ok" if dup == c.step else "duplicate"
-        dup = dup if status == "duplicate" else None
-        rows.append((c.suite, c.model, c.seed, c.step, c.repo, c.revision, status, sha.get(c), dup))
+        same = [s for s in steps.get((c.suite, c.model, c.seed, sha.get(c)), []) if s != c.step] if c in sha else []
+        status = "missing" if c not in sha else "duplicate" if same else "ok"
+        rows.append((c.suite, c.model, c.seed, c.step, c.repo, c.revision, status, sha.get(c), same[0] if same else None))
     cols = ["suite", "model", "seed", "step", "repo", "revision", "status", "sha256", "duplicate_of"]
     df = pd.DataFrame(rows, columns=cols)
     df["duplicate_of"] = df["duplicate_of"].astype("Int64")

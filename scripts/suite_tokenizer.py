@@ -1,0 +1,16 @@
+"""Rule suite_tokenizer: the tokenizer of a published suite, from its first checkpoint."""
+
+from lmdyn import registry
+from lmdyn.runner import run
+from lmdyn.tokens import load_tokenizer
+
+
+def main(sm, log):
+    ref = sm.params.checkpoint
+    path = registry.resolve(registry.as_checkpoint(ref), ref.get("cache_dir"))
+    tok = load_tokenizer(str(path))
+    log.info("tokenizer of %s: %d tokens", registry.as_checkpoint(ref).ref, len(tok))
+    tok.save_pretrained(sm.output[0])
+
+
+run(main, snakemake)  # noqa: F821
