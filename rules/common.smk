@@ -1,6 +1,7 @@
 # Helpers only (no rules): config validation, the checkpoint plan and input functions.
 # Runs again for every cluster job, so nothing heavy is imported here.
 import csv
+import os
 import re
 import shutil
 import sys
@@ -115,46 +116,66 @@ def is_micro(suite):
     return config["suites"][suite]["kind"] == "micro"
 
 
+# Input functions run once per job: everything derived from a plan is computed once (a full
+# PolyPythias plan has 7700 checkpoints and the DAG thousands of jobs).
+_DERIVED = {}
+
+
+def _derived(suite, cfg=config):
+    if suite not in _DERIVED:
+        plan = plan_of(suite, cfg)
+        _DERIVED[suite] = {
+            "steps": sorted({c.step for c in plan}),
+            "seeds": sorted({c.seed for c in plan}),
+            "models": list(dict.fromkeys(c.model for c in plan)),
+            "by_key": {(c.model, c.seed, c.step): c for c in plan},
+        }
+    return _DERIVED[suite]
+
+
 def steps_of(suite, cfg=config):
-    return sorted({c.step for c in plan_of(suite, cfg)})
+    return _derived(suite, cfg)["steps"]
 
 
 def seeds_of(suite):
-    return sorted({c.seed for c in plan_of(suite)})
+    return _derived(suite)["seeds"]
 
 
 def models_of(suite):
-    return list(dict.fromkeys(c.model for c in plan_of(suite)))
+    return _derived(suite)["models"]
 
 
 def checkpoint_of(suite, model, seed, step):
-    return {(c.model, c.seed, c.step): c for c in plan_of(suite)}[
-        model, int(seed), int(step)
-    ]
+    return _derived(suite)["by_key"][model, int(seed), int(step)]
 
 
 # ---- integrity: which planned checkpoints are analysed -------------------------------------------
 
-
-def integrity_status(suite):
-    """(model, seed, step) -> ok | missing | duplicate, from the integrity checkpoint's table."""
-    with open(checkpoints.integrity.get(suite=suite).output.table) as f:
-        return {
-            (r["model"], int(r["seed"]), int(r["step"])): r["status"]
-            for r in csv.DictReader(f)
-        }
+_STATUS = {}
 
 
 def analysis_steps(suite, model):
-    """Steps at which every seed of the model is sound: a step missing or duplicated for any
-    seed is left out for all seeds, so seed comparisons stay balanced."""
-    status = integrity_status(suite)
-    seeds = seeds_of(suite)
-    return [
-        step
-        for step in steps_of(suite)
-        if all(status.get((model, seed, step)) == "ok" for seed in seeds)
-    ]
+    """Steps at which every seed of the model is sound, from the integrity checkpoint's table
+    (read once per version of the table): a step missing or duplicated for any seed is left out
+    for all seeds, so seed comparisons stay balanced."""
+    path = checkpoints.integrity.get(suite=suite).output.table
+    key = (suite, os.path.getmtime(path))
+    if key not in _STATUS:
+        with open(path) as f:
+            status = {
+                (r["model"], int(r["seed"]), int(r["step"])): r["status"]
+                for r in csv.DictReader(f)
+            }
+        seeds = seeds_of(suite)
+        _STATUS[key] = {
+            m: [
+                step
+                for step in steps_of(suite)
+                if all(status.get((m, seed, step)) == "ok" for seed in seeds)
+            ]
+            for m in models_of(suite)
+        }
+    return _STATUS[key][model]
 
 
 def common_steps(suite):
@@ -208,19 +229,20 @@ def checkpoint_run(wildcards):
 
 
 def integrity_inputs(wildcards):
-    if is_micro(wildcards.suite):
-        return [
-            run_dir(wildcards.suite, m, seed)
-            for m in models_of(wildcards.suite)
-            for seed in seeds_of(wildcards.suite)
-        ]
-    return []
-
-
-def suite_plan(wildcards):
+    s = wildcards.suite
     return [
-        {**c.__dict__, "cache_dir": config["suites"][wildcards.suite].get("cache_dir")}
+        f"results/integrity/{s}/{m}/seed{seed}.csv"
+        for m in models_of(s)
+        for seed in seeds_of(s)
+    ]
+
+
+def run_plan(wildcards):
+    cache_dir = config["suites"][wildcards.suite].get("cache_dir")
+    return [
+        {**c.__dict__, "cache_dir": cache_dir}
         for c in plan_of(wildcards.suite)
+        if c.model == wildcards.model and c.seed == int(wildcards.seed)
     ]
 
 

@@ -1,7 +1,24 @@
+rule fetch_run:
+    """Resolve (download unless offline) and hash every planned checkpoint of one run; runs are
+    fetched in parallel, one job each."""
+    input:
+        checkpoint_run,
+    output:
+        "results/integrity/{suite}/{model}/seed{seed}.csv",
+    log:
+        "logs/fetch_run/{suite}/{model}/seed{seed}.log",
+    conda:
+        "../envs/torch.yaml"
+    params:
+        plan=run_plan,
+    script:
+        "../scripts/fetch_run.py"
+
+
 checkpoint integrity:
-    """Resolve every planned checkpoint, hash its weights and list missing or byte-identical ones;
-    the analysis rules read this table and leave those checkpoints out (with a warning in the log).
-    """
+    """All runs' integrity tables in one: missing checkpoints and steps whose weights are
+    byte-identical to another step of the same run; the analysis rules read this table and leave
+    those checkpoints out (with a warning in the log)."""
     input:
         integrity_inputs,
     output:
@@ -14,9 +31,7 @@ checkpoint integrity:
     log:
         "logs/integrity/{suite}.log",
     conda:
-        "../envs/torch.yaml"
-    params:
-        plan=suite_plan,
+        "../envs/data.yaml"
     script:
         "../scripts/integrity.py"
 
