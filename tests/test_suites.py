@@ -26,9 +26,9 @@ def tokenizer_dir(tmp_path_factory):
     return tmp / "tokenizer"
 
 
-def save_checkpoint(path, tokenizer_dir, seed, step, padded_vocab=None):
+def save_checkpoint(path, tokenizer_dir, seed, step, padded_vocab=None, arch="gpt_neox"):
     tok = load_tokenizer(str(tokenizer_dir))
-    model = build_model("gpt_neox", padded_vocab or len(tok), 64, SIZE, seed=1000 * seed + step)
+    model = build_model(arch, padded_vocab or len(tok), 64, SIZE, seed=1000 * seed + step)
     model.save_pretrained(path)
     tok.save_pretrained(path)
 
@@ -51,15 +51,15 @@ def run(tmp, suite, env=None, check=True):
 
 
 @pytest.mark.workflow
-def test_local_directories_with_a_duplicate_and_a_missing_checkpoint(tmp_path, tokenizer_dir):
+def test_local_gpt2_directories_with_a_duplicate_and_a_missing_checkpoint(tmp_path, tokenizer_dir):
     ck = tmp_path / "runs"
     for seed in (0, 1):
         for step in (0, 1, 2, 4):
-            save_checkpoint(ck / f"seed{seed}" / f"step{step}", tokenizer_dir, seed, step)
+            save_checkpoint(ck / f"seed{seed}" / f"step{step}", tokenizer_dir, seed, step, arch="gpt2")
     # seed 1's step 4 serves step 2's weights; seed 0 has no step 8
     shutil.rmtree(ck / "seed1" / "step4")
     shutil.copytree(ck / "seed1" / "step2", ck / "seed1" / "step4")
-    save_checkpoint(ck / "seed1" / "step8", tokenizer_dir, 1, 8)
+    save_checkpoint(ck / "seed1" / "step8", tokenizer_dir, 1, 8, arch="gpt2")
     suite = {"kind": "local", "path_pattern": str(ck / "seed{seed}" / "step{step}"), "seeds": [0, 1],
              "models": ["tiny"], "steps": [0, 1, 2, 4, 8]}
     run(tmp_path, suite)
