@@ -1,23 +1,30 @@
-rule aggregate_model:
-    """Means per seed and step, and breakdowns by tag (t, t-1), frequency bin and word boundary."""
+rule model_tables:
+    """One model's tables from one read of its per-token tables: means per seed and step, breakdowns
+    by tag (t, t-1), frequency bin and word boundary, and the study (seed-averaged curves, subgroup
+    seed divergence, sigma and learnability with bootstrap intervals, dH vs KL)."""
     input:
+        unpack(model_inputs),
         integrity="results/integrity/{suite}.csv",
         features="results/features/{suite}.parquet",
-        metrics=model_metrics,
-        seed_pairs=model_seed_pairs,
-        step_pairs=model_step_pairs,
     output:
+        **{
+            name: f"results/study/{{suite}}/{{model}}/{name}.parquet"
+            for name in STUDY_TABLES
+        },
         summary="results/tables/{suite}/{model}/summary.parquet",
         breakdown="results/tables/{suite}/{model}/breakdown.parquet",
     log:
-        "logs/aggregate_model/{suite}/{model}.log",
+        "logs/model_tables/{suite}/{model}.log",
+    benchmark:
+        "benchmarks/model_tables/{suite}/{model}.tsv"
     conda:
         "../envs/data.yaml"
     params:
-        seeds=suite_seeds,
-        steps=model_steps,
+        files=model_files,
+        n_boot=config["study"]["n_boot"],
+        boot_seed=config["study"]["seed"],
     script:
-        "../scripts/aggregate_model.py"
+        "../scripts/model_tables.py"
 
 
 rule suite_tables:

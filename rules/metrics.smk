@@ -10,7 +10,7 @@ rule fetch_run:
     conda:
         "../envs/torch.yaml"
     params:
-        plan=run_plan,
+        plan=run_refs,
     script:
         "../scripts/fetch_run.py"
 
@@ -36,19 +36,24 @@ checkpoint integrity:
         "../scripts/integrity.py"
 
 
-rule checkpoint_metrics:
-    """One forward pass of a checkpoint: per-token metrics plus cached final hidden states."""
+rule run_metrics:
+    """The per-checkpoint pass of a whole run (model x seed) in one process: per-token metrics and
+    cached final hidden states, one file per checkpoint, plus one file per enabled extra; a
+    checkpoint that fails to load is recorded in the run's status table and skipped."""
     input:
         run=checkpoint_run,
+        integrity="results/integrity/{suite}.csv",
         tokens="results/tokens/{suite}.parquet",
         unigram="results/unigram/{suite}.parquet",
     output:
-        metrics="results/metrics/{suite}/{model}/seed{seed}/step{step}.parquet",
-        hidden="results/hidden/{suite}/{model}/seed{seed}/step{step}.npy",
+        **extra_outputs(),
+        metrics=directory("results/metrics/{suite}/{model}/seed{seed}"),
+        hidden=directory("results/hidden/{suite}/{model}/seed{seed}"),
+        status="results/runs/{suite}/{model}/seed{seed}.csv",
     log:
-        "logs/checkpoint_metrics/{suite}/{model}/seed{seed}/step{step}.log",
+        "logs/run_metrics/{suite}/{model}/seed{seed}.log",
     benchmark:
-        "benchmarks/checkpoint_metrics/{suite}/{model}/seed{seed}/step{step}.tsv"
+        "benchmarks/run_metrics/{suite}/{model}/seed{seed}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 1
@@ -57,31 +62,50 @@ rule checkpoint_metrics:
         gpu=config["metrics"]["gpus"],
         runtime=config["metrics"]["runtime"],
     params:
-        checkpoint=checkpoint_ref,
+        checkpoints=run_pass_refs,
         device=config["metrics"]["device"],
+        dtype=config["metrics"]["dtype"],
+        extras=config["metrics"]["extras"],
         batch_size=config["metrics"]["batch_size"],
         vocab_chunk=config["metrics"]["vocab_chunk"],
         token_chunk=config["metrics"]["token_chunk"],
     script:
-        "../scripts/checkpoint_metrics.py"
+        "../scripts/run_metrics.py"
+
+
+checkpoint run_status:
+    """Every run's status table in one: the analysis leaves out a step whose forward pass failed
+    for any seed of a model (with the error in the run's log), like a checkpoint that is not sound.
+    """
+    input:
+        run_status_inputs,
+    output:
+        table="results/runs/{suite}.csv",
+    log:
+        "logs/run_status/{suite}.log",
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/run_status.py"
 
 
 rule pair_divergence:
-    """Per-token KL, both directions, between all seed pairs at a step and between each seed's
-    step and its previous grid step; recomputed chunk-wise from cached hidden states."""
+    """Every per-token KL of one step, both directions, in one pass over each checkpoint's logits:
+    all seed pairs of each model, each seed against its previous analysed step, and every pair of
+    models at the same seed."""
     input:
-        integrity="results/integrity/{suite}.csv",
-        hidden=pair_hidden,
-        runs=pair_runs,
+        unpack(pair_inputs),
+        runs_table="results/runs/{suite}.csv",
         tokens="results/tokens/{suite}.parquet",
         unigram="results/unigram/{suite}.parquet",
     output:
-        seeds="results/pairs/{suite}/{model}/seeds_step{step}.parquet",
-        steps="results/pairs/{suite}/{model}/steps_step{step}.parquet",
+        seeds="results/pairs/{suite}/seeds_step{step}.parquet",
+        steps="results/pairs/{suite}/steps_step{step}.parquet",
+        sizes="results/pairs/{suite}/sizes_step{step}.parquet",
     log:
-        "logs/pair_divergence/{suite}/{model}/step{step}.log",
+        "logs/pair_divergence/{suite}/step{step}.log",
     benchmark:
-        "benchmarks/pair_divergence/{suite}/{model}/step{step}.tsv"
+        "benchmarks/pair_divergence/{suite}/step{step}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 1
@@ -90,10 +114,8 @@ rule pair_divergence:
         gpu=config["metrics"]["gpus"],
         runtime=config["metrics"]["runtime"],
     params:
-        seeds=suite_seeds,
-        step=current_step,
-        prev_step=prev_step,
-        checkpoints=pair_refs,
+        job=pair_job,
+        checkpoints=pair_checkpoints,
         device=config["metrics"]["device"],
         vocab_chunk=config["metrics"]["vocab_chunk"],
         token_chunk=config["metrics"]["token_chunk"],

@@ -42,8 +42,7 @@ rule regression:
     params:
         metric=config["regression"]["metric"],
         step=regression_step_of,
-        steps=suite_common_steps,
-        seeds=suite_seeds,
+        files=regression_files,
         models=suite_models,
         tag_reference=config["regression"]["tag_reference"],
         min_tag_count=config["regression"]["min_tag_count"],

@@ -12,7 +12,7 @@ def main(sm, log):
         c = registry.as_checkpoint(ref)
         ckpts.append(c)
         try:
-            paths[c] = registry.resolve(c, ref.get("cache_dir"))
+            paths[c] = registry.resolve_ref(ref)
         except UserError as e:
             # A branch or directory that does not exist is listed and left out; anything else
             # (offline cache miss, gated repo) stops the run with its one-line message.

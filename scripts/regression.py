@@ -4,8 +4,6 @@ Three kinds of fit on the same terms: at one step (coefficients.csv/.tex), poole
 but 0 with step fixed effects (pooled.csv), and pooled within each training phase (phases.csv).
 """
 
-import itertools
-
 import numpy as np
 import pandas as pd
 
@@ -29,21 +27,14 @@ POOLED_COLUMNS = COLUMNS + ["fit", "n_steps", "first_step", "last_step"]
 def read_values(sm, log, keys):
     """(rows at the regression step, all tokens; rows at every step > 0, restricted to ``keys``)."""
     p = sm.params
-    files = list(sm.input["values"])
-    if p.metric == "kl_seeds":
-        cells = [(m, st, None) for m, st in itertools.product(p.models, p.steps)]
-    else:
-        cells = list(itertools.product(p.models, p.steps, p.seeds))
-    if len(cells) != len(files):
-        raise RuntimeError(f"expected {len(cells)} input files (model x step [x seed]), got {len(files)}")
     at_step, pooled = [], []
-    for (model, step, seed), path in zip(cells, files):
-        if f"step{step}" not in path or f"/{model}/" not in path:
-            raise RuntimeError(f"input {path} is not model {model}, step {step}")  # order changed in common.smk
+    for f in p.files:  # records: model, step, seed (None for seed pairs), path
+        model, step = f["model"], f["step"]
         if p.metric == "kl_seeds":
-            v = seed_pair_tokens(pd.read_parquet(path)).rename(columns={"kl_seeds": "kl"})
+            pairs = pd.read_parquet(f["path"])
+            v = seed_pair_tokens(pairs[pairs.model == model]).rename(columns={"kl_seeds": "kl"})
         else:
-            v = pd.read_parquet(path, columns=["doc_id", "position", p.metric]).rename(columns={p.metric: "kl"})
+            v = pd.read_parquet(f["path"], columns=["doc_id", "position", p.metric]).rename(columns={p.metric: "kl"})
         v = v.assign(model=model)
         if step == p.step:
             at_step.append(v)
@@ -51,7 +42,7 @@ def read_values(sm, log, keys):
             if keys is not None:
                 v = v.merge(keys, on=["doc_id", "position"], how="inner")
             pooled.append(v.assign(step=step))
-    log.info("read %d value files", len(files))
+    log.info("read %d value files", len(p.files))
     return at_step, pooled
 
 

@@ -33,7 +33,7 @@ def main(sm, log):
     phases["seed"] = phases.seed.astype(str)  # seed ids and "mean" rows
     write(phases, sm, "phases")
     log.info("unigram cross-entropy on eval tokens %.4f nats; phases:\n%s", unigram_ce, phases.to_string())
-    sizes = size_pairs_curve(dict(zip(p.steps, sm.input.sizes)), feats, n_boot=p.n_boot, seed=p.boot_seed) if sm.input.sizes else pd.DataFrame(
+    sizes = size_pairs_curve(dict(p.sizes), feats, n_boot=p.n_boot, seed=p.boot_seed) if p.sizes else pd.DataFrame(
         columns=["step", "seed", "model_a", "model_b", "direction", "mean", "ci_low", "ci_high", "n_tokens"])
     write(sizes, sm, "sizes")
     log.info("outliers: %d of %d sigma rows exclude 1", len(out), len(sigma))

@@ -7,7 +7,7 @@ from lmdyn.tokens import load_tokenizer
 
 def main(sm, log):
     ref = sm.params.checkpoint
-    path = registry.resolve(registry.as_checkpoint(ref), ref.get("cache_dir"))
+    path = registry.resolve_ref(ref)
     tok = load_tokenizer(str(path))
     log.info("tokenizer of %s: %d tokens", registry.as_checkpoint(ref).ref, len(tok))
     tok.save_pretrained(sm.output[0])

@@ -74,7 +74,7 @@ def test_local_gpt2_directories_with_a_duplicate_and_a_missing_checkpoint(tmp_pa
     summary = pd.read_csv(r / "tables/real/summary.csv")
     assert sorted(summary.step.unique()) == [0, 1]
     assert not (r / "metrics/real/tiny/seed0/step2.parquet").exists()
-    pairs = pd.read_parquet(r / "pairs/real/tiny/steps_step1.parquet")
+    pairs = pd.read_parquet(r / "pairs/real/steps_step1.parquet")
     assert set(pairs.step_a) == {0} and (pairs.kl_ab > 0).all()
 
 

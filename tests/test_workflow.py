@@ -106,9 +106,15 @@ def test_outputs_have_the_documented_shape_and_sane_values(finished_run):
     assert len(summary) == 2 * 2 * len(steps)
     assert set(summary.columns) >= {"suite", "model", "seed", "step", "nll", "entropy", "kl_uniform", "kl_unigram",
                                     "kl_seeds", "kl_steps"}
-    pairs = pd.read_parquet(r / "pairs/micro/s/seeds_step8.parquet")
-    assert list(pairs.columns) == ["doc_id", "position", "seed_a", "seed_b", "kl_ab", "kl_ba"]
-    assert len(pairs) == n_pred and (pairs.kl_ab > 0).all()
+    pairs = pd.read_parquet(r / "pairs/micro/seeds_step8.parquet")
+    assert list(pairs.columns) == ["doc_id", "position", "model", "seed_a", "seed_b", "kl_ab", "kl_ba"]
+    assert len(pairs) == 2 * n_pred and set(pairs.model) == {"xs", "s"} and (pairs.kl_ab > 0).all()
+    steps_pairs = pd.read_parquet(r / "pairs/micro/steps_step8.parquet")
+    assert set(zip(steps_pairs.model, steps_pairs.seed, steps_pairs.step_a)) == {
+        (m, k, 4) for m in ("xs", "s") for k in (0, 1)}
+    # one process per run: every checkpoint of the run is in its status table
+    runs = pd.read_csv(r / "runs/micro.csv")
+    assert len(runs) == 2 * 2 * len(steps) and set(runs.status) == {"ok"}
     # different seeds disagree more after training than at a near-uniform initialisation
     s = summary[summary.model == "s"].groupby("step").kl_seeds.mean()
     assert s[8] > s[0]

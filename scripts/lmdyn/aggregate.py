@@ -51,41 +51,54 @@ def seed_pair_by_seed(pairs: pd.DataFrame) -> pd.Series:
     return both.groupby("seed").kl.mean()
 
 
+class ModelAggregate:
+    """Summary and breakdown of one model, fed one step at a time (each table is read once by the
+    caller and can be shared with other consumers, e.g. :class:`lmdyn.study.ModelStudy`)."""
+
+    def __init__(self, suite: str, model: str, features: pd.DataFrame):
+        self.suite, self.model, self.features = suite, model, features
+        self.summary, self.breakdown = [], []
+
+    def add_step(self, step: int, metrics: dict, seed_pairs: pd.DataFrame, step_pairs: pd.DataFrame) -> None:
+        """metrics: seed -> per-token table at this step; the model's seed-pair and step-pair tables."""
+        by_seed = None
+        if len(seed_pairs):
+            tok = seed_pair_tokens(seed_pairs)
+            self.breakdown.append(_breakdown(tok, ["kl_seeds"], self.features).assign(seed=pd.NA, step=step))
+            by_seed = seed_pair_by_seed(seed_pairs)
+        steps = step_pairs.assign(kl_steps=(step_pairs.kl_ab + step_pairs.kl_ba) / 2) if len(step_pairs) else None
+        for seed, m in sorted(metrics.items()):
+            row = {"suite": self.suite, "model": self.model, "seed": seed, "step": step, "n_tokens": len(m)}
+            row.update({k: m[k].mean() for k in SEED_METRICS})
+            row["kl_seeds"] = by_seed.get(seed, float("nan")) if by_seed is not None else float("nan")
+            cols = list(SEED_METRICS)
+            if steps is not None:
+                st = steps[steps.seed == seed][KEYS + ["kl_steps"]]
+                m = m.merge(st, on=KEYS, how="left", validate="one_to_one")
+                row["kl_steps"] = m.kl_steps.mean()
+                cols.append("kl_steps")
+            else:
+                row["kl_steps"] = float("nan")
+            self.summary.append(row)
+            self.breakdown.append(_breakdown(m, cols, self.features).assign(seed=seed, step=step))
+
+    def tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        summary = pd.DataFrame(self.summary).sort_values(["seed", "step"]).reset_index(drop=True)
+        breakdown = pd.concat(self.breakdown, ignore_index=True).assign(suite=self.suite, model=self.model)
+        breakdown["seed"] = breakdown.seed.astype("Int64")
+        cols = ["suite", "model", "seed", "step", "metric", "grouping", "group", "n_tokens", "mean", "sigma"]
+        return summary, breakdown[cols].sort_values(["metric", "seed", "step", "grouping", "group"]).reset_index(drop=True)
+
+
 def aggregate_model(
     suite: str, model: str, features: pd.DataFrame, metric_files: dict, seed_pair_files: dict, step_pair_files: dict
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(summary, breakdown) of one model. ``metric_files[(seed, step)]``, ``*_pair_files[step]``: paths."""
-    summary, breakdown = [], []
-    seeds_by_step = {}
-    steps_by_step = {}
-    for step, path in seed_pair_files.items():
-        pairs = pd.read_parquet(path)
-        if len(pairs):
-            tok = seed_pair_tokens(pairs)
-            breakdown.append(_breakdown(tok, ["kl_seeds"], features).assign(seed=pd.NA, step=step))
-            seeds_by_step[step] = seed_pair_by_seed(pairs)
-    for step, path in step_pair_files.items():
-        pairs = pd.read_parquet(path)
-        if len(pairs):
-            steps_by_step[step] = pairs.assign(kl_steps=(pairs.kl_ab + pairs.kl_ba) / 2)
-    for (seed, step), path in sorted(metric_files.items()):
-        m = pd.read_parquet(path)
-        row = {"suite": suite, "model": model, "seed": seed, "step": step, "n_tokens": len(m)}
-        row.update({k: m[k].mean() for k in SEED_METRICS})
-        row["kl_seeds"] = seeds_by_step[step].get(seed, float("nan")) if step in seeds_by_step else float("nan")
-        metrics = list(SEED_METRICS)
-        if step in steps_by_step:
-            st = steps_by_step[step]
-            st = st[st.seed == seed][KEYS + ["kl_steps"]]
-            m = m.merge(st, on=KEYS, how="left", validate="one_to_one")
-            row["kl_steps"] = m.kl_steps.mean()
-            metrics.append("kl_steps")
-        else:
-            row["kl_steps"] = float("nan")
-        summary.append(row)
-        breakdown.append(_breakdown(m, metrics, features).assign(seed=seed, step=step))
-    summary = pd.DataFrame(summary)
-    breakdown = pd.concat(breakdown, ignore_index=True).assign(suite=suite, model=model)
-    breakdown["seed"] = breakdown.seed.astype("Int64")
-    cols = ["suite", "model", "seed", "step", "metric", "grouping", "group", "n_tokens", "mean", "sigma"]
-    return summary, breakdown[cols].sort_values(["metric", "seed", "step", "grouping", "group"]).reset_index(drop=True)
+    agg = ModelAggregate(suite, model, features)
+    for step in sorted({st for _, st in metric_files}):
+        metrics = {seed: pd.read_parquet(p) for (seed, st), p in metric_files.items() if st == step}
+        empty = pd.DataFrame(columns=KEYS)
+        seeds = pd.read_parquet(seed_pair_files[step]) if step in seed_pair_files else empty
+        steps = pd.read_parquet(step_pair_files[step]) if step in step_pair_files else empty
+        agg.add_step(step, metrics, seeds, steps)
+    return agg.tables()

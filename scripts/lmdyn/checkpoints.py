@@ -69,3 +69,22 @@ def load_unembedding(path: str | Path, vocab_size: int) -> tuple[torch.Tensor, N
                     return st.get_tensor(key).float()[:vocab_size], None
     # No safetensors (or unusual names): fall back to loading the whole model.
     return unembedding_of(load_model(path), vocab_size)
+
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def load_for_pass(path: str | Path, vocab_size: int, dtype: str = "float32"):
+    """(model, W_U [V, d] float32, bias or None) for the per-checkpoint pass, on the CPU.
+
+    ``dtype`` applies to the transformer body only: the unembedding is copied out in float32 before
+    the body is cast (GPT-2 ties it to the input embedding), so the output projection and every
+    reduction stay float32 whatever the body runs in.
+    """
+    model = load_model(path, "cpu")
+    w, b = unembedding_of(model, vocab_size)
+    if dtype == "float32":
+        return model, w, b
+    w, b = w.clone(), (b.clone() if b is not None else None)
+    model.base_model.to(DTYPES[dtype])
+    return model, w, b

@@ -108,10 +108,27 @@ def _subset(spec: dict, key: str, allowed, default=None) -> list:
 def plan(suite_name: str, spec: dict) -> list[Checkpoint]:
     """Every checkpoint of a suite, ordered by model, seed, then step (grid order)."""
     kind = spec.get("kind")
-    builders = {"pythia": _pythia, "polypythia": _polypythia, "crfm": _crfm, "final": _final, "local": _local}
+    builders = {"micro": _micro, "pythia": _pythia, "polypythia": _polypythia, "crfm": _crfm, "final": _final,
+                "local": _local}
     if kind not in builders:
         raise UserError(f"suite {suite_name!r}: unknown kind {kind!r}; known: {', '.join(builders)}")
     return builders[kind](suite_name, spec)
+
+
+# Where the micro suite's training writes a run (one HF directory per step inside it).
+MICRO_RUN_DIR = "results/checkpoints/{suite}/{model}/seed{seed}"
+
+
+def _micro(name: str, spec: dict) -> list[Checkpoint]:
+    """The micro suite trained by the workflow: every model x seed at Pythia's grid shape."""
+    t = spec["train"]
+    steps = log_then_linear(t["max_step"], t["log_until"], t["every"])
+    return [
+        Checkpoint(name, m, seed, step, None, None, MICRO_RUN_DIR.format(suite=name, model=m, seed=seed) + f"/step{step}")
+        for m in spec["models"]
+        for seed in sorted(spec["seeds"])
+        for step in steps
+    ]
 
 
 def _hub(suite, model, seeds_repos, steps, rev) -> list[Checkpoint]:
@@ -293,10 +310,21 @@ def fast_hash(path: Path) -> str:
     return weights_hash(path)
 
 
+def encode(ckpt: Checkpoint, cache_dir: str | None = None) -> dict:
+    """The one encoding of a checkpoint reference that rules pass to scripts as a param (a plain
+    dict: Snakemake stores params in its metadata); :func:`resolve_ref` is its inverse."""
+    return {**ckpt.__dict__, "cache_dir": cache_dir}
+
+
 def as_checkpoint(ref: dict) -> Checkpoint:
     """A Checkpoint from the plain dict a rule passes as a param."""
     return Checkpoint(ref["suite"], ref["model"], int(ref["seed"]), int(ref["step"]), ref.get("repo"),
                       ref.get("revision"), ref.get("path"))
+
+
+def resolve_ref(ref: dict) -> Path:
+    """Local HF-format directory of an encoded checkpoint reference (see :func:`encode`)."""
+    return resolve(as_checkpoint(ref), ref.get("cache_dir"))
 
 
 def integrity_table(ckpts: list[Checkpoint], paths: dict[Checkpoint, Path | None], hashes: dict | None = None):

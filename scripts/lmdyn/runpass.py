@@ -1,0 +1,190 @@
+"""The per-checkpoint pass of a whole run (model x seed) in one process.
+
+A process costs seconds of start-up, imports and CUDA initialisation, and on a cluster an sbatch
+submission: one job loads every checkpoint of a run in turn, and writes one file per checkpoint
+and output (per-token metrics, final hidden states, one file per extra). The next checkpoint's
+weights load on a thread while the current one computes. A checkpoint that cannot be loaded (a
+UserError: missing, corrupt, wrong vocabulary) is recorded in the run's status table and skipped;
+the rest of the run is kept.
+
+Extension point: an :class:`Extra` sees every checkpoint's loaded model and windows in the same
+forward pass (it may register forward hooks) and writes one more file per checkpoint.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lmdyn import registry
+from lmdyn.checkpoints import load_for_pass, load_model, pick_device, unembedding_of
+from lmdyn.divergence import token_metrics
+from lmdyn.errors import UserError
+from lmdyn.forward import final_hidden_states, windows_of
+from lmdyn.tokens import predicted
+
+STATUS_COLUMNS = ["suite", "model", "seed", "step", "status", "error"]
+
+
+class Extra:
+    """One more file per checkpoint, computed in the run pass's forward pass.
+
+    Subclass, set ``name`` (the key of the rule output directory it writes into, and its folder
+    ``results/{name}/{suite}/{model}/seed{seed}/``) and ``suffix``, and register the class in
+    :data:`EXTRAS`. Per checkpoint the pass calls ``begin`` once (the model is loaded and on its
+    device; register forward hooks here), ``batch(indices)`` before every forward call (the window
+    indices of that batch, into ``windows``), then ``end(path)`` to write ``step{step}{suffix}``
+    (remove the hooks here). ``abort()`` is called instead of ``end`` if the checkpoint fails.
+    The body may run in ``metrics.dtype``: cast captured tensors with ``.float()``.
+    """
+
+    name = ""
+    suffix = ".npz"
+
+    def __init__(self, options: dict | None = None):
+        self.options = dict(options or {})
+
+    def begin(self, model, windows: list[np.ndarray], checkpoint: dict) -> None:
+        raise NotImplementedError
+
+    def batch(self, indices: list[int]) -> None:
+        pass
+
+    def end(self, path: Path) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        pass
+
+
+# name -> Extra subclass; the rule enables the names listed in config metrics.extras.
+EXTRAS: dict[str, type[Extra]] = {}
+
+
+def make_extras(spec: dict) -> list[Extra]:
+    """Extras from ``{name: options}`` (config metrics.extras); unknown names are a UserError."""
+    unknown = sorted(set(spec) - set(EXTRAS))
+    if unknown:
+        raise UserError(f"unknown metrics.extras {unknown}; known: {sorted(EXTRAS) or 'none'}")
+    return [EXTRAS[name](options) for name, options in spec.items()]
+
+
+def _load(ref: dict, vocab: int, dtype: str, device):
+    t = time.perf_counter()
+    path = registry.resolve_ref(ref)
+    model, w, b = load_for_pass(path, vocab, dtype)
+    model, w = model.to(device), w.to(device)
+    return path, model, w, (b.to(device) if b is not None else None), time.perf_counter() - t
+
+
+def _nll_error(path, windows, table: pd.DataFrame, vocab_chunk: int, token_chunk: int, targets, log_unigram):
+    """Per-token nll of the dtype pass against float32 (body and all) on the first window, on the CPU."""
+    model = load_model(path, "cpu")
+    w, b = unembedding_of(model, len(log_unigram))
+    h = final_hidden_states(model, windows[:1], 1, "cpu")
+    n = h.shape[0]
+    ref = token_metrics(h, w, targets[:n], log_unigram, b, vocab_chunk, token_chunk)["nll"].numpy()
+    diff = np.abs(table.nll.to_numpy()[:n] - ref)
+    return float(diff.mean()), float(diff.max()), n
+
+
+def run_pass(
+    refs: list[dict],
+    tokens: pd.DataFrame,
+    log_unigram: np.ndarray,
+    out: dict,
+    device="auto",
+    batch_size: int = 16,
+    vocab_chunk: int = 8192,
+    token_chunk: int = 1024,
+    dtype: str = "float32",
+    extras: list[Extra] = (),
+    log=None,
+) -> pd.DataFrame:
+    """Run every checkpoint of ``refs`` (encoded references, step order) through one forward pass.
+
+    ``out``: output directories by name: ``metrics`` (``step{step}.parquet``: doc_id, position,
+    target_id, nll, entropy, kl_uniform, kl_unigram), ``hidden`` (``step{step}.npy``: float32
+    [tokens, d] final hidden states) and one per extra. Returns the status table (one row per
+    checkpoint: ``ok`` or ``failed`` with the one-line error).
+    """
+    dev = pick_device(device)
+    vocab = len(log_unigram)
+    windows = windows_of(tokens)
+    pred = predicted(tokens)
+    targets = torch.tensor(pred.target_id.to_numpy())
+    logu = torch.from_numpy(np.asarray(log_unigram))
+    keys = pred[["doc_id", "position", "target_id"]].reset_index(drop=True)
+    dirs = {k: Path(v) for k, v in out.items()}
+    for d in dirs.values():
+        d.mkdir(parents=True, exist_ok=True)
+    rows, checked = [], dtype == "float32"
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        nxt = pool.submit(_load, refs[0], vocab, dtype, dev) if refs else None
+        for i, ref in enumerate(refs):
+            fut, nxt = nxt, None
+            c = registry.as_checkpoint(ref)
+            t0 = time.perf_counter()
+            try:
+                path, model, w, b, load_s = fut.result()
+            except UserError as e:
+                rows.append((c.suite, c.model, c.seed, c.step, "failed", str(e)))
+                if log:
+                    log.warning("step %d skipped: %s", c.step, e)
+                if i + 1 < len(refs):
+                    nxt = pool.submit(_load, refs[i + 1], vocab, dtype, dev)
+                continue
+            wait_s = time.perf_counter() - t0
+            if i + 1 < len(refs):  # load the next checkpoint while this one computes
+                nxt = pool.submit(_load, refs[i + 1], vocab, dtype, dev)
+            files = {"metrics": dirs["metrics"] / f"step{c.step}.parquet", "hidden": dirs["hidden"] / f"step{c.step}.npy"}
+            begun = []
+            try:
+                for e in extras:
+                    e.begin(model, windows, ref)
+                    begun.append(e)
+
+                def on_batch(indices):
+                    for e in extras:
+                        e.batch(indices)
+
+                with torch.no_grad():
+                    hidden = final_hidden_states(model, windows, batch_size, dev, on_batch=on_batch if extras else None)
+                    m = token_metrics(hidden.to(dev), w, targets, logu, b, vocab_chunk, token_chunk)
+                table = keys.copy()
+                for k, v in m.items():
+                    table[k] = v.numpy()
+                table.to_parquet(files["metrics"], index=False)
+                np.save(files["hidden"], hidden.numpy())
+                for e in extras:
+                    e.end(dirs[e.name] / f"step{c.step}{e.suffix}")
+            except UserError as err:
+                for e in begun:
+                    e.abort()
+                for f in dirs.values():
+                    for p in f.glob(f"step{c.step}.*"):
+                        p.unlink()
+                rows.append((c.suite, c.model, c.seed, c.step, "failed", str(err)))
+                if log:
+                    log.warning("step %d skipped: %s", c.step, err)
+                continue
+            rows.append((c.suite, c.model, c.seed, c.step, "ok", ""))
+            if log:
+                log.info("step %d: %d tokens, mean nll %.4f, kl_uniform %.4f, kl_unigram %.4f "
+                         "(waited %.2fs for weights loaded in %.2fs, computed in %.2fs)", c.step, len(table),
+                         table.nll.mean(), table.kl_uniform.mean(), table.kl_unigram.mean(), wait_s, load_s,
+                         time.perf_counter() - t0 - wait_s)
+            if not checked:
+                checked = True
+                mean, mx, n = _nll_error(path, windows, table, vocab_chunk, token_chunk, targets, logu)
+                if log:
+                    log.info("metrics.dtype %s (transformer body only; output projection and reductions in "
+                             "float32): per-token nll against a float32 pass on the first window of step %d "
+                             "(%d tokens, CPU): mean |error| %.2e, max %.2e nats", dtype, c.step, n, mean, mx)
+            del model, w, b
+    return pd.DataFrame(rows, columns=STATUS_COLUMNS)

@@ -1,0 +1,22 @@
+"""Rule run_metrics: the per-checkpoint pass of one run (metrics, hidden states, extras) in one process."""
+
+import numpy as np
+import pandas as pd
+
+from lmdyn.runner import run
+from lmdyn.runpass import make_extras, run_pass
+
+
+def main(sm, log):
+    p = sm.params
+    extras = make_extras(p.extras)
+    out = {"metrics": sm.output.metrics, "hidden": sm.output.hidden, **{e.name: sm.output[e.name] for e in extras}}
+    status = run_pass(
+        p.checkpoints, pd.read_parquet(sm.input.tokens), np.log(pd.read_parquet(sm.input.unigram).prob.to_numpy()),
+        out, p.device, p.batch_size, p.vocab_chunk, p.token_chunk, dtype=p.dtype, extras=extras, log=log,
+    )
+    log.info("%d checkpoints: %s", len(status), status.status.value_counts().to_dict())
+    status.to_csv(sm.output.status, index=False)
+
+
+run(main, snakemake)  # noqa: F821
