@@ -6,7 +6,7 @@ import torch
 from scipy.special import log_softmax, rel_entr, softmax
 from scipy.stats import entropy as scipy_entropy
 
-from lmdyn.divergence import pairwise_kl, token_metrics
+from lmdyn.divergence import pairwise_kl, pairwise_kl_many, token_metrics
 
 
 def reference(h, w, y, u):
@@ -89,3 +89,73 @@ def test_memory_is_bounded_by_chunks(rng, monkeypatch):
     token_metrics(torch.tensor(rng.normal(size=(n, d))), torch.tensor(rng.normal(size=(v, d))),
                   torch.tensor(rng.integers(0, v, n)), torch.zeros(v), vocab_chunk=256, token_chunk=128)
     assert max(biggest) <= 128 * 256
+
+
+def _kl_reference(h, w, b, pairs):
+    logp = [log_softmax(hi @ wi.T + (0 if bi is None else bi), 1) for hi, wi, bi in zip(h, w, b)]
+    return np.stack([[rel_entr(np.exp(logp[i]), np.exp(logp[j])).sum(1), rel_entr(np.exp(logp[j]), np.exp(logp[i])).sum(1)]
+                     for i, j in pairs])
+
+
+@pytest.mark.parametrize("scale", [0.5, 5.0])
+@pytest.mark.parametrize("chunks", [(33, 99), (1000, 4096)])
+def test_pairwise_kl_many_matches_float64(rng, scale, chunks):
+    """Four checkpoints of different widths, some with a bias; checkpoint 1 in three pairs, 3 never used."""
+    n, v, dims = 150, 700, [12, 8, 12, 5, 20]
+    h = [rng.normal(size=(n, d)) * scale for d in dims]
+    w = [rng.normal(size=(v, d)) for d in dims]
+    b = [None, rng.normal(size=v) * 3, None, None, rng.normal(size=v)]
+    pairs = [(0, 1), (1, 2), (4, 1), (2, 0), (4, 0)]
+    got = pairwise_kl_many([torch.tensor(x) for x in h], [torch.tensor(x) for x in w], pairs,
+                           [None if x is None else torch.tensor(x) for x in b],
+                           vocab_chunk=chunks[1], token_chunk=chunks[0])
+    assert got.shape == (len(pairs), 2, n) and got.dtype == torch.float32
+    ref = _kl_reference(h, w, b, pairs)
+    np.testing.assert_allclose(got.numpy(), ref, rtol=1e-5, atol=1e-4)  # KL up to ~150 here: float32 rounding
+    assert ref.min() > 0.01  # distinct models: non-trivial KL in every direction
+
+
+def test_pairwise_kl_many_large_logit_offset(rng):
+    """GPT-2-like logits around -80 with a spread of ~30: no cancellation between lse and E[z]."""
+    n, d, v = 100, 10, 600
+    h = [rng.normal(size=(n, d)) * 3 for _ in range(3)]
+    w = [rng.normal(size=(v, d)) for _ in range(3)]
+    b = [np.full(v, -80.0), np.full(v, 40.0), rng.normal(size=v) - 80]
+    pairs = [(0, 1), (0, 2), (1, 2)]
+    got = pairwise_kl_many([torch.tensor(x) for x in h], [torch.tensor(x) for x in w], pairs,
+                           [torch.tensor(x) for x in b], vocab_chunk=64, token_chunk=37)
+    np.testing.assert_allclose(got.numpy(), _kl_reference(h, w, b, pairs), atol=1e-4)
+
+
+def test_pairwise_kl_many_equals_pairwise_kl_and_self_is_zero(rng):
+    n, d, v = 120, 6, 400
+    h = [torch.tensor(rng.normal(size=(n, d)) * 2) for _ in range(3)]
+    w = [torch.tensor(rng.normal(size=(v, d))) for _ in range(3)]
+    pairs = [(0, 1), (1, 2), (0, 2), (2, 2)]
+    many = pairwise_kl_many(h, w, pairs, vocab_chunk=50, token_chunk=64)
+    for p, (i, j) in enumerate(pairs[:3]):
+        kab, kba = pairwise_kl(h[i], w[i], h[j], w[j], vocab_chunk=50, token_chunk=64)
+        torch.testing.assert_close(many[p, 0], kab, rtol=1e-6, atol=1e-5)  # float reassociation only
+        torch.testing.assert_close(many[p, 1], kba, rtol=1e-6, atol=1e-5)
+    assert many[3].abs().max() < 1e-5
+    assert many[:3].min() > 0.01
+
+
+def test_pairwise_kl_many_does_not_depend_on_token_batching(rng):
+    n, d, v = 200, 8, 300
+    h = [torch.tensor(rng.normal(size=(n, d)) * 4) for _ in range(3)]
+    w = [torch.tensor(rng.normal(size=(v, d))) for _ in range(3)]
+    pairs = [(0, 1), (2, 1)]
+    a = pairwise_kl_many(h, w, pairs, token_chunk=200)
+    b = pairwise_kl_many([x.flip(0) for x in h], w, pairs, token_chunk=17, vocab_chunk=31)
+    np.testing.assert_allclose(a.numpy(), b.flip(2).numpy(), rtol=2e-6, atol=1e-5)  # float32 rounding only
+
+
+def test_pairwise_kl_many_rejects_mismatched_inputs(rng):
+    h = [torch.zeros(5, 3), torch.zeros(4, 3)]
+    w = [torch.zeros(10, 3), torch.zeros(10, 3)]
+    with pytest.raises(ValueError):
+        pairwise_kl_many(h, w, [(0, 1)])
+    with pytest.raises(ValueError):
+        pairwise_kl_many(h[:1] * 2, w, [(0, 2)])
+    assert pairwise_kl_many(h, w, []).shape == (0, 2, 5)

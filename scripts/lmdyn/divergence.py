@@ -15,6 +15,7 @@ Statistics are kept relative to the running max m, which avoids cancellation bet
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 
@@ -92,44 +93,72 @@ def pairwise_kl(
     vocab_chunk: int = 8192,
     token_chunk: int = 1024,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-token KL(a||b) and KL(b||a) recomputed from two models' final hidden states.
-
-    Both models must share the vocabulary (same tokenizer). One pass over vocabulary chunks computes
-    both logit chunks and the statistics of both directions.
-    """
-    wa, wb = unembed_a.float(), unembed_b.float()
-    ba = bias_a.float() if bias_a is not None else None
-    bb = bias_b.float() if bias_b is not None else None
-    if wa.shape[0] != wb.shape[0] or hidden_a.shape[0] != hidden_b.shape[0]:
+    """Per-token KL(a||b) and KL(b||a) recomputed from two models' final hidden states (one pair of
+    :func:`pairwise_kl_many`)."""
+    if hidden_a.shape[0] != hidden_b.shape[0]:
         raise ValueError("pairwise KL needs the same vocabulary and the same tokens for both models")
-    vocab = wa.shape[0]
-    kl_ab, kl_ba = [], []
-    for t0 in range(0, hidden_a.shape[0], token_chunk):
-        ha = hidden_a[t0 : t0 + token_chunk].float().to(wa.device)
-        hb = hidden_b[t0 : t0 + token_chunk].float().to(wa.device)
-        n = ha.shape[0]
-        ma = torch.full((n,), -math.inf, device=wa.device)
-        mb = torch.full((n,), -math.inf, device=wa.device)
-        sa, sb, tab, tba = (torch.zeros(n, device=wa.device) for _ in range(4))
+    out = pairwise_kl_many([hidden_a, hidden_b], [unembed_a, unembed_b], [(0, 1)], [bias_a, bias_b],
+                           vocab_chunk, token_chunk)
+    return out[0, 0], out[0, 1]
+
+
+def pairwise_kl_many(
+    hidden: Sequence[torch.Tensor],
+    unembed: Sequence[torch.Tensor],
+    pairs: Sequence[tuple[int, int]],
+    bias: Sequence[torch.Tensor | None] | None = None,
+    vocab_chunk: int = 8192,
+    token_chunk: int = 1024,
+) -> torch.Tensor:
+    """Per-token KL in both directions for every pair of checkpoints, from their final hidden states.
+
+    hidden[i] [N, d_i] and unembed[i] [V, d_i] (and bias[i] [V] or None) describe checkpoint i; all share
+    the tokens and the vocabulary. Returns float32 [len(pairs), 2, N] on the CPU with out[p, 0] =
+    KL(i || j) and out[p, 1] = KL(j || i) for pairs[p] = (i, j). Each involved checkpoint's logit chunk is
+    computed once per (token chunk, vocab chunk) whatever the number of pairs it is in; the cross sums
+    sum_v e_i (z_j - m_j) of all checkpoints come from one batched matmul per chunk.
+    """
+    pairs = [(int(i), int(j)) for i, j in pairs]
+    n_tok = hidden[0].shape[0] if len(hidden) else 0
+    out = torch.zeros(len(pairs), 2, n_tok)
+    if not pairs or n_tok == 0:
+        return out
+    used = sorted({k for p in pairs for k in p})
+    if used[0] < 0 or used[-1] >= len(hidden) or len(unembed) != len(hidden):
+        raise ValueError(f"pairs refer to checkpoints outside 0..{len(hidden) - 1} (or hidden/unembed lengths differ)")
+    pos = {k: a for a, k in enumerate(used)}
+    ws = [unembed[k].float() for k in used]
+    bs = [None if bias is None or bias[k] is None else bias[k].float().to(ws[0].device) for k in used]
+    dev, vocab = ws[0].device, ws[0].shape[0]
+    if any(w.shape[0] != vocab for w in ws) or any(hidden[k].shape[0] != n_tok for k in used):
+        raise ValueError("pairwise KL needs the same vocabulary and the same tokens for every checkpoint")
+    ii = torch.tensor([pos[i] for i, _ in pairs])
+    jj = torch.tensor([pos[j] for _, j in pairs])
+    n_used = len(used)
+    for t0 in range(0, n_tok, token_chunk):
+        hs = [hidden[k][t0 : t0 + token_chunk].float().to(dev) for k in used]
+        n = hs[0].shape[0]
+        m = torch.full((n_used, n), -math.inf, device=dev)
+        s = torch.zeros(n_used, n, device=dev)  # s[i] = sum e^(z_i - m_i)
+        u = torch.zeros(n, n_used, n_used, device=dev)  # u[:, i, j] = sum e^(z_i - m_i) (z_j - m_j)
         for v0 in range(0, vocab, vocab_chunk):
             sl = slice(v0, v0 + vocab_chunk)
-            za = _chunk_logits(ha, wa[sl], None if ba is None else ba[sl])
-            zb = _chunk_logits(hb, wb[sl], None if bb is None else bb[sl])
-            ma_new = torch.maximum(ma, za.max(1).values)
-            mb_new = torch.maximum(mb, zb.max(1).values)
-            aa, ab = _rescale(ma, ma_new), _rescale(mb, mb_new)
-            ea = torch.exp(za - ma_new[:, None])
-            eb = torch.exp(zb - mb_new[:, None])
-            d = za - zb
-            tab = aa * tab + (ea * d).sum(1)
-            tba = ab * tba - (eb * d).sum(1)
-            sa = aa * sa + ea.sum(1)
-            sb = ab * sb + eb.sum(1)
-            ma, mb = ma_new, mb_new
-        lse_a = ma + torch.log(sa)
-        lse_b = mb + torch.log(sb)
-        kl_ab.append(tab / sa - lse_a + lse_b)
-        kl_ba.append(tba / sb - lse_b + lse_a)
-    if not kl_ab:
-        return torch.zeros(0), torch.zeros(0)
-    return torch.cat(kl_ab).cpu(), torch.cat(kl_ba).cpu()
+            z = torch.stack([_chunk_logits(h, w[sl], None if b is None else b[sl]) for h, w, b in zip(hs, ws, bs)])
+            m_new = torch.maximum(m, z.amax(2))
+            a = _rescale(m, m_new)
+            shift = torch.where(torch.isfinite(m), m - m_new, torch.zeros_like(m))
+            z.sub_(m_new[:, :, None])
+            e = torch.exp(z)
+            cross = torch.bmm(e.transpose(0, 1), z.permute(1, 2, 0))  # [n, i, j]
+            # re-reference the running sums to the new maxima: e_i scales by a_i, z_j - m_j moves by shift_j
+            u = a.T[:, :, None] * (u + s.T[:, :, None] * shift.T[:, None, :]) + cross
+            s = a * s + e.sum(2)
+            m = m_new
+        log_s = torch.log(s)
+        diag = torch.diagonal(u, dim1=1, dim2=2).T  # [S, n]
+        # KL(i||j) = E_pi[z_i - z_j] - lse_i + lse_j; the maxima cancel between the two terms
+        kl_ij = (diag[ii] - u[:, ii, jj].T) / s[ii] - log_s[ii] + log_s[jj]
+        kl_ji = (diag[jj] - u[:, jj, ii].T) / s[jj] - log_s[jj] + log_s[ii]
+        out[:, 0, t0 : t0 + n] = kl_ij.cpu()
+        out[:, 1, t0 : t0 + n] = kl_ji.cpu()
+    return out
