@@ -2,6 +2,8 @@
 
     python tests/benchmark.py metrics            # peak memory vs number of tokens; streaming vs naive
     python tests/benchmark.py rerun DIR          # time of a no-op rerun in a finished workflow directory
+    python tests/benchmark.py workflow [DIR]     # the default run from a clean copy of the repository:
+                                                 # wall time, job time per rule (benchmarks/), no-op rerun
 
 Timings on shared machines are noisy: compare the ratios printed within one run.
 """
@@ -63,6 +65,40 @@ def rerun(args):
     print(f"rerun in {args.dir}: {dt:.1f}s, nothing to be done: {nothing}")
 
 
+def job_times(workdir: Path) -> dict:
+    """Summed job seconds per rule from the rules' benchmark: files (benchmarks/<rule>/...tsv)."""
+    out = {}
+    for f in sorted((workdir / "benchmarks").rglob("*.tsv")):
+        rule = f.relative_to(workdir / "benchmarks").parts[0]
+        lines = f.read_text().splitlines()
+        if len(lines) > 1:
+            n, s = out.get(rule, (0, 0.0))
+            out[rule] = (n + 1, s + float(lines[1].split("\t")[0]))
+    return out
+
+
+def workflow(args):
+    """The README's default run (install excluded) in a clean copy of the committed tree, then a
+    no-op rerun: wall times, and job time per rule with a benchmark: directive."""
+    import tempfile
+
+    workdir = Path(args.dir or tempfile.mkdtemp(prefix="lmdyn-workflow-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    subprocess.run(f"git -C {REPO} archive HEAD | tar -x -C {workdir}", shell=True, check=True)
+    cmd = [sys.executable, "-m", "snakemake", "--cores", str(args.cores)]
+    t = time.perf_counter()
+    subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, check=True)
+    first = time.perf_counter() - t
+    t = time.perf_counter()
+    res = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, check=True)
+    again = time.perf_counter() - t
+    print(f"default run in {workdir} ({args.cores} cores): {first:.0f} s wall")
+    for rule, (n, s) in sorted(job_times(workdir).items(), key=lambda kv: -kv[1][1]):
+        print(f"  {rule:22s} {n:3d} jobs {s:7.1f} s job time ({s / n:.1f} s each)")
+    nothing = "Nothing to be done" in res.stdout + res.stderr
+    print(f"no-op rerun: {again:.1f} s (goal <= 5 s), nothing to be done: {nothing}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -73,8 +109,11 @@ def main():
     r = sub.add_parser("rerun")
     r.add_argument("dir")
     r.add_argument("extra", nargs="*")
+    w = sub.add_parser("workflow")
+    w.add_argument("dir", nargs="?", help="working directory (default: a new temporary one)")
+    w.add_argument("--cores", type=int, default=2)
     args = p.parse_args()
-    {"metrics": metrics, "rerun": rerun}[args.cmd](args)
+    {"metrics": metrics, "rerun": rerun, "workflow": workflow}[args.cmd](args)
 
 
 if __name__ == "__main__":

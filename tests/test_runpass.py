@@ -125,13 +125,13 @@ def test_pairs_of_a_step_match_float64_and_use_each_checkpoint_once(tmp_path, rn
     calls = []
     import lmdyn.pairs as pairs_mod
 
-    real = pairs_mod._pairwise_kl_many
+    real = pairs_mod.pairwise_kl_many
 
-    def spy(hidden, unembed, pairs, *a):
+    def spy(hidden, unembed, pairs, *a, **kw):
         calls.append((len(hidden), len(pairs)))
-        return real(hidden, unembed, pairs, *a)
+        return real(hidden, unembed, pairs, *a, **kw)
 
-    monkeypatch.setattr(pairs_mod, "_pairwise_kl_many", spy)
+    monkeypatch.setattr(pairs_mod, "pairwise_kl_many", spy)
     order, pairs = plan_pairs(job)
     assert len(order) == len(set(order)) == 12
     keys = tokens[tokens.position % 24 != 0].reset_index(drop=True)

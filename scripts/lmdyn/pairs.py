@@ -15,24 +15,11 @@ import torch
 
 from lmdyn import registry
 from lmdyn.checkpoints import load_unembedding, pick_device
+from lmdyn.divergence import pairwise_kl_many
 
 SEED_COLUMNS = ["doc_id", "position", "model", "seed_a", "seed_b", "kl_ab", "kl_ba"]
 STEP_COLUMNS = ["doc_id", "position", "model", "seed", "step_a", "step_b", "kl_ab", "kl_ba"]
 SIZE_COLUMNS = ["doc_id", "position", "seed", "model_a", "model_b", "kl_ab", "kl_ba"]
-
-
-def _pairwise_kl_many(hidden, unembed, pairs, bias, vocab_chunk, token_chunk):
-    try:
-        from lmdyn.divergence import pairwise_kl_many
-    except ImportError:  # before the fused kernel: one pass per pair (same numbers, more projections)
-        from lmdyn.divergence import pairwise_kl
-
-        out = torch.zeros(len(pairs), 2, hidden[0].shape[0] if hidden else 0)
-        for p, (i, j) in enumerate(pairs):
-            out[p, 0], out[p, 1] = pairwise_kl(hidden[i], unembed[i], hidden[j], unembed[j], bias[i], bias[j],
-                                               vocab_chunk, token_chunk)
-        return out
-    return pairwise_kl_many(hidden, unembed, pairs, bias, vocab_chunk=vocab_chunk, token_chunk=token_chunk)
 
 
 def plan_pairs(job: dict) -> tuple[list[tuple], dict]:
@@ -76,7 +63,7 @@ def pair_tables(job: dict, checkpoints: dict, keys: pd.DataFrame, vocab: int, de
         hidden.append(torch.from_numpy(np.load(entry["hidden"])).to(dev))
         unembed.append(load_unembedding(registry.resolve_ref(entry["checkpoint"]), vocab)[0].to(dev))
     flat = [p for kind in ("seeds", "steps", "sizes") for _, p in pairs[kind]]
-    kl = _pairwise_kl_many(hidden, unembed, flat, [None] * len(order), vocab_chunk, token_chunk).numpy() if flat else None
+    kl = pairwise_kl_many(hidden, unembed, flat, None, vocab_chunk=vocab_chunk, token_chunk=token_chunk).numpy() if flat else None
     if log:
         log.info("step %d: %d checkpoints (output projections per chunk), %d pairs", job["step"], len(order), len(flat))
     base = keys[["doc_id", "position"]].reset_index(drop=True)
