@@ -216,15 +216,6 @@ def run_refs(wildcards):
     return [SUITES.ref(s, m, k, c.step) for c in SUITES.run(s, m, k)]
 
 
-def run_pass_refs(wildcards):
-    """The run's checkpoints that the integrity table lets through, in step order."""
-    s, m = wildcards.suite, wildcards.model
-    integrity = checkpoints.integrity.get(suite=s).output.table
-    return [
-        SUITES.ref(s, m, wildcards.seed, t) for t in SUITES.sound_steps(s, m, integrity)
-    ]
-
-
 def first_checkpoint_ref(wildcards):
     c = SUITES.plan(wildcards.suite)[0]
     return SUITES.ref(c.suite, c.model, c.seed, c.step)

@@ -62,7 +62,8 @@ rule run_metrics:
         gpu=config["metrics"]["gpus"],
         runtime=config["metrics"]["runtime"],
     params:
-        checkpoints=run_pass_refs,
+        checkpoints=run_refs,
+        seeds=suite_seeds,
         device=config["metrics"]["device"],
         dtype=config["metrics"]["dtype"],
         extras=config["metrics"]["extras"],

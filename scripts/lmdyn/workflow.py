@@ -68,12 +68,24 @@ def check_config(cfg: dict, schema_path: str | Path) -> None:
                 raise UserError(f"regression.step {step} is not a checkpoint step of suite '{name}'")
 
 
+def balanced_steps(status: dict, model: str, seeds, steps) -> list[int]:
+    """Steps at which every seed of the model is ``ok`` in ``status`` ({(model, seed, step): status}):
+    a step missing, duplicated or failed for any seed is left out for all seeds, so seed
+    comparisons stay balanced."""
+    return [s for s in steps if all(status.get((model, int(k), int(s))) == "ok" for k in seeds)]
+
+
+def read_status(path: str) -> dict:
+    """{(model, seed, step): status} of an integrity or run status table."""
+    with open(path) as f:
+        return {(r["model"], int(r["seed"]), int(r["step"])): r["status"] for r in csv.DictReader(f)}
+
+
 def _read_status(path: str, cache: dict) -> dict:
     """{(model, seed, step): status} of a status table (integrity or run table), read once per version."""
     key = (path, os.path.getmtime(path))
     if key not in cache:
-        with open(path) as f:
-            cache[key] = {(r["model"], int(r["seed"]), int(r["step"])): r["status"] for r in csv.DictReader(f)}
+        cache[key] = read_status(path)
     return cache[key]
 
 
@@ -129,15 +141,10 @@ class Suites:
         return registry.encode(c, self.cfg["suites"][suite].get("cache_dir"))
 
     def sound_steps(self, suite: str, model: str, integrity: str) -> list[int]:
-        """Steps at which every seed of the model is ``ok`` in the integrity table: a step missing or
-        duplicated for any seed is left out for all seeds, so seed comparisons stay balanced."""
-        status = _read_status(integrity, self._tables)
-        return [s for s in self.steps(suite) if all(status.get((model, k, s)) == "ok" for k in self.seeds(suite))]
+        """Steps at which every seed of the model is ``ok`` in the integrity table."""
+        return balanced_steps(_read_status(integrity, self._tables), model, self.seeds(suite), self.steps(suite))
 
     def analysis_steps(self, suite: str, model: str, integrity: str, runs: str) -> list[int]:
         """Sound steps whose forward pass succeeded for every seed (``runs``: the suite's run table)."""
         done = _read_status(runs, self._tables)
-        return [
-            s for s in self.sound_steps(suite, model, integrity)
-            if all(done.get((model, k, s)) == "ok" for k in self.seeds(suite))
-        ]
+        return balanced_steps(done, model, self.seeds(suite), self.sound_steps(suite, model, integrity))
