@@ -15,6 +15,7 @@ from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from lmdyn import registry  # stdlib-only at import (hub and pandas are imported lazily)
+from lmdyn.comparisons import comparisons
 from lmdyn.grid import log_then_linear, previous_step
 
 SCHEMA = Path(workflow.basedir) / "config" / "schemas" / "config.schema.yaml"
@@ -184,6 +185,16 @@ def common_steps(suite):
     return sorted(set.intersection(*steps))
 
 
+def suite_comparisons(suite):
+    """Which of seed pairs, consecutive steps and sizes the suite has (lmdyn.comparisons)."""
+    return comparisons(len(models_of(suite)), len(seeds_of(suite)), len(steps_of(suite)))
+
+
+def regression_metric(suite):
+    """regression.metric, or the fallback of a suite without the seed pairs it needs."""
+    return suite_comparisons(suite).regression_metric(config["regression"]["metric"])[0]
+
+
 def micro_suites():
     return [s for s, spec in config["suites"].items() if spec["kind"] == "micro"]
 
@@ -327,7 +338,7 @@ def regression_inputs(wildcards):
     Ordered model, step[, seed]: scripts/regression.py relies on this order.
     """
     s = wildcards.suite
-    if config["regression"]["metric"] == "kl_seeds":
+    if regression_metric(s) == "kl_seeds":
         return [
             f"results/pairs/{s}/{m}/seeds_step{step}.parquet"
             for m in models_of(s)
@@ -362,19 +373,17 @@ def final_outputs():
             f"results/tables/{s}/breakdown.csv",
             f"results/regression/{s}/coefficients.csv",
             f"results/figures/{s}/kl_reference.png",
-            f"results/figures/{s}/kl_seeds.png",
             f"results/figures/{s}/regression.png",
         ]
         out += [
             f"results/study/{s}/{name}.csv"
-            for name in STUDY_TABLES + ("outliers", "phases", "sizes")
+            for name in STUDY_TABLES + ("outliers", "phases", "sizes", "skipped")
         ]
+        # figures of seed, step and size comparisons only where the suite has them
         out += [
             f"results/figures/{s}/{name}.png"
-            for name in ("phases", "seed_divergence", "seed_groups", "ce_fit", "sizes")
+            for name in suite_comparisons(s).figures(models_of(s))
         ]
-        out += [f"results/figures/{s}/sigma_{m}.png" for m in models_of(s)]
-        out += [f"results/figures/{s}/learnability_{m}.png" for m in models_of(s)]
         out.append(f"results/integrity/{s}.csv")
         if is_micro(s):
             out += [
@@ -447,6 +456,17 @@ def regression_step_of(wildcards):
     return regression_step(wildcards.suite)
 
 
+def regression_metric_of(wildcards):
+    return regression_metric(wildcards.suite)
+
+
+def suite_skipped(wildcards):
+    """The comparisons the suite cannot have, with their reasons (lmdyn.comparisons)."""
+    c = suite_comparisons(wildcards.suite)
+    note = c.regression_metric(config["regression"]["metric"])[1]
+    return {"skipped": c.skipped(), "regression_note": note}
+
+
 # ---- the full convergence/divergence study --------------------------------------------------------
 
 STUDY_TABLES = ("curves", "seed_groups", "sigma", "dh_kl", "ce_fit", "trajectories")
@@ -505,12 +525,13 @@ STUDY_REPORTED = {
     "ce_fit": "Cross-entropy fitting",
     "dh_kl": "Cross-entropy fitting",
     "sizes": "Cross-size divergence",
+    "skipped": "Skipped analyses",
 }
 
 
 def study_suite_outputs():
     out = {}
-    for name in STUDY_TABLES + ("outliers", "phases", "sizes"):
+    for name in STUDY_TABLES + ("outliers", "phases", "sizes", "skipped"):
         csv = f"results/study/{{suite}}/{name}.csv"
         if name in STUDY_REPORTED:
             csv = report(

@@ -82,6 +82,11 @@ def main(sm, log):
     log.info("%s", res.text)
 
     sections = [f"Response: {p.metric} (nats) per predicted token at step {p.step}\n\n{res.text}"]
+    if p.metric != p.wanted_metric:
+        # a suite without two seeds has no kl_seeds: lmdyn.comparisons picked the fallback
+        note = f"regression.metric {p.wanted_metric} is not available for this suite (one seed): regressed {p.metric}"
+        log.warning("%s", note)
+        sections.insert(0, note)
     per_step = (f"{p.tokens_per_step} token positions per step (seed {SAMPLE_SEED}), the same at every step"
                 if keys is not None else "every token position")
     pool = (pd.concat(pooled, ignore_index=True).merge(feats[FEATURES], on=["doc_id", "position"],

@@ -37,6 +37,17 @@ def main(sm, log):
         columns=["step", "seed", "model_a", "model_b", "direction", "mean", "ci_low", "ci_high", "n_tokens"])
     write(sizes, sm, "sizes")
     log.info("outliers: %d of %d sigma rows exclude 1", len(out), len(sigma))
+    skipped = p.skipped["skipped"]
+    for item in skipped:
+        log.warning("%s", item["line"])
+    if p.skipped["regression_note"]:
+        log.warning("%s", p.skipped["regression_note"])
+    cols = ["comparison", "reason", "figures", "tables"]
+    rows = [{c: item[c] for c in cols} for item in skipped]
+    if p.skipped["regression_note"]:
+        rows.append({"comparison": "regression metric", "reason": p.skipped["regression_note"],
+                     "figures": "", "tables": ""})
+    write(pd.DataFrame(rows, columns=cols), sm, "skipped")
 
 
 run(main, snakemake)  # noqa: F821

@@ -1,0 +1,160 @@
+"""Issue 7: suites with one seed, one step or one size; broken checkpoints; one-line errors;
+byte-identical reruns; recovery after a killed run."""
+
+import datetime
+import filecmp
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from lmdyn.checkpoints import load_model, load_unembedding, pick_device
+from lmdyn.checks import checkpoint_label, require_finite
+from lmdyn.comparisons import comparisons
+from lmdyn.errors import UserError
+from lmdyn.evaluate import evaluate_checkpoint
+from lmdyn.micro import build_model, check_train_length, train_run
+from lmdyn.tokens import load_tokenizer, save_hf_tokenizer, train_bpe
+from test_workflow import SNAKEMAKE, make_corpus, snakemake, tiny_config
+
+SIZE = {"hidden_size": 16, "num_layers": 1, "num_heads": 2, "intermediate_size": 32}
+LABEL = "suite s, model m, seed 0, step 8"
+
+
+def one_line(exc_info) -> str:
+    msg = str(exc_info.value)
+    assert "\n" not in msg, msg
+    return msg
+
+
+# ---- item 1: which comparisons a suite has -------------------------------------------------------
+
+
+def test_comparisons_skip_what_a_suite_cannot_have():
+    full = comparisons(2, 3, 10)
+    assert full.skipped() == [] and full.regression_metric("kl_seeds") == ("kl_seeds", None)
+    assert set(full.figures(["a", "b"])) >= {"kl_seeds", "sigma_a", "learnability_b", "phases", "sizes"}
+    one_seed = comparisons(3, 1, 154)  # Pythia deduped
+    assert [s["comparison"] for s in one_seed.skipped()] == ["seeds"]
+    assert "the suite has 1 seed" in one_seed.skipped()[0]["line"]
+    assert "sigma_a" not in one_seed.figures(["a"]) and "learnability_a" in one_seed.figures(["a"])
+    metric, note = one_seed.regression_metric("kl_seeds")
+    assert metric == "kl_unigram" and "kl_seeds needs two seeds" in note
+    assert one_seed.regression_metric("nll") == ("nll", None)
+    final = comparisons(1, 1, 1)  # a `final` suite of one model
+    assert [s["comparison"] for s in final.skipped()] == ["seeds", "steps", "sizes"]
+    assert final.figures(["gpt2"]) == []
+    assert all("\n" not in s["line"] for s in final.skipped())
+
+
+# ---- item 2: non-finite values -------------------------------------------------------------------
+
+
+def test_require_finite_names_the_checkpoint_and_the_first_bad_quantity():
+    ok = np.ones(5, dtype=np.float32)
+    require_finite({"nll": ok, "entropy": torch.ones(3)}, LABEL)
+    bad = torch.tensor([1.0, 2.0, float("inf"), float("nan")])
+    with pytest.raises(UserError) as e:
+        require_finite({"nll": ok, "entropy": bad, "kl_uniform": np.array([np.nan])}, LABEL)
+    assert one_line(e).startswith(f"{LABEL}: entropy is not finite (inf at entry 2)")
+    assert checkpoint_label({"suite": "s", "model": "m", "seed": 0, "step": 8}) == LABEL
+
+
+@pytest.fixture(scope="module")
+def tok_dir(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tok")
+    make_corpus(tmp / "corpus.jsonl", n_docs=6)
+    texts = pd.read_json(tmp / "corpus.jsonl", lines=True).text.tolist()
+    save_hf_tokenizer(train_bpe(texts, 300), str(tmp / "tokenizer"))
+    return tmp / "tokenizer"
+
+
+def save_checkpoint(path, tok_dir, seed=0, arch="gpt2", context=64, poison=None):
+    tok = load_tokenizer(str(tok_dir))
+    model = build_model(arch, len(tok), context, SIZE, seed=seed)
+    if poison is not None:
+        with torch.no_grad():
+            dict(model.named_parameters())[poison].view(-1)[3] = float("nan")
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return len(tok)
+
+
+def tokens_table(n_windows=2, length=16, vocab=300):
+    rng = np.random.default_rng(0)
+    rows = [(w, 0, p, int(rng.integers(3, vocab)), 0, 0) for w in range(n_windows) for p in range(length)]
+    return pd.DataFrame(rows, columns=["doc_id", "window", "position", "token_id", "start", "end"])
+
+
+def test_checkpoint_with_nan_weights_stops_before_the_forward_pass(tmp_path, tok_dir):
+    vocab = save_checkpoint(tmp_path / "ck", tok_dir, poison="transformer.h.0.mlp.c_fc.weight")
+    with pytest.raises(UserError) as e:
+        evaluate_checkpoint(tmp_path / "ck", tokens_table(vocab=vocab), np.full(vocab, -np.log(vocab)), "cpu",
+                            label=LABEL)
+    assert one_line(e).startswith(f"{LABEL}: weight transformer.h.0.mlp.c_fc.weight is not finite (nan")
+
+
+def test_diverging_micro_run_stops_at_the_first_non_finite_loss(tmp_path, tok_dir):
+    tok = load_tokenizer(str(tok_dir))
+    ids = np.array(tok("the farmer builds the law quickly. " * 40)["input_ids"])
+    with pytest.raises(UserError) as e:
+        train_run("gpt_neox", SIZE, 0, ids, len(tok), 16, [0, 4, 8, 64], 4, 1e6, 1, 0.0, tmp_path / "run", tok_dir)
+    msg = one_line(e)
+    assert re.match(r"training diverged: the loss is (nan|inf) at step \d+ \(learning rate [\d.e+]+, train.lr 1e\+06\)",
+                    msg), msg
+
+
+# ---- item 3: broken checkpoints --------------------------------------------------------------------
+
+
+def test_truncated_safetensors_gives_one_line(tmp_path, tok_dir):
+    vocab = save_checkpoint(tmp_path / "ck", tok_dir)
+    f = tmp_path / "ck" / "model.safetensors"
+    f.write_bytes(f.read_bytes()[:100])
+    for load in (lambda: load_model(tmp_path / "ck"), lambda: load_unembedding(tmp_path / "ck", vocab)):
+        with pytest.raises(UserError) as e:
+            load()
+        assert re.match(rf"checkpoint {tmp_path / 'ck'} has unreadable weights \(\w+: .*\); re-download", one_line(e))
+
+
+def test_pickle_that_is_not_plain_weights_gives_one_line(tmp_path, tok_dir):
+    save_checkpoint(tmp_path / "ck", tok_dir)
+    (tmp_path / "ck" / "model.safetensors").unlink()
+    torch.save({"when": datetime.date(2020, 1, 1)}, tmp_path / "ck" / "pytorch_model.bin")  # not plain tensors
+    with pytest.raises(UserError) as e:
+        load_model(tmp_path / "ck")
+    assert "has unreadable weights" in one_line(e)
+
+
+def test_context_longer_than_position_embeddings_gives_one_line(tmp_path, tok_dir):
+    vocab = save_checkpoint(tmp_path / "ck", tok_dir, context=16)
+    with pytest.raises(UserError) as e:
+        evaluate_checkpoint(tmp_path / "ck", tokens_table(length=32, vocab=vocab), np.full(vocab, -np.log(vocab)),
+                            "cpu")
+    assert re.match(r"tokens.context_length 32 is longer than checkpoint .* allows \(16 positions\); set "
+                    r"tokens.context_length to at most 16$", one_line(e))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_a_gpu_gives_one_line():
+    with pytest.raises(UserError) as e:
+        pick_device("cuda")
+    assert one_line(e) == "metrics.device is 'cuda' but no CUDA GPU is available here; use 'auto' or 'cpu'"
+
+
+# ---- item 4: training split shorter than a context window ---------------------------------------
+
+
+def test_training_split_shorter_than_a_window_gives_one_line():
+    check_train_length(33, 32)
+    with pytest.raises(UserError) as e:
+        check_train_length(20, 32)
+    assert one_line(e).startswith("the training split has 20 tokens, fewer than one context window")
