@@ -15,6 +15,7 @@ from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from lmdyn import registry  # stdlib-only at import (hub and pandas are imported lazily)
+from lmdyn import configcheck  # stdlib only
 from lmdyn.comparisons import comparisons
 from lmdyn.grid import log_then_linear, previous_step
 
@@ -36,7 +37,16 @@ def check_config(cfg):
     if err is not None:
         key = ".".join(str(p) for p in err.absolute_path) or "(top level)"
         config_error(f"invalid config at '{key}': {err.message}")
+    raw_corpus = dict(cfg.get("corpus") or {})
+    if raw_corpus.get("path") and raw_corpus.get("source", "local") != "local":
+        config_error(
+            f"corpus.path is set but corpus.source is '{raw_corpus['source']}'; set corpus.source: "
+            "local to use the file, or remove corpus.path"
+        )
+    if raw_corpus.get("path") and "source" not in raw_corpus:
+        cfg["corpus"]["source"] = "local"  # a path alone means a local corpus
     validate(cfg, str(SCHEMA))  # fills defaults
+    config_checks(cfg)
     c = cfg["corpus"]
     if c["source"] == "local":
         if not c["path"]:
@@ -79,6 +89,12 @@ def check_config(cfg):
                 config_error(
                     f"regression.step {step} is not a checkpoint step of suite '{name}'"
                 )
+
+
+def config_checks(cfg):
+    """Cross-field checks settled by the config alone (lmdyn.configcheck), each one line."""
+    for problem in configcheck.problems(cfg):
+        config_error(problem)
 
 
 # ---- the checkpoint plan ------------------------------------------------------------------------

@@ -179,3 +179,50 @@ def test_unreadable_checkpoint_is_corrupt_in_the_integrity_table(tmp_path, tok_d
     with pytest.raises(UserError) as e:
         registry.require_usable(table[table.step == 1])
     assert one_line(e).startswith("every checkpoint of suite s model m seed 0 is unusable (1 corrupt)")
+
+
+def test_more_frequency_bins_than_the_tokens_fill_gives_one_line():
+    from lmdyn.features import token_features
+
+    tokens = tokens_table(n_windows=1, length=9, vocab=5)
+    tokens["token_id"] = [1, 1, 1, 1, 1, 1, 1, 2, 3]  # one type carries most occurrences
+    pos = tokens[["doc_id", "position"]].assign(word="w", tag="NN", pos="NOUN", bow=True, eow=True)
+    unigram = pd.DataFrame({"token_id": range(5), "prob": [0.1, 0.5, 0.2, 0.1, 0.1]})
+    assert token_features(tokens, pos, unigram, 2).freq_bin.nunique() == 2
+    with pytest.raises(UserError) as e:
+        token_features(tokens, pos, unigram, 8)
+    assert re.match(r"aggregate.freq_bins 8 is more than the evaluation tokens can fill: only \d frequency bins",
+                    one_line(e))
+
+
+# ---- item 5: checks the config settles, before any job ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "section, values, expected",
+    [
+        ("corpus", {"source": "sotu"}, r"^lmdyn: corpus.path is set but corpus.source is 'sotu'; set corpus.source: local"),
+        ("aggregate", {"freq_bins": 10_000}, r"^lmdyn: aggregate.freq_bins 10000 is more than the at most 372 "),
+        pytest.param("metrics", {"device": "cuda"}, r"^lmdyn: metrics.device is 'cuda' but the installed torch has no CUDA",
+                     marks=pytest.mark.skipif(torch.version.cuda is not None, reason="torch has CUDA")),
+    ],
+)
+def test_config_settled_problems_stop_before_any_job(tmp_path, section, values, expected):
+    from test_workflow import one_line_error
+
+    make_corpus(tmp_path / "corpus.jsonl", n_docs=10)
+    cfg = tiny_config(tmp_path)
+    c = yaml.safe_load(cfg.read_text())
+    c.setdefault(section, {}).update(values)
+    cfg.write_text(yaml.safe_dump(c))
+    one_line_error(tmp_path, cfg, expected)
+
+
+def test_a_corpus_path_alone_means_a_local_corpus(tmp_path):
+    make_corpus(tmp_path / "corpus.jsonl", n_docs=10)
+    cfg = tiny_config(tmp_path)
+    c = yaml.safe_load(cfg.read_text())
+    del c["corpus"]["source"]
+    cfg.write_text(yaml.safe_dump(c))
+    res = snakemake(tmp_path, cfg, "-n")
+    assert "corpus" in res.stdout and "lmdyn" not in res.stderr
