@@ -31,6 +31,8 @@ def main(sm, log):
     phases = phase_table(summary, unigram_ce, n_boot=p.n_boot, random_state=p.boot_seed)
     phases["unigram_cross_entropy"] = unigram_ce
     phases["seed"] = phases.seed.astype(str)  # seed ids and "mean" rows
+    if any(item["comparison"] == "steps" for item in p.skipped["skipped"]):
+        phases = phases.iloc[:0]  # change points need a curve over steps: none from one step
     write(phases, sm, "phases")
     log.info("unigram cross-entropy on eval tokens %.4f nats; phases:\n%s", unigram_ce, phases.to_string())
     sizes = size_pairs_curve(dict(zip(p.steps, sm.input.sizes)), feats, n_boot=p.n_boot, seed=p.boot_seed) if sm.input.sizes else pd.DataFrame(

@@ -226,3 +226,117 @@ def test_a_corpus_path_alone_means_a_local_corpus(tmp_path):
     cfg.write_text(yaml.safe_dump(c))
     res = snakemake(tmp_path, cfg, "-n")
     assert "corpus" in res.stdout and "lmdyn" not in res.stderr
+
+
+# ---- items 1, 5, 6 through the workflow -----------------------------------------------------------
+
+
+def skip_lines(tmp, suite):
+    return [ln.split(" WARNING ", 1)[1] for ln in (tmp / f"logs/study_suite/{suite}.log").read_text().splitlines()
+            if " WARNING " in ln]
+
+
+@pytest.mark.workflow
+def test_one_seed_suite_finishes_and_skips_seed_comparisons(tmp_path):
+    make_corpus(tmp_path / "corpus.jsonl")
+    cfg = tiny_config(tmp_path)
+    c = yaml.safe_load(cfg.read_text())
+    c["suites"]["micro"]["seeds"] = [0]  # like Pythia and config/pythia-deduped.yaml
+    c["study"] = {"n_boot": 50}
+    cfg.write_text(yaml.safe_dump(c))
+    snakemake(tmp_path, cfg)
+    r = tmp_path / "results"
+    figs = {p.stem for p in (r / "figures/micro").glob("*.png")}
+    assert figs == {"kl_reference", "regression", "phases", "learnability_s", "learnability_xs", "sizes"}
+    assert skip_lines(tmp_path, "micro") == [
+        "skipped seed comparisons: the suite has 1 seed (they need two seeds); not produced: figures kl_seeds, "
+        "seed_divergence, seed_groups, ce_fit, dh_kl, sigma_<model>; empty: seed_groups, dh_kl, ce_fit, "
+        "trajectories, outliers, sigma (kl_seeds)",
+        "regression.metric kl_seeds needs two seeds and the suite has 1: regressing kl_unigram instead",
+    ]
+    skipped = pd.read_csv(r / "study/micro/skipped.csv")
+    assert list(skipped.comparison) == ["seeds", "regression metric"]
+    coefs = pd.read_csv(r / "regression/micro/coefficients.csv", keep_default_na=False)
+    assert set(coefs.response) == {"kl_unigram"} and "model[s]" in set(coefs.term)
+    assert (r / "regression/micro/summary.txt").read_text().startswith(
+        "regression.metric kl_seeds is not available for this suite (one seed): regressed kl_unigram")
+    summary = pd.read_csv(r / "tables/micro/summary.csv")
+    assert len(summary) == 2 * 5 and summary.kl_seeds.isna().all() and summary.kl_steps.notna().sum() == 2 * 4
+    assert len(pd.read_csv(r / "study/micro/phases.csv")) == 2 * 2  # seed 0 and mean, per model
+    assert len(pd.read_csv(r / "study/micro/sizes.csv")) > 0
+    snakemake(tmp_path, cfg, "--report", str(tmp_path / "report.html"))
+    assert "skipped.csv" in (tmp_path / "report.html").read_text(errors="ignore")
+
+
+@pytest.fixture(scope="module")
+def one_step_suite(tmp_path_factory):
+    """A `final`-like local suite: one model, two seeds, one step; corpus and checkpoints shared by
+    every run directory, so two runs see the same config byte for byte."""
+    src = tmp_path_factory.mktemp("final_src")
+    make_corpus(src / "corpus.jsonl")
+    texts = pd.read_json(src / "corpus.jsonl", lines=True).text.tolist()
+    save_hf_tokenizer(train_bpe(texts, 300), str(src / "tokenizer"))
+    for seed in (0, 1):
+        save_checkpoint(src / "ck" / f"seed{seed}" / "step4", src / "tokenizer", seed=seed)
+    cfg = {"corpus": {"source": "local", "path": str(src / "corpus.jsonl"), "n_eval": 6, "seed": 3},
+           "tokens": {"context_length": 32, "windows_per_doc": 1},
+           "suites": {"final": {"kind": "local", "path_pattern": str(src / "ck" / "seed{seed}" / "step{step}"),
+                                "seeds": [0, 1], "models": ["tiny"], "steps": [4]}},
+           "regression": {"min_tag_count": 5}, "study": {"n_boot": 50}}
+    (src / "config.yaml").write_text(yaml.safe_dump(cfg))
+    run1 = tmp_path_factory.mktemp("final_run1")
+    snakemake(run1, src / "config.yaml")
+    return src / "config.yaml", run1
+
+
+def tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+@pytest.mark.workflow
+def test_one_step_one_size_suite_finishes_and_reruns_as_a_no_op(one_step_suite):
+    cfg, run1 = one_step_suite
+    r = run1 / "results"
+    figs = {p.stem for p in (r / "figures/final").glob("*.png")}
+    assert figs == {"kl_reference", "kl_seeds", "regression", "seed_divergence", "seed_groups", "ce_fit", "dh_kl",
+                    "sigma_tiny"}
+    assert skip_lines(run1, "final")[:2] == [
+        "skipped step comparisons: the suite has 1 step (they need two steps); not produced: figures phases, "
+        "learnability_<model>; empty: phases, sigma (kl_steps), per-phase regressions",
+        "skipped size comparisons: the suite has 1 model (they need two model sizes); not produced: figures sizes; "
+        "empty: sizes, the regression's model term",
+    ]
+    assert len(pd.read_csv(r / "study/final/phases.csv")) == 0 and len(pd.read_csv(r / "study/final/sizes.csv")) == 0
+    coefs = pd.read_csv(r / "regression/final/coefficients.csv", keep_default_na=False)
+    assert set(coefs.response) == {"kl_seeds"} and "log_unigram" in set(coefs.term)
+    assert not any(t.startswith("model[") for t in coefs.term)
+    assert "per-phase fits skipped" in (r / "regression/final/summary.txt").read_text()
+    summary = pd.read_csv(r / "tables/final/summary.csv")
+    assert list(summary.step) == [4, 4] and summary.kl_seeds.notna().all()
+    # one model: a rerun does nothing (it used to re-execute the figures of the study tables)
+    res = snakemake(run1, cfg, "-n")
+    assert "Nothing to be done" in res.stdout + res.stderr, res.stdout[-3000:]
+
+
+@pytest.mark.workflow
+def test_killed_run_resumes_after_unlock_to_byte_identical_outputs(one_step_suite, tmp_path):
+    cfg, run1 = one_step_suite
+    cmd = SNAKEMAKE + ["--cores", "2", "--directory", str(tmp_path), "--configfile", str(cfg)]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    target = tmp_path / "results/metrics/final/tiny/seed0/step4.parquet"
+    deadline = time.time() + 400
+    while not target.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)  # the whole run dies at once, as on a lost node
+    proc.wait()
+    res = snakemake(tmp_path, cfg, check=False)
+    assert res.returncode != 0 and "LockException" in res.stderr
+    snakemake(tmp_path, cfg, "--unlock")
+    snakemake(tmp_path, cfg)
+    files = tree(run1 / "results")
+    assert files == tree(tmp_path / "results")
+    assert any(f.endswith(".pdf") for f in files) and "regression/final/summary.txt" in files
+    differ = [f for f in files if not filecmp.cmp(run1 / "results" / f, tmp_path / "results" / f, shallow=False)]
+    assert differ == []

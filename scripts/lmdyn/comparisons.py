@@ -17,10 +17,11 @@ FIGURES = {
 }
 TABLES = {
     "seeds": ("seed_groups", "dh_kl", "ce_fit", "trajectories", "outliers", "sigma (kl_seeds)"),
-    "steps": ("phases", "sigma (kl_steps)", "pooled and per-phase regressions"),
+    "steps": ("phases", "sigma (kl_steps)", "per-phase regressions"),
     "sizes": ("sizes", "the regression's model term"),
 }
 NEEDS = {"seeds": "two seeds", "steps": "two steps", "sizes": "two model sizes"}
+SINGULAR = {"seeds": "seed", "steps": "step", "sizes": "size"}
 # Regression response used when the configured one needs seed pairs the suite does not have.
 FALLBACK_METRIC = "kl_unigram"
 
@@ -56,14 +57,15 @@ class Comparisons:
             if self.has(kind):
                 continue
             n, noun = counts[kind]
-            figs = ", ".join(FIGURES[kind])
+            figs = ", ".join(f.replace("{model}", "<model>") for f in FIGURES[kind])
             tables = ", ".join(TABLES[kind])
             out.append({
                 "comparison": kind,
-                "reason": f"the suite has {n} {noun}{'' if n == 1 else 's'}; {kind} comparisons need {NEEDS[kind]}",
+                "reason": f"the suite has {n} {noun}{'' if n == 1 else 's'}; {SINGULAR[kind]} comparisons need "
+                          f"{NEEDS[kind]}",
                 "figures": figs,
                 "tables": tables,
-                "line": f"skipped {kind} comparisons: the suite has {n} {noun}{'' if n == 1 else 's'} "
+                "line": f"skipped {SINGULAR[kind]} comparisons: the suite has {n} {noun}{'' if n == 1 else 's'} "
                         f"(they need {NEEDS[kind]}); not produced: figures {figs}; empty: {tables}",
             })
         return out
