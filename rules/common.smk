@@ -203,7 +203,9 @@ def common_steps(suite):
 
 def suite_comparisons(suite):
     """Which of seed pairs, consecutive steps and sizes the suite has (lmdyn.comparisons)."""
-    return comparisons(len(models_of(suite)), len(seeds_of(suite)), len(steps_of(suite)))
+    return comparisons(
+        len(models_of(suite)), len(seeds_of(suite)), len(steps_of(suite))
+    )
 
 
 def regression_metric(suite):
