@@ -82,6 +82,14 @@ def check_config(cfg):
             plan_of(name, cfg)
         except registry.UserError as e:
             config_error(f"suites.{name}: {e}")
+        if cfg["suites"][name]["kind"] == "local":
+            problem = configcheck.context_problem(
+                name,
+                [c.path for c in plan_of(name, cfg)],
+                cfg["tokens"]["context_length"],
+            )
+            if problem:
+                config_error(problem)
     step = cfg["regression"]["step"]
     if step != "last":
         for name in cfg["suites"]:

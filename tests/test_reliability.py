@@ -340,3 +340,17 @@ def test_killed_run_resumes_after_unlock_to_byte_identical_outputs(one_step_suit
     assert any(f.endswith(".pdf") for f in files) and "regression/final/summary.txt" in files
     differ = [f for f in files if not filecmp.cmp(run1 / "results" / f, tmp_path / "results" / f, shallow=False)]
     assert differ == []
+
+
+def test_local_suite_context_beyond_position_embeddings_stops_before_any_job(tmp_path, tok_dir):
+    from test_workflow import one_line_error
+
+    save_checkpoint(tmp_path / "ck" / "seed0" / "step0", tok_dir, context=16)
+    make_corpus(tmp_path / "corpus.jsonl", n_docs=10)
+    cfg = tiny_config(tmp_path)  # context_length 32
+    c = yaml.safe_load(cfg.read_text())
+    c["suites"] = {"real": {"kind": "local", "path_pattern": str(tmp_path / "ck" / "seed{seed}" / "step{step}"),
+                            "seeds": [0], "models": ["tiny"], "steps": [0]}}
+    cfg.write_text(yaml.safe_dump(c))
+    one_line_error(tmp_path, cfg, r"^lmdyn: tokens.context_length 32 is longer than suite real's checkpoints allow "
+                                  r"\(16 positions in .*config.json\); set tokens.context_length to at most 16$")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from lmdyn.configcheck import position_limit
 from lmdyn.errors import UserError
 
 # Output-projection weight names, tried in order (untied first, then tied input embeddings).
@@ -38,17 +39,6 @@ def pick_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-# Config keys that bound the context length (learned position embeddings; rotary models set
-# max_position_embeddings too, and their outputs beyond it are not what the model was trained on).
-POSITION_KEYS = ("max_position_embeddings", "n_positions", "n_ctx")
-
-
-def position_limit(config: dict) -> int | None:
-    """The longest sequence a model's config.json allows, or None if it names none."""
-    for key in POSITION_KEYS:
-        if isinstance(config.get(key), int):
-            return config[key]
-    return None
 
 
 def _unreadable(path: Path, e: Exception) -> UserError:

@@ -2,9 +2,36 @@
 
 from __future__ import annotations
 
+import json
 import re
 from importlib.util import find_spec
 from pathlib import Path
+
+# Config keys that bound the context length (learned position embeddings; rotary models set
+# max_position_embeddings too, and their outputs beyond it are not what the model was trained on).
+POSITION_KEYS = ("max_position_embeddings", "n_positions", "n_ctx")
+
+
+def position_limit(config: dict) -> int | None:
+    """The longest sequence a model's config.json allows, or None if it names none."""
+    for key in POSITION_KEYS:
+        if isinstance(config.get(key), int):
+            return config[key]
+    return None
+
+
+def context_problem(suite: str, paths, context_length: int) -> str | None:
+    """A local suite's checkpoints are at hand when the config is read: the first one with a
+    config.json settles whether tokens.context_length fits its position embeddings."""
+    for path in paths:
+        cfg = Path(path or "") / "config.json"
+        if cfg.is_file():
+            limit = position_limit(json.loads(cfg.read_text()))
+            if limit is not None and context_length > limit:
+                return (f"tokens.context_length {context_length} is longer than suite {suite}'s checkpoints allow "
+                        f"({limit} positions in {cfg}); set tokens.context_length to at most {limit}")
+            return None
+    return None
 
 
 def torch_cuda_build() -> bool | None:
