@@ -242,6 +242,7 @@ def test_one_seed_suite_finishes_and_skips_seed_comparisons(tmp_path):
     cfg = tiny_config(tmp_path)
     c = yaml.safe_load(cfg.read_text())
     c["suites"]["micro"]["seeds"] = [0]  # like Pythia and config/pythia-deduped.yaml
+    c["suites"]["micro"]["vocab_size"] = 5000  # more than the tiny corpus can fill (item 4)
     c["study"] = {"n_boot": 50}
     cfg.write_text(yaml.safe_dump(c))
     snakemake(tmp_path, cfg)
@@ -257,13 +258,20 @@ def test_one_seed_suite_finishes_and_skips_seed_comparisons(tmp_path):
     skipped = pd.read_csv(r / "study/micro/skipped.csv")
     assert list(skipped.comparison) == ["seeds", "regression metric"]
     coefs = pd.read_csv(r / "regression/micro/coefficients.csv", keep_default_na=False)
-    assert set(coefs.response) == {"kl_unigram"} and "model[s]" in set(coefs.term)
+    assert set(coefs.response) == {"kl_unigram"} and {"model[s]", "model[xs]"} & set(coefs.term)
     assert (r / "regression/micro/summary.txt").read_text().startswith(
         "regression.metric kl_seeds is not available for this suite (one seed): regressed kl_unigram")
     summary = pd.read_csv(r / "tables/micro/summary.csv")
     assert len(summary) == 2 * 5 and summary.kl_seeds.isna().all() and summary.kl_steps.notna().sum() == 2 * 4
     assert len(pd.read_csv(r / "study/micro/phases.csv")) == 2 * 2  # seed 0 and mean, per model
     assert len(pd.read_csv(r / "study/micro/sizes.csv")) > 0
+    # the vocabulary actually trained is logged and used everywhere
+    trained = len(pd.read_parquet(r / "unigram/micro.parquet"))
+    assert trained < 5000
+    assert (f"vocab_size 5000 asked for, but the train split only supports {trained} tokens: using {trained}"
+            in (tmp_path / "logs/train_tokenizer/micro.log").read_text())
+    config = (r / "checkpoints/micro/s/seed0/step8/config.json").read_text()
+    assert f'"vocab_size": {trained}' in config
     snakemake(tmp_path, cfg, "--report", str(tmp_path / "report.html"))
     assert "skipped.csv" in (tmp_path / "report.html").read_text(errors="ignore")
 
@@ -354,3 +362,53 @@ def test_local_suite_context_beyond_position_embeddings_stops_before_any_job(tmp
     cfg.write_text(yaml.safe_dump(c))
     one_line_error(tmp_path, cfg, r"^lmdyn: tokens.context_length 32 is longer than suite real's checkpoints allow "
                                   r"\(16 positions in .*config.json\); set tokens.context_length to at most 16$")
+
+
+@pytest.mark.workflow
+def test_corrupt_checkpoint_is_left_out_and_nan_weights_stop_with_one_line(tmp_path, tok_dir):
+    ck = tmp_path / "ck" / "seed0"
+    save_checkpoint(ck / "step0", tok_dir, poison="transformer.h.0.attn.c_attn.weight")
+    save_checkpoint(ck / "step1", tok_dir, seed=1)
+    f = ck / "step1" / "model.safetensors"
+    f.write_bytes(f.read_bytes()[:100])
+    save_checkpoint(ck / "step2", tok_dir, seed=2)
+    make_corpus(tmp_path / "corpus.jsonl")
+    cfg = tiny_config(tmp_path)
+    c = yaml.safe_load(cfg.read_text())
+    c["suites"] = {"real": {"kind": "local", "path_pattern": str(tmp_path / "ck" / "seed{seed}" / "step{step}"),
+                            "seeds": [0], "models": ["tiny"], "steps": [0, 1, 2]}}
+    cfg.write_text(yaml.safe_dump(c))
+    res = snakemake(tmp_path, cfg, "--until", "checkpoint_metrics", "-k", check=False)
+    assert res.returncode != 0
+    integrity = pd.read_csv(tmp_path / "results/integrity/real.csv")
+    assert list(integrity.status) == ["ok", "corrupt", "ok"]
+    log = (tmp_path / "logs/integrity/real.log").read_text()
+    assert "left out: real tiny seed 0 step 1 is corrupt (model.safetensors is unreadable (" in log
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("lmdyn")]
+    assert lines == ["lmdyn error in rule checkpoint_metrics: suite real, model tiny, seed 0, step 0: weight "
+                     "transformer.h.0.attn.c_attn.weight is not finite (nan at entry 3); the checkpoint's weights or "
+                     "training diverged: leave this checkpoint out or retrain with a smaller learning rate"], lines
+    assert not (tmp_path / "results/metrics/real/tiny/seed0/step0.parquet").exists()
+    assert (tmp_path / "results/metrics/real/tiny/seed0/step2.parquet").exists()
+
+
+def test_figures_and_regression_summaries_carry_no_wall_clock(tmp_path):
+    import statsmodels.api as sm
+
+    from lmdyn import figures
+    from lmdyn.regression import undated
+
+    summary = pd.DataFrame({"model": ["m"] * 4, "seed": [0, 0, 1, 1], "step": [0, 1, 0, 1],
+                            "kl_uniform": [0.0, 0.5, 0.1, 0.4], "kl_unigram": [1.0, 0.5, 0.9, 0.6]})
+    for name in ("a", "b"):
+        figures.kl_reference(summary, [tmp_path / f"{name}.pdf", tmp_path / f"{name}.png"])
+        time.sleep(1.1)  # PDF dates have a resolution of one second
+    assert (tmp_path / "a.pdf").read_bytes() == (tmp_path / "b.pdf").read_bytes()
+    assert b"CreationDate" not in (tmp_path / "a.pdf").read_bytes()
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+    x = np.random.default_rng(0).normal(size=(40, 2))
+    text = sm.OLS(x[:, 0], sm.add_constant(x[:, 1])).fit().summary().as_text()
+    clean = undated(text)
+    assert re.search(r"^Date:\s+-+\s", clean, re.M) and re.search(r"^Time:\s+-+\s", clean, re.M)
+    assert [len(ln) for ln in clean.splitlines()] == [len(ln) for ln in text.splitlines()]
+    assert not re.search(r"\d\d:\d\d:\d\d", clean)

@@ -92,6 +92,7 @@ def train_run(
     out_dir: str | Path,
     tokenizer_dir: str | Path,
     log=None,
+    label: str = "",
 ) -> pd.DataFrame:
     """Train one run and save a checkpoint at every step of ``steps``; returns the loss curve.
 
@@ -139,7 +140,7 @@ def train_run(
         loss = model(input_ids=batch, labels=batch).loss
         if not torch.isfinite(loss):
             raise UserError(
-                f"training diverged: the loss is {loss.item()} at step {step} (learning rate "
+                f"{label + ': ' if label else ''}training diverged: the loss is {loss.item()} at step {step} (learning rate "
                 f"{opt.param_groups[0]['lr']:.3g}, train.lr {lr:g}); lower the suite's train.lr"
             )
         opt.zero_grad(set_to_none=True)
