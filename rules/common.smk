@@ -8,6 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from lmdyn.errors import UserError  # noqa: E402
 from lmdyn.workflow import Suites, check_config  # noqa: E402
+from lmdyn.comparisons import comparisons  # noqa: E402
 
 # ---- validation -----------------------------------------------------------------------------------
 
@@ -205,6 +206,29 @@ def model_size(wildcards):
     return config["suites"][wildcards.suite]["models"][wildcards.model]
 
 
+def suite_comparisons(suite):
+    """Which of seed pairs, consecutive steps and sizes the suite has (lmdyn.comparisons)."""
+    return comparisons(
+        len(SUITES.models(suite)), len(SUITES.seeds(suite)), len(SUITES.steps(suite))
+    )
+
+
+def regression_metric(suite):
+    """regression.metric, or the fallback of a suite without the seed pairs it needs."""
+    return suite_comparisons(suite).regression_metric(config["regression"]["metric"])[0]
+
+
+def regression_metric_of(wildcards):
+    return regression_metric(wildcards.suite)
+
+
+def suite_skipped(wildcards):
+    """The comparisons the suite cannot have, with their reasons (lmdyn.comparisons)."""
+    c = suite_comparisons(wildcards.suite)
+    note = c.regression_metric(config["regression"]["metric"])[1]
+    return {"skipped": c.skipped(), "regression_note": note}
+
+
 def regression_step_of(wildcards):
     step = config["regression"]["step"]
     return max(common_steps(wildcards.suite)) if step == "last" else step
@@ -273,7 +297,7 @@ def regression_files(wildcards):
     """Per-token values at every common step: records (model, step, seed or None, path)."""
     s = wildcards.suite
     steps = common_steps(s)
-    if config["regression"]["metric"] == "kl_seeds":
+    if regression_metric(s) == "kl_seeds":
         return [
             {
                 "model": m,
@@ -321,12 +345,13 @@ STUDY_REPORTED = {
     "ce_fit": "Cross-entropy fitting",
     "dh_kl": "Cross-entropy fitting",
     "sizes": "Cross-size divergence",
+    "skipped": "Skipped analyses",
 }
 
 
 def study_suite_outputs():
     out = {}
-    for name in STUDY_TABLES + ("outliers", "phases", "sizes"):
+    for name in STUDY_TABLES + ("outliers", "phases", "sizes", "skipped"):
         csv = f"results/study/{{suite}}/{name}.csv"
         if name in STUDY_REPORTED:
             csv = report(
@@ -349,19 +374,11 @@ def final_outputs():
         out += [f"results/integrity/{s}.csv", f"results/runs/{s}.csv"]
         out += [
             f"results/study/{s}/{n}.csv"
-            for n in STUDY_TABLES + ("outliers", "phases", "sizes")
+            for n in STUDY_TABLES + ("outliers", "phases", "sizes", "skipped")
         ]
-        figures = (
-            "kl_reference",
-            "kl_seeds",
-            "regression",
-            "phases",
-            "seed_divergence",
-        )
-        figures += ("seed_groups", "ce_fit", "sizes")
-        figures += tuple(
-            f"{kind}_{m}" for m in models for kind in ("sigma", "learnability")
-        )
+        # figures of seed, step and size comparisons only where the suite has them
+        figures = ["kl_reference", "regression"]
+        figures += suite_comparisons(s).figures(models)
         out += [f"results/figures/{s}/{f}.png" for f in figures]
         if SUITES.is_micro(s):
             out += [

@@ -57,7 +57,7 @@ rule figure_regression:
         "../envs/data.yaml"
     params:
         dpi=config["figures"]["dpi"],
-        metric=config["regression"]["metric"],
+        metric=regression_metric_of,
     script:
         "../scripts/figure_regression.py"
 

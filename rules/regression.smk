@@ -40,7 +40,8 @@ rule regression:
     conda:
         "../envs/data.yaml"
     params:
-        metric=config["regression"]["metric"],
+        metric=regression_metric_of,
+        wanted_metric=config["regression"]["metric"],
         step=regression_step_of,
         files=regression_files,
         models=suite_models,

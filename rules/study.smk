@@ -10,6 +10,7 @@ rule study_suite:
         "../envs/data.yaml"
     params:
         sizes=size_files,
+        skipped=suite_skipped,
         min_tokens=config["regression"]["min_tag_count"],
         n_boot=config["study"]["n_boot"],
         boot_seed=config["study"]["seed"],

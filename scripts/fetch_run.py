@@ -6,7 +6,7 @@ from lmdyn.runner import run
 
 
 def main(sm, log):
-    ckpts, paths, hashes = [], {}, {}
+    ckpts, paths, hashes, corrupt = [], {}, {}, {}
     plan = sm.params.plan
     for i, ref in enumerate(plan):
         c = registry.as_checkpoint(ref)
@@ -21,10 +21,16 @@ def main(sm, log):
             log.warning("%s", e)
             paths[c] = None
             continue
-        hashes[c] = registry.fast_hash(paths[c])
+        why = registry.unreadable(paths[c])
+        if why is not None:
+            # listed as corrupt and left out like a missing one (lmdyn.registry.integrity_table)
+            log.warning("checkpoint %s: %s", c.ref, why)
+            corrupt[c] = why
+        else:
+            hashes[c] = registry.fast_hash(paths[c])
         if (i + 1) % 10 == 0 or i + 1 == len(plan):
             log.info("resolved and hashed %d/%d checkpoints", i + 1, len(plan))
-    registry.integrity_table(ckpts, paths, hashes).to_csv(sm.output[0], index=False)
+    registry.integrity_table(ckpts, paths, hashes, corrupt).to_csv(sm.output[0], index=False)
 
 
 run(main, snakemake)  # noqa: F821

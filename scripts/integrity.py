@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from lmdyn import registry
 from lmdyn.runner import run
 
 
@@ -9,8 +10,11 @@ def main(sm, log):
     table = pd.concat([pd.read_csv(f) for f in sm.input], ignore_index=True)
     for r in table[table.status != "ok"].itertuples():
         extra = f" (same weights as step {int(r.duplicate_of)})" if r.status == "duplicate" else ""
+        if r.status == "corrupt":
+            extra = f" ({r.note})"
         log.warning("left out: %s %s seed %d step %d is %s%s", r.suite, r.model, r.seed, r.step, r.status, extra)
     log.info("%d checkpoints: %s", len(table), table.status.value_counts().to_dict())
+    registry.require_usable(table)
     table.to_csv(sm.output.table, index=False)
 
 

@@ -31,12 +31,25 @@ def main(sm, log):
     phases = phase_table(summary, unigram_ce, n_boot=p.n_boot, random_state=p.boot_seed)
     phases["unigram_cross_entropy"] = unigram_ce
     phases["seed"] = phases.seed.astype(str)  # seed ids and "mean" rows
+    if any(item["comparison"] == "steps" for item in p.skipped["skipped"]):
+        phases = phases.iloc[:0]  # change points need a curve over steps: none from one step
     write(phases, sm, "phases")
     log.info("unigram cross-entropy on eval tokens %.4f nats; phases:\n%s", unigram_ce, phases.to_string())
     sizes = size_pairs_curve(dict(p.sizes), feats, n_boot=p.n_boot, seed=p.boot_seed) if p.sizes else pd.DataFrame(
         columns=["step", "seed", "model_a", "model_b", "direction", "mean", "ci_low", "ci_high", "n_tokens"])
     write(sizes, sm, "sizes")
     log.info("outliers: %d of %d sigma rows exclude 1", len(out), len(sigma))
+    skipped = p.skipped["skipped"]
+    for item in skipped:
+        log.warning("%s", item["line"])
+    if p.skipped["regression_note"]:
+        log.warning("%s", p.skipped["regression_note"])
+    cols = ["comparison", "reason", "figures", "tables"]
+    rows = [{c: item[c] for c in cols} for item in skipped]
+    if p.skipped["regression_note"]:
+        rows.append({"comparison": "regression metric", "reason": p.skipped["regression_note"],
+                     "figures": "", "tables": ""})
+    write(pd.DataFrame(rows, columns=cols), sm, "skipped")
 
 
 run(main, snakemake)  # noqa: F821

@@ -31,6 +31,7 @@ def main(sm, log):
         out_dir=sm.output.run,
         tokenizer_dir=sm.input.tokenizer,
         log=log,
+        label=f"suite {sm.wildcards.suite}, model {sm.wildcards.model}, seed {sm.wildcards.seed}",
     )
     curve.to_csv(sm.output.curve, sep="\t", index=False)
 

@@ -10,7 +10,13 @@ def main(sm, log):
     docs = pd.read_parquet(sm.input.docs)
     texts = docs.loc[docs.split == "train", "text"].tolist()
     tok = train_bpe(texts, sm.params.vocab_size)
-    log.info("trained BPE on %d documents: %d tokens", len(texts), tok.get_vocab_size())
+    trained = tok.get_vocab_size()
+    if trained < sm.params.vocab_size:
+        # Byte-level BPE stops when no pair occurs min_frequency times; every later rule uses the
+        # trained size (the models' vocab_size, log|V|, the unigram table).
+        log.warning("vocab_size %d asked for, but the train split only supports %d tokens: using %d",
+                    sm.params.vocab_size, trained, trained)
+    log.info("trained BPE on %d documents: vocabulary of %d tokens", len(texts), trained)
     save_hf_tokenizer(tok, sm.output[0])
 
 

@@ -197,7 +197,8 @@ def test_weights_hash_and_integrity(tiny_dir, tmp_path):
     other = Checkpoint("s", "m", 1, 2, "r1", "step2", None)  # another seed: same bytes are not a duplicate
     paths = {ck[0]: c, ck[1]: a, ck[2]: None, ck[3]: b, other: a}
     t = integrity_table([*ck, other], paths)
-    assert list(t.columns) == ["suite", "model", "seed", "step", "repo", "revision", "status", "sha256", "duplicate_of"]
+    assert list(t.columns) == ["suite", "model", "seed", "step", "repo", "revision", "status", "sha256", "duplicate_of",
+                            "note"]
     # both copies are flagged: nothing says which of two identical steps is the genuine one
     assert t["status"].tolist() == ["ok", "duplicate", "missing", "duplicate", "ok"]
     assert t["duplicate_of"].tolist()[1] == 4 and t["duplicate_of"].tolist()[3] == 1

@@ -365,7 +365,7 @@ def test_rule_script_writes_every_fit(tmp_path):
     sm = types.SimpleNamespace(
         input=Named([], features=str(tmp_path / "features.parquet"), values=values, phases=str(tmp_path / "ph.csv")),
         output=Named(list(out.values()), **out), log=[str(tmp_path / "log")], rule="regression", threads=1,
-        params=types.SimpleNamespace(metric="kl_seeds", step=8, steps=steps, seeds=seeds, models=models,
+        params=types.SimpleNamespace(metric="kl_seeds", wanted_metric="kl_seeds", step=8, steps=steps, seeds=seeds, models=models,
                                      tag_reference="NN", min_tag_count=5, tokens_per_step=300))
     script = Path(__file__).resolve().parents[1] / "scripts" / "regression.py"
     runpy.run_path(str(script), init_globals={"snakemake": sm})

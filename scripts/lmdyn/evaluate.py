@@ -7,6 +7,7 @@ import pandas as pd
 import torch
 
 from lmdyn.checkpoints import load_model, load_unembedding, pick_device, unembedding_of
+from lmdyn.checks import require_finite, require_finite_weights
 from lmdyn.divergence import pairwise_kl, token_metrics
 from lmdyn.forward import final_hidden_states, windows_of
 from lmdyn.tokens import predicted
@@ -14,19 +15,26 @@ from lmdyn.tokens import predicted
 
 def evaluate_checkpoint(
     path, tokens: pd.DataFrame, log_unigram: np.ndarray, device="auto", batch_size=16,
-    vocab_chunk=8192, token_chunk=1024, log=None,
+    vocab_chunk=8192, token_chunk=1024, log=None, label=None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Per-token metrics (doc_id, position, target_id, nll, entropy, kl_uniform, kl_unigram) and the
-    final hidden states [n_predicted, d] (float32) of one checkpoint, one forward pass."""
+    final hidden states [n_predicted, d] (float32) of one checkpoint, one forward pass.
+
+    ``label`` (lmdyn.checks.checkpoint_label) names the checkpoint when a weight, hidden state or
+    metric is not finite: the job stops there with one line."""
+    label = label or f"checkpoint {path}"
     dev = pick_device(device)
-    model = load_model(path, dev)
+    model = load_model(path, dev, max_positions=int(tokens.groupby(["doc_id", "window"]).size().max()))
+    require_finite_weights(model, label)  # issue 7: before the forward pass, not after the study
     vocab = len(log_unigram)
     w, b = unembedding_of(model, vocab)
     hidden = final_hidden_states(model, windows_of(tokens), batch_size, dev, log=log)
+    require_finite({"final hidden state": hidden}, label)
     pred = predicted(tokens)
     targets = torch.tensor(pred.target_id.to_numpy())
     m = token_metrics(hidden.to(dev), w, targets, torch.from_numpy(log_unigram), b, vocab_chunk, token_chunk)
     table = pred[["doc_id", "position", "target_id"]].copy()
+    require_finite(m, label)
     for k, v in m.items():
         table[k] = v.numpy()
     return table, hidden.numpy()

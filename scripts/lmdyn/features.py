@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lmdyn.errors import UserError
 from lmdyn.tokens import predicted
 
 
@@ -27,6 +28,12 @@ def token_features(tokens: pd.DataFrame, pos: pd.DataFrame, unigram: pd.DataFram
     logp = np.log(unigram.set_index("token_id").prob.to_numpy())
     out["log_unigram"] = logp[out.target_id.to_numpy()]
     out["freq_bin"] = frequency_bins(out.log_unigram, freq_bins)
+    filled = int(out.freq_bin.nunique())
+    if filled < freq_bins:
+        raise UserError(
+            f"aggregate.freq_bins {freq_bins} is more than the evaluation tokens can fill: only {filled} "
+            f"frequency bins hold a token (a few token types carry most occurrences); set it to at most {filled}"
+        )
     return out
 
 

@@ -11,9 +11,14 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
+# No creation date in PDFs (nor any wall-clock value): the same data give byte-identical files.
+PDF_METADATA = {"CreationDate": None}
+
+
 def _save(fig, paths, dpi):
     for p in paths:
-        fig.savefig(p, dpi=dpi, bbox_inches="tight")
+        meta = PDF_METADATA if str(p).endswith(".pdf") else None
+        fig.savefig(p, dpi=dpi, bbox_inches="tight", metadata=meta)
     plt.close(fig)
 
 

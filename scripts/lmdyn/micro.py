@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lmdyn.errors import UserError
+
 ARCHS = ("gpt_neox", "gpt2")
 
 
@@ -58,6 +60,15 @@ def build_model(arch: str, vocab_size: int, context_length: int, size: dict, see
     return cls(cfg)
 
 
+def check_train_length(n_tokens: int, context_length: int) -> None:
+    """A training batch is a set of windows of context_length tokens drawn from the split."""
+    if n_tokens <= context_length:
+        raise UserError(
+            f"the training split has {n_tokens} tokens, fewer than one context window "
+            f"(tokens.context_length {context_length} + 1); add training documents or shorten the context"
+        )
+
+
 def lr_at(step: int, max_steps: int, lr: float, warmup: int, min_ratio: float = 0.1) -> float:
     """Linear warmup then cosine decay to ``min_ratio * lr`` (Pythia's schedule shape)."""
     if step < warmup:
@@ -81,6 +92,7 @@ def train_run(
     out_dir: str | Path,
     tokenizer_dir: str | Path,
     log=None,
+    label: str = "",
 ) -> pd.DataFrame:
     """Train one run and save a checkpoint at every step of ``steps``; returns the loss curve.
 
@@ -96,8 +108,7 @@ def train_run(
     n_params = sum(p.numel() for p in model.parameters())
     if log:
         log.info("%s %s seed %d: %d parameters, %d steps", arch, size, seed, n_params, max(steps))
-    if len(train_ids) <= context_length + 1:
-        raise ValueError("training split is shorter than one context window")
+    check_train_length(len(train_ids), context_length)
     data = torch.from_numpy(np.asarray(train_ids, dtype=np.int64))
     gen = torch.Generator().manual_seed(10_000 + seed)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
@@ -127,6 +138,11 @@ def train_run(
         for g in opt.param_groups:
             g["lr"] = lr_at(step - 1, max_steps, lr, warmup)
         loss = model(input_ids=batch, labels=batch).loss
+        if not torch.isfinite(loss):
+            raise UserError(
+                f"{label + ': ' if label else ''}training diverged: the loss is {loss.item()} at step {step} (learning rate "
+                f"{opt.param_groups[0]['lr']:.3g}, train.lr {lr:g}); lower the suite's train.lr"
+            )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

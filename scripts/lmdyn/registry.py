@@ -327,8 +327,34 @@ def resolve_ref(ref: dict) -> Path:
     return resolve(as_checkpoint(ref), ref.get("cache_dir"))
 
 
-def integrity_table(ckpts: list[Checkpoint], paths: dict[Checkpoint, Path | None], hashes: dict | None = None):
-    """One row per checkpoint: status ``ok``, ``missing`` (no path) or ``duplicate``.
+def unreadable(path: Path) -> str | None:
+    """Why a checkpoint's weights cannot be read (one phrase), or None. Cheap: safetensors headers
+    and sizes, and pickles opened as weights only on the meta device (no tensor data is read)."""
+    import torch
+
+    files = weight_files(path)
+    if not files:
+        return "no *.safetensors or *.bin weight files"
+    for f in files:
+        try:
+            if f.suffix == ".safetensors":
+                from safetensors import safe_open
+
+                with safe_open(str(f), framework="pt") as st:
+                    for key in st.keys():  # the header parses and every tensor's slice is in the file
+                        st.get_slice(key)
+            else:
+                torch.load(str(f), map_location="meta", weights_only=True, mmap=True)
+        except Exception as e:  # noqa: BLE001 - SafetensorError, UnpicklingError, RuntimeError...
+            first = (str(e).strip().splitlines() or [""])[0][:160]
+            return f"{f.name} is unreadable ({type(e).__name__}: {first})"
+    return None
+
+
+def integrity_table(ckpts: list[Checkpoint], paths: dict[Checkpoint, Path | None], hashes: dict | None = None,
+                    corrupt: dict | None = None):
+    """One row per checkpoint: status ``ok``, ``missing`` (no path), ``corrupt`` (weights that cannot
+    be read: ``corrupt`` maps it to the reason, given in ``note``) or ``duplicate``.
 
     Within a run (suite, model, seed), every step whose weights are byte-identical to another
     step's is ``duplicate`` (``duplicate_of``: the earliest other step with those bytes). All copies
@@ -338,17 +364,35 @@ def integrity_table(ckpts: list[Checkpoint], paths: dict[Checkpoint, Path | None
     """
     import pandas as pd
 
-    hashes, sha, steps = dict(hashes or {}), {}, {}
+    hashes, sha, steps, corrupt = dict(hashes or {}), {}, {}, dict(corrupt or {})
     for c in sorted(ckpts, key=lambda c: c.step):  # grid order within each run
-        if paths.get(c) is not None:
+        if paths.get(c) is not None and c not in corrupt:
             sha[c] = hashes.get(c) or weights_hash(Path(paths[c]))
             steps.setdefault((c.suite, c.model, c.seed, sha[c]), []).append(c.step)
     rows = []
     for c in ckpts:
         same = [s for s in steps.get((c.suite, c.model, c.seed, sha.get(c)), []) if s != c.step] if c in sha else []
-        status = "missing" if c not in sha else "duplicate" if same else "ok"
-        rows.append((c.suite, c.model, c.seed, c.step, c.repo, c.revision, status, sha.get(c), same[0] if same else None))
-    cols = ["suite", "model", "seed", "step", "repo", "revision", "status", "sha256", "duplicate_of"]
+        status = "corrupt" if c in corrupt else "missing" if c not in sha else "duplicate" if same else "ok"
+        rows.append((c.suite, c.model, c.seed, c.step, c.repo, c.revision, status, sha.get(c), same[0] if same else None,
+                     corrupt.get(c, "")))
+    cols = ["suite", "model", "seed", "step", "repo", "revision", "status", "sha256", "duplicate_of", "note"]
     df = pd.DataFrame(rows, columns=cols)
     df["duplicate_of"] = df["duplicate_of"].astype("Int64")
     return df
+
+
+def require_usable(table) -> None:
+    """Stop (one line) when a run (model x seed) of an integrity table has no usable checkpoint, or a
+    model has no step usable for every seed: nothing of it could be analysed. Otherwise the
+    checkpoints that are not ``ok`` are only left out."""
+    for (suite, model, seed), g in table.groupby(["suite", "model", "seed"], sort=False):
+        if not (g.status == "ok").any():
+            counts = ", ".join(f"{n} {st}" for st, n in g.status.value_counts().sort_index().items())
+            raise UserError(f"every checkpoint of suite {suite} model {model} seed {seed} is unusable ({counts}); "
+                            f"fix or remove that run (details in logs/integrity/{suite}.log)")
+    for (suite, model), g in table.groupby(["suite", "model"], sort=False):
+        seeds = g.seed.nunique()
+        ok = g[g.status == "ok"].groupby("step").seed.nunique()
+        if not (ok == seeds).any():
+            raise UserError(f"suite {suite} model {model} has no step whose checkpoints are usable for every seed; "
+                            f"fix the checkpoints listed in logs/integrity/{suite}.log")

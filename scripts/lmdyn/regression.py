@@ -173,6 +173,12 @@ def _diagnostics_text(dg: dict) -> str:
             f"Max VIF per variable: {vif}")
 
 
+def undated(summary_text: str) -> str:
+    """A statsmodels summary without its Date: and Time: cells (the wall clock of the fit), so the
+    same data give byte-identical summaries."""
+    return re.sub(r"(Date|Time):(\s+)\S.*?(?=\s{2,}|$)", lambda m: f"{m.group(1)}:{m.group(2)}" + "-" * len(m.group(0)[len(m.group(1)) + 1 + len(m.group(2)):]), summary_text, flags=re.M)
+
+
 def fit_kl_regression(df: pd.DataFrame, response: str = "kl", tag_reference: str = "NN",
                       size_order: list[str] | None = None, min_tag_count: int = 30,
                       cluster_col: str = "target_id", step_effects: bool = False) -> RegressionResult:
@@ -309,7 +315,7 @@ def fit_kl_regression(df: pd.DataFrame, response: str = "kl", tag_reference: str
         _diagnostics_text(diagnostics),
         *notes,
     ]
-    text = fit.summary(yname=response, xname=clean).as_text() + "\n" + "\n".join(extra) + "\n"
+    text = undated(fit.summary(yname=response, xname=clean).as_text()) + "\n" + "\n".join(extra) + "\n"
     return RegressionResult(coefs=coefs, references=references,
                             latex=_latex_table(coefs, references, cluster_col, len(uniq)),
                             text=text, notes=notes, merged=merged, n_clusters=len(uniq), fit=fit,

@@ -23,6 +23,7 @@ import torch
 
 from lmdyn import registry
 from lmdyn.checkpoints import load_for_pass, load_model, pick_device, unembedding_of
+from lmdyn.checks import checkpoint_label, require_finite, require_finite_weights
 from lmdyn.divergence import token_metrics
 from lmdyn.errors import UserError
 from lmdyn.forward import final_hidden_states, windows_of
@@ -74,10 +75,13 @@ def make_extras(spec: dict) -> list[Extra]:
     return [EXTRAS[name](options) for name, options in spec.items()]
 
 
-def _load(ref: dict, vocab: int, dtype: str, device):
+def _load(ref: dict, vocab: int, dtype: str, device, max_positions: int | None = None):
     t = time.perf_counter()
     path = registry.resolve_ref(ref)
-    model, w, b = load_for_pass(path, vocab, dtype)
+    model, w, b = load_for_pass(path, vocab, dtype, max_positions)
+    # NaN/inf weights: the checkpoint is recorded as failed (one line naming it and the first
+    # non-finite parameter) and left out, like an unreadable one
+    require_finite_weights(model, checkpoint_label(ref))
     model, w = model.to(device), w.to(device)
     return path, model, w, (b.to(device) if b is not None else None), time.perf_counter() - t
 
@@ -116,6 +120,7 @@ def run_pass(
     dev = pick_device(device)
     vocab = len(log_unigram)
     windows = windows_of(tokens)
+    max_positions = max((len(w) for w in windows), default=None)
     pred = predicted(tokens)
     targets = torch.tensor(pred.target_id.to_numpy())
     logu = torch.from_numpy(np.asarray(log_unigram))
@@ -125,7 +130,7 @@ def run_pass(
         d.mkdir(parents=True, exist_ok=True)
     rows, checked = [], dtype == "float32"
     with ThreadPoolExecutor(max_workers=1) as pool:
-        nxt = pool.submit(_load, refs[0], vocab, dtype, dev) if refs else None
+        nxt = pool.submit(_load, refs[0], vocab, dtype, dev, max_positions) if refs else None
         for i, ref in enumerate(refs):
             fut, nxt = nxt, None
             c = registry.as_checkpoint(ref)
@@ -137,11 +142,11 @@ def run_pass(
                 if log:
                     log.warning("step %d skipped: %s", c.step, e)
                 if i + 1 < len(refs):
-                    nxt = pool.submit(_load, refs[i + 1], vocab, dtype, dev)
+                    nxt = pool.submit(_load, refs[i + 1], vocab, dtype, dev, max_positions)
                 continue
             wait_s = time.perf_counter() - t0
             if i + 1 < len(refs):  # load the next checkpoint while this one computes
-                nxt = pool.submit(_load, refs[i + 1], vocab, dtype, dev)
+                nxt = pool.submit(_load, refs[i + 1], vocab, dtype, dev, max_positions)
             files = {"metrics": dirs["metrics"] / f"step{c.step}.parquet", "hidden": dirs["hidden"] / f"step{c.step}.npy"}
             begun = []
             try:
@@ -155,7 +160,9 @@ def run_pass(
 
                 with torch.no_grad():
                     hidden = final_hidden_states(model, windows, batch_size, dev, on_batch=on_batch if extras else None)
+                    require_finite({"final hidden state": hidden}, checkpoint_label(ref))
                     m = token_metrics(hidden.to(dev), w, targets, logu, b, vocab_chunk, token_chunk)
+                    require_finite(m, checkpoint_label(ref))
                 table = keys.copy()
                 for k, v in m.items():
                     table[k] = v.numpy()
@@ -187,4 +194,9 @@ def run_pass(
                              "float32): per-token nll against a float32 pass on the first window of step %d "
                              "(%d tokens, CPU): mean |error| %.2e, max %.2e nats", dtype, c.step, n, mean, mx)
             del model, w, b
-    return pd.DataFrame(rows, columns=STATUS_COLUMNS)
+    status = pd.DataFrame(rows, columns=STATUS_COLUMNS)
+    if len(status) and not (status.status == "ok").any():
+        first = status.iloc[0]
+        raise UserError(f"no checkpoint of suite {first.suite} model {first.model} seed {first.seed} could be "
+                        f"analysed; the first failure: {first.error}")
+    return status

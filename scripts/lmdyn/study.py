@@ -16,6 +16,7 @@ from lmdyn.stats import bootstrap_mean, fit_trajectory, low_kl_high_dh, sigma_bo
 
 SEED_METRICS = ("nll", "entropy", "kl_uniform", "kl_unigram")
 NOUNS = {"NN", "NNS", "NNP", "NNPS"}
+SIGMA_COLUMNS = ["step", "metric", "grouping", "group", "n_tokens", "sigma", "ci_low", "ci_high", "excludes_one"]
 
 
 def word_class(tag: pd.Series) -> pd.Series:
@@ -129,7 +130,7 @@ class ModelStudy:
         return {
             "curves": pd.DataFrame(self.curves),
             "seed_groups": pd.DataFrame(self.groups),
-            "sigma": pd.DataFrame(self.sigma),
+            "sigma": pd.DataFrame(self.sigma, columns=SIGMA_COLUMNS),  # columns even with no seed or step pairs
             "dh_kl": pd.DataFrame(self.dh),
             "ce_fit": self.ce_fits(),
             "trajectories": traj.rename(columns={"kl": "kl_seeds"}),

@@ -14,7 +14,7 @@ import shutil
 from importlib.util import find_spec
 from pathlib import Path
 
-from lmdyn import registry
+from lmdyn import configcheck, registry
 from lmdyn.errors import UserError
 
 
@@ -30,7 +30,17 @@ def check_config(cfg: dict, schema_path: str | Path) -> None:
     if err is not None:
         key = ".".join(str(p) for p in err.absolute_path) or "(top level)"
         raise UserError(f"invalid config at '{key}': {err.message}")
+    raw_corpus = dict(cfg.get("corpus") or {})
+    if raw_corpus.get("path") and raw_corpus.get("source", "local") != "local":
+        raise UserError(
+            f"corpus.path is set but corpus.source is '{raw_corpus['source']}'; set corpus.source: "
+            "local to use the file, or remove corpus.path"
+        )
+    if raw_corpus.get("path") and "source" not in raw_corpus:
+        cfg["corpus"]["source"] = "local"  # a path alone means a local corpus
     validate(cfg, str(schema_path))  # fills defaults
+    for problem in configcheck.problems(cfg):  # cross-field checks the config alone settles
+        raise UserError(problem)
     c = cfg["corpus"]
     if c["source"] == "local":
         if not c["path"]:
@@ -61,6 +71,12 @@ def check_config(cfg: dict, schema_path: str | Path) -> None:
             suites.plan(name)
         except UserError as e:
             raise UserError(f"suites.{name}: {e}") from None
+        if suite["kind"] == "local":
+            problem = configcheck.context_problem(
+                name, [c.path for c in suites.plan(name)], cfg["tokens"]["context_length"]
+            )
+            if problem:
+                raise UserError(problem)
     step = cfg["regression"]["step"]
     if step != "last":
         for name in cfg["suites"]:
