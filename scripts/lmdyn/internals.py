@@ -212,3 +212,53 @@ class Internals:
             for h in handles:
                 h.remove()
         return logits[..., : self.vocab_size].float(), cache
+
+
+# ---- weights without building the model ---------------------------------------------------------
+
+EMBED_KEYS = ("gpt_neox.embed_in.weight", "transformer.wte.weight", "wte.weight")
+UNTIED_KEYS = ("embed_out.weight", "lm_head.weight")
+
+
+def load_embeddings(path, vocab_size: int) -> dict:
+    """{arch, W_E, W_U, tied} of a checkpoint directory, float32 [vocab_size, d] (W_U is W_E when tied).
+
+    Read straight from the safetensors files where they hold the matrices (a weight-only analysis
+    needs nothing else); otherwise (e.g. pytorch_model.bin only) the model is loaded and read
+    through :class:`Internals`. An architecture the internals layer does not know stops here.
+    """
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    cfg = json.loads((path / "config.json").read_text())
+    arch = cfg.get("model_type")
+    if arch not in SUPPORTED_ARCHS:
+        raise UserError(
+            f"architecture {arch!r} of {path} is not supported by the internals layer; "
+            f"supported: {', '.join(SUPPORTED_ARCHS)}"
+        )
+    tied = bool(cfg.get("tie_word_embeddings", arch != "gpt_neox"))
+    found = {}
+    files = sorted(path.glob("*.safetensors"))
+    if files:
+        from safetensors import safe_open
+
+        for f in files:
+            with safe_open(str(f), framework="pt") as st:
+                for key in st.keys():
+                    if key in EMBED_KEYS and "W_E" not in found:
+                        found["W_E"] = st.get_tensor(key)
+                    elif key in UNTIED_KEYS and not tied and "W_U" not in found:
+                        found["W_U"] = st.get_tensor(key)
+    if "W_E" in found and (tied or "W_U" in found):
+        W_E = found["W_E"].float()
+        W_U = W_E if tied else found["W_U"].float()
+        for what, rows in (("input embedding", W_E.shape[0]), ("output", W_U.shape[0])):
+            if rows < vocab_size:
+                raise UserError(f"{path}: {rows} {what} rows but the tokenizer has {vocab_size} tokens")
+        return {"arch": arch, "W_E": W_E[:vocab_size], "W_U": W_U[:vocab_size], "tied": tied}
+    from lmdyn.checkpoints import load_model
+
+    ix = Internals(load_model(path), vocab_size)
+    return {"arch": arch, "W_E": ix.W_E, "W_U": ix.W_U, "tied": ix.tied}
