@@ -376,6 +376,7 @@ def final_outputs():
         out += [f"results/figures/{s}/sigma_{m}.png" for m in models_of(s)]
         out += [f"results/figures/{s}/learnability_{m}.png" for m in models_of(s)]
         out.append(f"results/integrity/{s}.csv")
+        out += weight_analysis_outputs(s)
         if is_micro(s):
             out += [
                 f"results/training/{s}/{m}/seed{seed}.tsv"
@@ -525,3 +526,58 @@ def study_suite_outputs():
 
 
 REGRESSION_PARQUET = ("coefficients.parquet", "pooled.parquet", "phases.parquet")
+
+
+# ---- weight-only analyses: unigram latent probe and embedding anisotropy (issue 8) ---------------
+
+
+def weights_cache_probe(wildcards):
+    """Directory of a run's per-checkpoint probe results (reused across reruns, keyed by weights)."""
+    return f"results/probe/{wildcards.suite}/{wildcards.model}/seed{wildcards.seed}"
+
+
+def weights_cache_anisotropy(wildcards):
+    return (
+        f"results/anisotropy/{wildcards.suite}/{wildcards.model}/seed{wildcards.seed}"
+    )
+
+
+def _run_tables(suite, family, suffixes):
+    return {
+        name: [
+            f"results/{family}/{suite}/{m}/seed{seed}{suffix}.parquet"
+            for m in models_of(suite)
+            for seed in seeds_of(suite)
+        ]
+        for name, suffix in suffixes.items()
+    }
+
+
+def probe_suite_inputs(wildcards):
+    inputs = _run_tables(
+        wildcards.suite,
+        "probe",
+        {"probe": "", "deciles": "_deciles", "tokens": "_tokens"},
+    )
+    inputs["tokenizer"] = tokenizer_dir(wildcards)
+    return inputs
+
+
+def anisotropy_suite_inputs(wildcards):
+    return _run_tables(wildcards.suite, "anisotropy", {"stats": "", "hist": "_hist"})
+
+
+def weight_analysis_outputs(suite):
+    return [
+        f"results/probe/{suite}/probe.csv",
+        f"results/anisotropy/{suite}/anisotropy.csv",
+    ] + [
+        f"results/figures/{suite}/{name}.png"
+        for name in (
+            "probe_kl",
+            "probe_scatter",
+            "probe_pca",
+            "anisotropy_hist",
+            "anisotropy_mean",
+        )
+    ]

@@ -138,3 +138,15 @@ def adam_reference(W_U, log_u, iterations: int, lr: float = 0.01) -> tuple[np.nd
     x = x.detach()
     r = torch.log_softmax(W @ x, 0) - lu
     return x.numpy(), float(r @ r)
+
+
+def pca2(E) -> tuple[np.ndarray, np.ndarray]:
+    """First two principal components of the rows of E [V, d] (centred over tokens): coordinates
+    [V, 2] and the share of variance each explains. Signs fixed so each axis' largest loading is > 0."""
+    X = torch.as_tensor(np.asarray(E)).to(torch.float64)
+    X = X - X.mean(0)
+    evals, evecs = torch.linalg.eigh(X.T @ X)
+    top = evecs[:, [-1, -2]]
+    top = top * torch.sign(top[top.abs().argmax(0), torch.arange(2)])
+    share = (evals[[-1, -2]] / evals.sum().clamp_min(1e-300)).numpy()
+    return (X @ top).numpy(), share
