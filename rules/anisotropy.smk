@@ -30,7 +30,7 @@ rule anisotropy_run:
 
 
 rule anisotropy_suite:
-    """Suite tables and figures of embedding anisotropy."""
+    """Suite tables of embedding anisotropy (parquet and CSV)."""
     input:
         unpack(anisotropy_suite_inputs),
     output:
@@ -43,6 +43,20 @@ rule anisotropy_suite:
         ),
         hist="results/anisotropy/{suite}/histograms.parquet",
         hist_csv="results/anisotropy/{suite}/histograms.csv",
+    log:
+        "logs/anisotropy_suite/{suite}.log",
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/anisotropy_suite.py"
+
+
+rule figure_anisotropy:
+    """Cosine histograms at the last step and mean cosine against step, raw and centred."""
+    input:
+        table="results/anisotropy/{suite}/anisotropy.parquet",
+        hist="results/anisotropy/{suite}/histograms.parquet",
+    output:
         fig_hist=report(
             "results/figures/{suite}/anisotropy_hist.png",
             caption="../report/anisotropy_hist.rst",
@@ -56,10 +70,10 @@ rule anisotropy_suite:
             labels={"suite": "{suite}", "figure": "mean cosine"},
         ),
     log:
-        "logs/anisotropy_suite/{suite}.log",
+        "logs/figures/{suite}/anisotropy.log",
     conda:
         "../envs/data.yaml"
     params:
         dpi=config["figures"]["dpi"],
     script:
-        "../scripts/anisotropy_suite.py"
+        "../scripts/figure_anisotropy.py"

@@ -543,7 +543,10 @@ def weights_cache_anisotropy(wildcards):
 
 
 def _run_tables(suite, family, suffixes):
-    return {
+    # Through the integrity checkpoint: the run jobs' params (analysed steps) need its table, and a
+    # suite job created before it is known would always be flagged for a rerun.
+    tables = {"integrity": checkpoints.integrity.get(suite=suite).output.table}
+    return tables | {
         name: [
             f"results/{family}/{suite}/{m}/seed{seed}{suffix}.parquet"
             for m in models_of(suite)
@@ -554,13 +557,11 @@ def _run_tables(suite, family, suffixes):
 
 
 def probe_suite_inputs(wildcards):
-    inputs = _run_tables(
+    return _run_tables(
         wildcards.suite,
         "probe",
         {"probe": "", "deciles": "_deciles", "tokens": "_tokens"},
     )
-    inputs["tokenizer"] = tokenizer_dir(wildcards)
-    return inputs
 
 
 def anisotropy_suite_inputs(wildcards):

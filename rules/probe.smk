@@ -30,7 +30,7 @@ rule probe_run:
 
 
 rule probe_suite:
-    """Suite tables and figures of the unigram latent probe."""
+    """Suite tables of the unigram latent probe (parquet and CSV)."""
     input:
         unpack(probe_suite_inputs),
     output:
@@ -44,6 +44,21 @@ rule probe_suite:
         deciles="results/probe/{suite}/deciles.parquet",
         deciles_csv="results/probe/{suite}/deciles.csv",
         tokens="results/probe/{suite}/tokens.parquet",
+    log:
+        "logs/probe_suite/{suite}.log",
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/probe_suite.py"
+
+
+rule figure_probe:
+    """Probe KL against step, reconstructed against true log-frequency, PCA of the embeddings."""
+    input:
+        table="results/probe/{suite}/probe.parquet",
+        tokens="results/probe/{suite}/tokens.parquet",
+        tokenizer=tokenizer_dir,
+    output:
         kl=report(
             "results/figures/{suite}/probe_kl.png",
             caption="../report/probe_kl.rst",
@@ -63,10 +78,10 @@ rule probe_suite:
             labels={"suite": "{suite}", "figure": "embedding PCA"},
         ),
     log:
-        "logs/probe_suite/{suite}.log",
+        "logs/figures/{suite}/probe.log",
     conda:
         "../envs/data.yaml"
     params:
         dpi=config["figures"]["dpi"],
     script:
-        "../scripts/probe_suite.py"
+        "../scripts/figure_probe.py"

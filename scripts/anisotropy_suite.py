@@ -1,8 +1,7 @@
-"""Rule anisotropy_suite: suite tables (parquet + CSV) and figures of embedding anisotropy."""
+"""Rule anisotropy_suite: suite tables (parquet + CSV) of embedding anisotropy."""
 
 import pandas as pd
 
-from lmdyn import weightfigures as wf
 from lmdyn.runner import run
 
 
@@ -14,8 +13,6 @@ def main(sm, log):
     hist.to_parquet(sm.output.hist, index=False)
     hist.to_csv(sm.output.hist_csv, index=False)
     log.info("%d rows", len(stats))
-    wf.anisotropy_hist(hist, [sm.output.fig_hist], sm.params.dpi)
-    wf.anisotropy_mean(stats, [sm.output.fig_mean], sm.params.dpi)
 
 
 run(main, snakemake)  # noqa: F821

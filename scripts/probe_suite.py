@@ -1,20 +1,8 @@
-"""Rule probe_suite: suite tables (parquet + CSV) and figures of the unigram latent probe."""
-
-import json
-from pathlib import Path
+"""Rule probe_suite: suite tables (parquet + CSV) of the unigram latent probe."""
 
 import pandas as pd
 
-from lmdyn import weightfigures as wf
 from lmdyn.runner import run
-
-
-def special_ids(tokenizer_dir):
-    """Ids of the tokenizer's special tokens (from tokenizer.json: no tokenizer library needed)."""
-    f = Path(tokenizer_dir) / "tokenizer.json"
-    if not f.exists():
-        return []
-    return sorted(t["id"] for t in json.loads(f.read_text()).get("added_tokens", []) if t.get("special"))
 
 
 def main(sm, log):
@@ -28,12 +16,7 @@ def main(sm, log):
     deciles.to_parquet(sm.output.deciles, index=False)
     deciles.to_csv(sm.output.deciles_csv, index=False)
     tokens.to_parquet(sm.output.tokens, index=False)
-    special = special_ids(sm.input.tokenizer)
-    log.info("%d checkpoints; special tokens %s", len(probe), special)
-    dpi = sm.params.dpi
-    wf.probe_kl(probe, [sm.output.kl], dpi)
-    wf.probe_scatter(tokens, special, [sm.output.scatter], dpi)
-    wf.probe_pca(tokens, special, [sm.output.pca], dpi)
+    log.info("%d checkpoints", len(probe))
 
 
 run(main, snakemake)  # noqa: F821
