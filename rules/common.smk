@@ -186,6 +186,15 @@ def suite_common_steps(wildcards):
     return common_steps(wildcards.suite)
 
 
+def sound_steps(wildcards):
+    """Steps of a model sound in the integrity table for every seed (weight-only analyses, which
+    do not wait for the forward passes)."""
+    s = wildcards.suite
+    return SUITES.sound_steps(
+        s, wildcards.model, checkpoints.integrity.get(suite=s).output.table
+    )
+
+
 def model_steps(wildcards):
     return analysis_steps(wildcards.suite, wildcards.model)
 
@@ -380,6 +389,7 @@ def final_outputs():
         figures = ["kl_reference", "regression"]
         figures += suite_comparisons(s).figures(models)
         out += [f"results/figures/{s}/{f}.png" for f in figures]
+        out += weight_analysis_outputs(s)
         if SUITES.is_micro(s):
             out += [
                 f"results/training/{s}/{m}/seed{k}.tsv"
@@ -387,3 +397,59 @@ def final_outputs():
                 for k in SUITES.seeds(s)
             ]
     return out
+
+
+# ---- weight-only analyses: unigram latent probe and embedding anisotropy (issue 8) ---------------
+
+
+def weights_cache_probe(wildcards):
+    """Directory of a run's per-checkpoint probe results (reused across reruns, keyed by weights)."""
+    return f"results/probe/{wildcards.suite}/{wildcards.model}/seed{wildcards.seed}"
+
+
+def weights_cache_anisotropy(wildcards):
+    return (
+        f"results/anisotropy/{wildcards.suite}/{wildcards.model}/seed{wildcards.seed}"
+    )
+
+
+def _run_tables(suite, family, suffixes):
+    # Through the integrity checkpoint: the run jobs' params (analysed steps) need its table, and a
+    # suite job created before it is known would always be flagged for a rerun.
+    tables = {"integrity": checkpoints.integrity.get(suite=suite).output.table}
+    return tables | {
+        name: [
+            f"results/{family}/{suite}/{m}/seed{seed}{suffix}.parquet"
+            for m in SUITES.models(suite)
+            for seed in SUITES.seeds(suite)
+        ]
+        for name, suffix in suffixes.items()
+    }
+
+
+def probe_suite_inputs(wildcards):
+    return _run_tables(
+        wildcards.suite,
+        "probe",
+        {"probe": "", "deciles": "_deciles", "tokens": "_tokens"},
+    )
+
+
+def anisotropy_suite_inputs(wildcards):
+    return _run_tables(wildcards.suite, "anisotropy", {"stats": "", "hist": "_hist"})
+
+
+def weight_analysis_outputs(suite):
+    return [
+        f"results/probe/{suite}/probe.csv",
+        f"results/anisotropy/{suite}/anisotropy.csv",
+    ] + [
+        f"results/figures/{suite}/{name}.png"
+        for name in (
+            "probe_kl",
+            "probe_scatter",
+            "probe_pca",
+            "anisotropy_hist",
+            "anisotropy_mean",
+        )
+    ]

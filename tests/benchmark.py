@@ -5,6 +5,7 @@
     python tests/benchmark.py rerun DIR          # time of a no-op rerun in a finished workflow directory
     python tests/benchmark.py workflow [DIR]     # the default run from a clean copy of the repository:
                                                  # wall time, job time per rule (benchmarks/), no-op rerun
+    python tests/benchmark.py weights            # probe and anisotropy per checkpoint at GPT-2-small shape
 
 Timings on shared machines are noisy: compare the ratios printed within one run.
 """
@@ -355,6 +356,45 @@ def kernels(args):
         _pythia_throughput(args, "cuda")
     else:
         print("no CUDA: the CUDA comparisons and tokens/s at batch size > 1 were not run", flush=True)
+WEIGHTS_CHILD = r"""
+import json, resource, sys, time
+import numpy as np, torch
+sys.path.insert(0, sys.argv[1])
+from lmdyn.anisotropy import anisotropy
+from lmdyn.probe import fit, kl_both
+start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+V, d, threads, kind = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+torch.set_num_threads(threads)
+rng = np.random.default_rng(0)
+counts = np.floor(1e9 / (rng.permutation(V) + 1.0) ** 1.1)
+log_u = np.log((counts + 1) / (counts.sum() + V))
+if kind == "init":  # GPT-2's initialisation: N(0, 0.02)
+    W = rng.normal(0, 0.02, size=(V, d)).astype(np.float32)
+else:  # trained-like: a common offset and a frequency direction on top of noise
+    z = (log_u - log_u.mean()) / log_u.std()
+    W = (rng.normal(0, 0.1, size=(V, d)) + rng.normal(0, 0.3, size=d) + np.outer(z, rng.normal(0, 0.05, size=d))).astype(np.float32)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.perf_counter(); res = fit(W, log_u); t_probe = time.perf_counter() - t
+peak_probe = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.perf_counter(); rows, _ = anisotropy(W, sample=5000, seed=0); t_aniso = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"probe_s": t_probe, "iterations": res["iterations"], "converged": res["converged"],
+                  "kl": kl_both(log_u, res["log_p"])[0], "aniso_s": t_aniso, "mean_cos": rows[0]["mean_cos"],
+                  "peak_mb": peak / 1024, "extra_mb": (peak - base) / 1024}))
+"""
+
+
+def weights(args):
+    """Unigram latent probe and anisotropy of one [V, d] matrix, against the speed goals of issue 8."""
+    for kind in ("init", "trained"):
+        res = subprocess.run([sys.executable, "-c", WEIGHTS_CHILD, str(REPO / "scripts"), str(args.vocab),
+                              str(args.dim), str(args.threads), kind], capture_output=True, text=True, check=True)
+        r = json.loads(res.stdout)
+        print(f"{kind:7s} V={args.vocab} d={args.dim} threads={args.threads}: "
+              f"probe {r['probe_s']:.1f}s (goal <= 20 s; {r['iterations']} iterations, converged {r['converged']}, "
+              f"KL {r['kl']:.3f}), anisotropy {r['aniso_s']:.1f}s (goal <= 5 s; mean cos {r['mean_cos']:.3f}), "
+              f"peak memory of the whole process {r['peak_mb']:.0f} MB (goal <= 1024 MB; "
+              f"{r['extra_mb']:.0f} MB above the input matrix)", flush=True)
 
 
 def main():
@@ -387,6 +427,12 @@ def main():
     w.add_argument("--cores", type=int, default=2)
     args = p.parse_args()
     {"kernels": kernels, "metrics": metrics, "rerun": rerun, "workflow": workflow}[args.cmd](args)
+    w = sub.add_parser("weights")
+    w.add_argument("--vocab", type=int, default=50257)
+    w.add_argument("--dim", type=int, default=768)
+    w.add_argument("--threads", type=int, default=2)
+    args = p.parse_args()
+    {"metrics": metrics, "rerun": rerun, "weights": weights}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,30 @@
+"""Rule figure_probe."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from lmdyn import weightfigures as wf
+from lmdyn.runner import run
+
+
+def special_ids(tokenizer_dir):
+    """Ids of the tokenizer's special tokens (from tokenizer.json: no tokenizer library needed)."""
+    f = Path(tokenizer_dir) / "tokenizer.json"
+    if not f.exists():
+        return []
+    return sorted(t["id"] for t in json.loads(f.read_text()).get("added_tokens", []) if t.get("special"))
+
+
+def main(sm, log):
+    probe, tokens = pd.read_parquet(sm.input.table), pd.read_parquet(sm.input.tokens)
+    special = special_ids(sm.input.tokenizer)
+    log.info("special tokens %s", special)
+    dpi = sm.params.dpi
+    wf.probe_kl(probe, [sm.output.kl], dpi)
+    wf.probe_scatter(tokens, special, [sm.output.scatter], dpi)
+    wf.probe_pca(tokens, special, [sm.output.pca], dpi)
+
+
+run(main, snakemake)  # noqa: F821
