@@ -342,9 +342,10 @@ def test_killed_run_resumes_after_unlock_to_byte_identical_outputs(one_step_suit
     os.killpg(proc.pid, signal.SIGKILL)  # the whole run dies at once, as on a lost node
     proc.wait()
     res = snakemake(tmp_path, cfg, check=False)
-    assert res.returncode != 0 and "LockException" in res.stderr
+    # a lock, or the outputs of the run job that died marked incomplete, stop the next run
+    assert res.returncode != 0 and ("LockException" in res.stderr or "IncompleteFilesException" in res.stderr)
     snakemake(tmp_path, cfg, "--unlock")
-    snakemake(tmp_path, cfg)
+    snakemake(tmp_path, cfg, "--rerun-incomplete")
     files = tree(run1 / "results")
     assert files == tree(tmp_path / "results")
     assert any(f.endswith(".pdf") for f in files) and "regression/final/summary.txt" in files
@@ -367,7 +368,10 @@ def test_local_suite_context_beyond_position_embeddings_stops_before_any_job(tmp
 
 
 @pytest.mark.workflow
-def test_corrupt_checkpoint_is_left_out_and_nan_weights_stop_with_one_line(tmp_path, tok_dir):
+def test_corrupt_checkpoint_and_nan_weights_are_left_out_with_one_line(tmp_path, tok_dir):
+    """An unreadable checkpoint is `corrupt` in the integrity table; one with NaN weights fails in the
+    run pass with one line naming it and the first non-finite weight; both are left out and the
+    run's other checkpoints are kept (a run with no usable checkpoint stops: see runpass)."""
     ck = tmp_path / "ck" / "seed0"
     save_checkpoint(ck / "step0", tok_dir, poison="transformer.h.0.attn.c_attn.weight")
     save_checkpoint(ck / "step1", tok_dir, seed=1)
@@ -380,17 +384,18 @@ def test_corrupt_checkpoint_is_left_out_and_nan_weights_stop_with_one_line(tmp_p
     c["suites"] = {"real": {"kind": "local", "path_pattern": str(tmp_path / "ck" / "seed{seed}" / "step{step}"),
                             "seeds": [0], "models": ["tiny"], "steps": [0, 1, 2]}}
     cfg.write_text(yaml.safe_dump(c))
-    targets = ["results/integrity/real.csv"] + [f"results/metrics/real/tiny/seed0/step{s}.parquet" for s in (0, 2)]
-    res = snakemake(tmp_path, cfg, "-k", *targets, check=False)
-    assert res.returncode != 0
+    snakemake(tmp_path, cfg, "results/runs/real.csv")
     integrity = pd.read_csv(tmp_path / "results/integrity/real.csv")
     assert list(integrity.status) == ["ok", "corrupt", "ok"]
     log = (tmp_path / "logs/integrity/real.log").read_text()
     assert "left out: real tiny seed 0 step 1 is corrupt (model.safetensors is unreadable (" in log
-    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("lmdyn")]
-    assert lines == ["lmdyn error in rule checkpoint_metrics: suite real, model tiny, seed 0, step 0: weight "
-                     "transformer.h.0.attn.c_attn.weight is not finite (nan at entry 3); the checkpoint's weights or "
-                     "training diverged: leave this checkpoint out or retrain with a smaller learning rate"], lines
+    runs = pd.read_csv(tmp_path / "results/runs/real.csv", keep_default_na=False)
+    assert list(zip(runs.step, runs.status)) == [(0, "failed"), (2, "ok")]
+    expected = ("suite real, model tiny, seed 0, step 0: weight transformer.h.0.attn.c_attn.weight is not finite "
+                "(nan at entry 3); the checkpoint's weights or training diverged: leave this checkpoint out or "
+                "retrain with a smaller learning rate")
+    assert runs.error[0] == expected
+    assert f"left out: real tiny seed 0 step 0 failed: {expected}" in (tmp_path / "logs/run_status/real.log").read_text()
     assert not (tmp_path / "results/metrics/real/tiny/seed0/step0.parquet").exists()
     assert (tmp_path / "results/metrics/real/tiny/seed0/step2.parquet").exists()
 
