@@ -1,5 +1,6 @@
 """Benchmarks (not run by pytest): memory and speed of the metric pass, workflow rerun cost.
 
+    python tests/benchmark.py kernels            # issue 10's kernel ratios next to their goals (CPU, and CUDA if present)
     python tests/benchmark.py metrics            # peak memory vs number of tokens; streaming vs naive
     python tests/benchmark.py rerun DIR          # time of a no-op rerun in a finished workflow directory
     python tests/benchmark.py workflow [DIR]     # the default run from a clean copy of the repository:
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import resource
 import subprocess
 import sys
@@ -99,6 +101,262 @@ def workflow(args):
     print(f"no-op rerun: {again:.1f} s (goal <= 5 s), nothing to be done: {nothing}")
 
 
+# ---------------------------------------------------------------------------------------------------
+# kernels: every ratio of issue 10's kernel goals, measured side by side (interleaved repeats, best of each)
+
+def _old_token_metrics(hidden, unembed, targets, log_unigram, vocab_chunk=8192, token_chunk=1024):
+    """The metric pass as it was before issue 10 (reference only): exp, z - m twice, separate sums."""
+    import math
+
+    import torch
+
+    w, logu, vocab = unembed.float(), log_unigram.float(), unembed.shape[0]
+    out = []
+    for t0 in range(0, hidden.shape[0], token_chunk):
+        h, y = hidden[t0 : t0 + token_chunk].float(), targets[t0 : t0 + token_chunk]
+        n = h.shape[0]
+        m = torch.full((n,), -math.inf)
+        s, t, r = torch.zeros(n), torch.zeros(n), torch.zeros(n)
+        for v0 in range(0, vocab, vocab_chunk):
+            z = h @ w[v0 : v0 + vocab_chunk].T
+            m_new = torch.maximum(m, z.max(dim=1).values)
+            a = torch.where(torch.isfinite(m), torch.exp(m - m_new), torch.zeros_like(m))
+            shift = torch.where(torch.isfinite(m), m - m_new, torch.zeros_like(m))
+            e = torch.exp(z - m_new[:, None])
+            t = a * (t + shift * s) + (e * (z - m_new[:, None])).sum(1)
+            s = a * s + e.sum(1)
+            r = a * r + e @ logu[v0 : v0 + vocab_chunk]
+            m = m_new
+        out.append((m + torch.log(s) - (h * w[y]).sum(1), torch.log(s) - t / s, r))
+    return out
+
+
+def _old_pairwise_kl(ha_all, wa, hb_all, wb, vocab_chunk=8192, token_chunk=1024):
+    """One pair's KL as computed before issue 10 (reference only): both logit chunks per pair."""
+    import math
+
+    import torch
+
+    vocab, out = wa.shape[0], []
+    for t0 in range(0, ha_all.shape[0], token_chunk):
+        ha, hb = ha_all[t0 : t0 + token_chunk], hb_all[t0 : t0 + token_chunk]
+        n = ha.shape[0]
+        ma, mb = torch.full((n,), -math.inf), torch.full((n,), -math.inf)
+        sa, sb, tab, tba = (torch.zeros(n) for _ in range(4))
+        for v0 in range(0, vocab, vocab_chunk):
+            za, zb = ha @ wa[v0 : v0 + vocab_chunk].T, hb @ wb[v0 : v0 + vocab_chunk].T
+            ma_new, mb_new = torch.maximum(ma, za.max(1).values), torch.maximum(mb, zb.max(1).values)
+            aa = torch.where(torch.isfinite(ma), torch.exp(ma - ma_new), torch.zeros_like(ma))
+            ab = torch.where(torch.isfinite(mb), torch.exp(mb - mb_new), torch.zeros_like(mb))
+            ea, eb = torch.exp(za - ma_new[:, None]), torch.exp(zb - mb_new[:, None])
+            d = za - zb
+            tab, tba = aa * tab + (ea * d).sum(1), ab * tba - (eb * d).sum(1)
+            sa, sb = aa * sa + ea.sum(1), ab * sb + eb.sum(1)
+            ma, mb = ma_new, mb_new
+        lse_a, lse_b = ma + torch.log(sa), mb + torch.log(sb)
+        out.append((tab / sa - lse_a + lse_b, tba / sb - lse_b + lse_a))
+    return out
+
+
+def _bare_gemm(hs, ws, vocab_chunk, token_chunk):
+    """h @ W.T over the same (token chunk, vocab chunk) tiles as the passes, nothing else."""
+    import torch
+
+    n_tok, vocab = hs[0].shape[0], ws[0].shape[0]
+    buf = torch.empty(min(token_chunk, n_tok) * min(vocab_chunk, vocab), device=ws[0].device)
+    for h, w in zip(hs, ws):
+        for t0 in range(0, n_tok, token_chunk):
+            hh = h[t0 : t0 + token_chunk]
+            for v0 in range(0, vocab, vocab_chunk):
+                k = min(vocab_chunk, vocab - v0)
+                torch.mm(hh, w[v0 : v0 + k].T, out=buf[: hh.shape[0] * k].view(hh.shape[0], k))
+
+
+def _side_by_side(fns: dict, repeats: int, dev: str) -> dict:
+    """Best wall and CPU seconds of each callable; the callables run interleaved, so load drifts on a
+    shared machine hit them alike."""
+    import torch
+
+    best = {k: [math.inf, math.inf] for k in fns}
+    for _ in range(repeats):
+        for k, f in fns.items():
+            if dev == "cuda":
+                torch.cuda.synchronize()
+            t, c = time.perf_counter(), time.process_time()
+            f()
+            if dev == "cuda":
+                torch.cuda.synchronize()
+            best[k][0] = min(best[k][0], time.perf_counter() - t)
+            best[k][1] = min(best[k][1], time.process_time() - c)
+    return best
+
+
+def _ratio_line(label, num, den, goal=None, unit_cpu=True):
+    wall = num[0] / den[0]
+    cpu = f", CPU-time ratio {num[1] / den[1]:.2f}" if unit_cpu else ""
+    verdict = "" if goal is None else f"   goal <= {goal}: {'met' if wall <= goal else 'NOT met'}"
+    print(f"  {label:58s} {num[0]:7.2f}s / {den[0]:7.2f}s = {wall:5.2f}{cpu}{verdict}", flush=True)
+
+
+def _kernel_ratios(args, dev):
+    import torch
+
+    from lmdyn import divergence as div
+
+    torch.manual_seed(0)
+    V, d = args.vocab, args.dim
+    vc, tc = args.vocab_chunk, args.token_chunk
+    cpu = dev == "cpu"
+    print(f"[{dev}] vocabulary {V}, d = {d}, chunks {tc} tokens x {vc} vocabulary; best of {args.repeats} "
+          "interleaved repeats (wall time; the CPU-time ratio is less sensitive to other load)", flush=True)
+    w = (torch.randn(V, d) / d**0.5 * 3).to(dev)  # logits with a spread like a trained LM's
+    lu = torch.log_softmax(torch.randn(V), 0).to(dev)
+    for n in args.tokens:
+        h = torch.randn(n, d, device=dev)
+        y = torch.randint(0, V, (n,), device=dev)
+        fns = {
+            "gemm": lambda: _bare_gemm([h], [w], vc, tc),
+            "pass": lambda: div.token_metrics(h, w, y, lu, None, vc, tc),
+        }
+        if n == args.tokens[0] and cpu:  # where the gain comes from: chunk shape vs kernel
+            fns.update({
+                "gemm_old_chunks": lambda: _bare_gemm([h], [w], 8192, 1024),
+                "pass_old_chunks": lambda: div.token_metrics(h, w, y, lu, None, 8192, 1024),
+                "old_pass": lambda: _old_token_metrics(h, w, y, lu),
+            })
+        r = _side_by_side(fns, args.repeats, dev)
+        _ratio_line(f"metric pass / bare chunked GEMM, {n} tokens", r["pass"], r["gemm"], 1.25, cpu)
+        if "old_pass" in r:
+            _ratio_line(f"  same, both with the old chunks 1024 x 8192", r["pass_old_chunks"], r["gemm_old_chunks"],
+                        None, cpu)
+            _ratio_line(f"  old metric pass (1024 x 8192) / its bare GEMM", r["old_pass"], r["gemm_old_chunks"], None, cpu)
+            _ratio_line(f"  bare GEMM: these chunks / old chunks", r["gemm"], r["gemm_old_chunks"], None, cpu)
+        del h, y
+    S, n = args.models, args.pair_tokens
+    ws = [(torch.randn(V, d) / d**0.5 * 3).to(dev) for _ in range(S)]
+    hs = [torch.randn(n, d, device=dev) for _ in range(S)]
+    pairs = [(i, j) for i in range(S) for j in range(i + 1, S)]
+    r = _side_by_side({
+        "gemm": lambda: _bare_gemm(hs, ws, vc, tc),
+        "many": lambda: div.pairwise_kl_many(hs, ws, pairs, None, vc, tc),
+    }, args.repeats, dev)
+    _ratio_line(f"all {len(pairs)} pairs of {S} models / {S} bare GEMMs, {n} tokens", r["many"], r["gemm"], 1.3, cpu)
+    if cpu and args.old_tokens:
+        m = args.old_tokens
+        hs_s = [h[:m] for h in hs]
+        r = _side_by_side({
+            "old": lambda: [_old_pairwise_kl(hs_s[i], ws[i], hs_s[j], ws[j]) for i, j in pairs],
+            "many": lambda: div.pairwise_kl_many(hs_s, ws, pairs, None, vc, tc),
+        }, 1, dev)
+        _ratio_line(f"old per-pair loop ({len(pairs)} calls) / all pairs at once, {m} tokens", r["old"], r["many"],
+                    None, cpu)
+    if dev == "cuda":
+        for n in args.tokens:
+            h = torch.randn(n, d, device=dev)
+            y = torch.randint(0, V, (n,), device=dev)
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated()
+            div.token_metrics(h, w, y, lu, None, vc, tc)
+            print(f"  peak GPU memory of the metric pass beyond its inputs, {n} tokens: "
+                  f"{(torch.cuda.max_memory_allocated() - base) / 2**20:.0f} MiB", flush=True)
+
+
+MEMORY_CHILD = r"""
+import json, resource, sys, torch
+sys.path.insert(0, sys.argv[1])
+from lmdyn.divergence import pairwise_kl_many, token_metrics
+n, d, v, s, vc, tc = (int(a) for a in sys.argv[2:8])
+torch.manual_seed(0)
+hs = [torch.randn(n, d) for _ in range(s)]; ws = [torch.randn(v, d).div_(d**0.5) for _ in range(s)]  # no temporaries:
+y = torch.randint(0, v, (n,)); lu = torch.log_softmax(torch.randn(v), 0)  # the peak before the pass is the inputs
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+if s == 1:
+    token_metrics(hs[0], ws[0], y, lu, None, vc, tc)
+else:
+    pairwise_kl_many(hs, ws, [(i, j) for i in range(s) for j in range(i + 1, s)], None, vc, tc)
+print(json.dumps((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024))
+"""
+
+
+def _memory_rows(args):
+    """Extra peak memory (beyond the inputs) of both passes vs the number of tokens, fresh processes."""
+    print(f"[cpu] extra peak memory beyond the inputs (fresh process each; the chunk arrays are "
+          f"{args.token_chunk * args.vocab_chunk * 4 / 2**20:.0f} MiB each):", flush=True)
+    for s in (1, args.models):
+        for n in args.memory_tokens:
+            res = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(REPO / "scripts"), str(n), str(args.dim),
+                                  str(args.vocab), str(s), str(args.vocab_chunk), str(args.token_chunk)],
+                                 capture_output=True, text=True, check=True)
+            what = "metric pass" if s == 1 else f"all pairs of {s} models"
+            print(f"  {what:26s} {n:7d} tokens: {float(res.stdout):6.0f} MiB", flush=True)
+
+
+PYTHIA_SHAPES = {  # d_model, layers, heads (Pythia's configs; vocabulary padded to 50304 as in Pythia)
+    "pythia-70m": dict(hidden_size=512, num_layers=6, num_heads=8, intermediate_size=2048),
+    "pythia-160m": dict(hidden_size=768, num_layers=12, num_heads=12, intermediate_size=3072),
+}
+
+
+def _pythia_throughput(args, dev):
+    """Tokens/s of the per-checkpoint pass (forward to final hidden states + streaming metrics) against
+    the naive baseline (full logits, log_softmax over [tokens, vocabulary]) on random-weight models."""
+    import torch
+
+    from lmdyn.divergence import token_metrics
+    from lmdyn.micro import build_model
+
+    V, L, B = args.vocab, args.context, args.batch if dev == "cuda" else 1
+    torch.manual_seed(0)
+    ids = torch.randint(0, V, (B, L), device=dev)
+    y = ids[:, 1:].reshape(-1)
+    lu = torch.log_softmax(torch.randn(V), 0).to(dev)
+    print(f"[{dev}] per-checkpoint pass, {B} window(s) of context {L}, random weights:", flush=True)
+    for name, size in PYTHIA_SHAPES.items():
+        model = build_model("gpt_neox", 50304, L, size, 0).to(dev).eval()
+        w = model.get_output_embeddings().weight.detach()[:V]
+
+        @torch.no_grad()
+        def streaming():
+            h = model.base_model(input_ids=ids).last_hidden_state[:, :-1].reshape(-1, w.shape[1])
+            return token_metrics(h, w, y, lu, None, args.vocab_chunk, args.token_chunk)
+
+        @torch.no_grad()
+        def naive():
+            lp = torch.log_softmax(model(input_ids=ids).logits[:, :-1, :V].float().reshape(-1, V), -1)
+            p = lp.exp()
+            return (-lp[torch.arange(len(y), device=dev), y], -(p * lp).sum(1), (p * (lp - lu)).sum(1))
+
+        streaming()  # warm-up (kernels, allocator)
+        r = _side_by_side({"stream": streaming, "naive": naive}, args.repeats, dev)
+        n = len(y)
+        print(f"  {name:12s} streaming {n / r['stream'][0]:8.0f} tok/s   naive full logits {n / r['naive'][0]:8.0f} tok/s"
+              f"   ratio {r['naive'][0] / r['stream'][0]:.2f}", flush=True)
+        del model
+
+
+def kernels(args):
+    import torch
+
+    sys.path.insert(0, str(REPO / "scripts"))
+    from lmdyn import divergence as div
+
+    args.vocab_chunk = args.vocab_chunk or div.VOCAB_CHUNK
+    args.token_chunk = args.token_chunk or div.TOKEN_CHUNK
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads", flush=True)
+    _kernel_ratios(args, "cpu")
+    _memory_rows(args)
+    if not args.skip_pythia:
+        _pythia_throughput(args, "cpu")
+    if torch.cuda.is_available():
+        print(f"CUDA: {torch.cuda.get_device_name()}", flush=True)
+        _kernel_ratios(args, "cuda")
+        _pythia_throughput(args, "cuda")
+    else:
+        print("no CUDA: the CUDA comparisons and tokens/s at batch size > 1 were not run", flush=True)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -106,6 +364,22 @@ def main():
     m.add_argument("--tokens", type=int, nargs="+", default=[2048, 8192, 32768])
     m.add_argument("--vocab", type=int, default=50277)
     m.add_argument("--dim", type=int, default=512)
+    k = sub.add_parser("kernels", help="issue 10's kernel ratios (metric pass, all pairs) next to their goals")
+    k.add_argument("--tokens", type=int, nargs="+", default=[4096, 32768])
+    k.add_argument("--vocab", type=int, default=50277)
+    k.add_argument("--dim", type=int, default=512)
+    k.add_argument("--models", type=int, default=10)
+    k.add_argument("--pair-tokens", type=int, default=4096)
+    k.add_argument("--old-tokens", type=int, default=512, help="tokens for the old per-pair loop (0: skip)")
+    k.add_argument("--memory-tokens", type=int, nargs="+", default=[1024, 4096, 32768])
+    k.add_argument("--vocab-chunk", type=int, default=0, help="default: lmdyn.divergence.VOCAB_CHUNK")
+    k.add_argument("--token-chunk", type=int, default=0, help="default: lmdyn.divergence.TOKEN_CHUNK")
+    k.add_argument("--repeats", type=int, default=2)
+    k.add_argument("--threads", type=int, default=0)
+    k.add_argument("--context", type=int, default=2048)
+    k.add_argument("--batch", type=int, default=8, help="windows per forward on CUDA (1 on CPU)")
+    k.add_argument("--skip-pythia", action="store_true")
+    # default-run timing (issue 10, goal 5: fresh clone, install, no-op rerun) is branch a1's subcommand
     r = sub.add_parser("rerun")
     r.add_argument("dir")
     r.add_argument("extra", nargs="*")
@@ -113,7 +387,7 @@ def main():
     w.add_argument("dir", nargs="?", help="working directory (default: a new temporary one)")
     w.add_argument("--cores", type=int, default=2)
     args = p.parse_args()
-    {"metrics": metrics, "rerun": rerun, "workflow": workflow}[args.cmd](args)
+    {"kernels": kernels, "metrics": metrics, "rerun": rerun, "workflow": workflow}[args.cmd](args)
 
 
 if __name__ == "__main__":
