@@ -425,14 +425,12 @@ def main():
     w = sub.add_parser("workflow")
     w.add_argument("dir", nargs="?", help="working directory (default: a new temporary one)")
     w.add_argument("--cores", type=int, default=2)
+    ws = sub.add_parser("weights", help="issue 8: probe and anisotropy at GPT-2-small shape")
+    ws.add_argument("--vocab", type=int, default=50257)
+    ws.add_argument("--dim", type=int, default=768)
+    ws.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
-    {"kernels": kernels, "metrics": metrics, "rerun": rerun, "workflow": workflow}[args.cmd](args)
-    w = sub.add_parser("weights")
-    w.add_argument("--vocab", type=int, default=50257)
-    w.add_argument("--dim", type=int, default=768)
-    w.add_argument("--threads", type=int, default=2)
-    args = p.parse_args()
-    {"metrics": metrics, "rerun": rerun, "weights": weights}[args.cmd](args)
+    {"kernels": kernels, "metrics": metrics, "rerun": rerun, "workflow": workflow, "weights": weights}[args.cmd](args)
 
 
 if __name__ == "__main__":
