@@ -117,6 +117,8 @@ def test_embeddings_config_runs_unchanged_against_an_offline_cache(tmp_path):
                                                    "n_eval": 6, "seed": 3}}))
     targets = [f"results/{fam}/{s}/{name}.csv" for s in ("final", "crfm-a")
                for fam, name in (("probe", "probe"), ("anisotropy", "anisotropy"))]
+    targets += [f"results/figures/{s}/{name}.png" for s in ("final", "crfm-a")
+                for name in ("probe_kl", "anisotropy_mean")]
     cmd = SNAKEMAKE + targets + ["--cores", "2", "--directory", str(tmp_path), "--configfile",
                                  str(REPO / "config/embeddings.yaml"), str(override)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache)}
