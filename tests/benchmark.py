@@ -2,6 +2,7 @@
 
     python tests/benchmark.py metrics            # peak memory vs number of tokens; streaming vs naive
     python tests/benchmark.py rerun DIR          # time of a no-op rerun in a finished workflow directory
+    python tests/benchmark.py geometry           # layer classifier (all variants) on 50,000 states of d = 768
 
 Timings on shared machines are noisy: compare the ratios printed within one run.
 """
@@ -63,6 +64,36 @@ def rerun(args):
     print(f"rerun in {args.dir}: {dt:.1f}s, nothing to be done: {nothing}")
 
 
+def geometry(args):
+    """Every classifier variant of lmdyn.geometry on planted states of the given shape, 2 threads."""
+    import os
+
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    sys.path.insert(0, str(REPO / "scripts"))
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from lmdyn import geometry as geo
+
+    C = args.layers + 1
+    N = args.states // (C * args.tokens)
+    rng = np.random.default_rng(0)
+    off = rng.standard_normal((C, 1, 1, args.dim)).astype(np.float32) * 0.3
+    states = rng.standard_normal((C, N, args.tokens, args.dim), dtype=np.float32) + off
+    docs = np.arange(N) // 2
+    tr = (rng.standard_normal((C, N // 4, args.tokens, args.dim), dtype=np.float32) + off, np.arange(N // 4))
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with threadpool_limits(args.threads):
+        t = time.perf_counter()
+        out = geo.layer_classifier(states, docs, transfer=tr, lengths=[args.tokens // 2], n_boot=1000)
+        dt = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(out["accuracy"][["variant", "split", "n_tokens", "accuracy", "ci_low", "ci_high", "n_train"]].to_string())
+    print(f"geometry: {C * N * args.tokens} states (C={C}, N={N}, L={args.tokens}, d={args.dim}), "
+          f"{args.threads} threads: {dt:.1f}s for all variants, peak RSS {peak / 1024:.0f} MB (base {base / 1024:.0f})")
+    return dt
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -73,8 +104,14 @@ def main():
     r = sub.add_parser("rerun")
     r.add_argument("dir")
     r.add_argument("extra", nargs="*")
+    g = sub.add_parser("geometry")
+    g.add_argument("--states", type=int, default=50_000)
+    g.add_argument("--dim", type=int, default=768)
+    g.add_argument("--layers", type=int, default=12)
+    g.add_argument("--tokens", type=int, default=16)
+    g.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
-    {"metrics": metrics, "rerun": rerun}[args.cmd](args)
+    {"metrics": metrics, "rerun": rerun, "geometry": geometry}[args.cmd](args)
 
 
 if __name__ == "__main__":
