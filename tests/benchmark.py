@@ -3,6 +3,7 @@
     python tests/benchmark.py metrics            # peak memory vs number of tokens; streaming vs naive
     python tests/benchmark.py rerun DIR          # time of a no-op rerun in a finished workflow directory
     python tests/benchmark.py geometry           # layer classifier (all variants) on 50,000 states of d = 768
+    python tests/benchmark.py neurons            # congruence + exclusive pairs, gpt2-large shape, random weights
 
 Timings on shared machines are noisy: compare the ratios printed within one run.
 """
@@ -94,6 +95,37 @@ def geometry(args):
     return dt
 
 
+def neurons(args):
+    """Congruence scan and exclusive pairs on random weights of the gpt2-large shape (36 x 5,120 x 50,257).
+
+    ``--layers`` below 36 runs that many layers and extrapolates linearly (the scan is per layer).
+    """
+    sys.path.insert(0, str(REPO / "scripts"))
+    import torch
+
+    from lmdyn import neurons as nr
+
+    torch.set_num_threads(args.threads)
+    g = torch.Generator().manual_seed(0)
+    W_U = torch.randn(args.vocab, args.dim, generator=g)
+
+    def w_out(l):  # generated per layer, as a model's layers would be read one at a time
+        return torch.randn(args.mlp, args.dim, generator=torch.Generator().manual_seed(1 + l))
+
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t = time.perf_counter()
+    scan = nr.congruence_scan(w_out, args.layers, W_U, targets=[10, 11], vocab_chunk=args.chunk)
+    pairs = nr.exclusive_pairs(scan, top=20)
+    dt = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    full = dt * args.full_layers / args.layers
+    print(pairs.head(3).to_string())
+    print(f"neurons: {args.layers} layers x {args.mlp} neurons x {args.vocab} tokens (d={args.dim}), {args.threads} "
+          f"threads: {dt:.1f}s; extrapolated to {args.full_layers} layers: {full:.0f}s ({full / 60:.1f} min); "
+          f"peak RSS {peak / 1024:.0f} MB")
+    return full
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -110,8 +142,16 @@ def main():
     g.add_argument("--layers", type=int, default=12)
     g.add_argument("--tokens", type=int, default=16)
     g.add_argument("--threads", type=int, default=2)
+    nb = sub.add_parser("neurons")
+    nb.add_argument("--layers", type=int, default=36)
+    nb.add_argument("--full-layers", type=int, default=36)
+    nb.add_argument("--mlp", type=int, default=5120)
+    nb.add_argument("--vocab", type=int, default=50257)
+    nb.add_argument("--dim", type=int, default=1280)
+    nb.add_argument("--chunk", type=int, default=8192)
+    nb.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
-    {"metrics": metrics, "rerun": rerun, "geometry": geometry}[args.cmd](args)
+    {"metrics": metrics, "rerun": rerun, "geometry": geometry, "neurons": neurons}[args.cmd](args)
 
 
 if __name__ == "__main__":
