@@ -125,6 +125,18 @@ def _normalise(patched, clean_ld: float, corrupted_ld: float):
 
 
 @torch.no_grad()
+def full_patch(ix, clean: torch.Tensor, corrupted: torch.Tensor, a: int, b: int, names) -> float:
+    """Restored fraction when the clean values of ``names`` replace the corrupted ones at every position."""
+    names = list(names)
+    clean_logits, cache = ix.run(clean, names=names)
+    corr_logits, _ = ix.run(corrupted, names=[])
+    patches = {n: (lambda v, src=cache[n]: src.to(v.dtype).expand_as(v).clone()) for n in names}
+    logits, _ = ix.run(corrupted, names=[], patches=patches)
+    c_ld, k_ld = float(logit_diff(clean_logits, a, b)[0]), float(logit_diff(corr_logits, a, b)[0])
+    return float(_normalise([float(logit_diff(logits, a, b)[0])], c_ld, k_ld)[0])
+
+
+@torch.no_grad()
 def layer_patching(ix, clean: torch.Tensor, corrupted: torch.Tensor, a: int, b: int,
                    components=COMPONENTS, batch: int = 64) -> pd.DataFrame:
     """Patch the clean value of one component at one (layer, position) into the corrupted run.
