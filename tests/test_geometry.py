@@ -87,3 +87,40 @@ def test_select_windows_is_seeded_and_cut():
     np.testing.assert_array_equal(ids, ids2)
     with pytest.raises(UserError, match="n_tokens"):
         geometry.select_windows(windows, [0] * 5, 2, 50, seed=0)
+
+
+def test_capture_and_collector_equal_transformers_hidden_states(tmp_path):
+    """The embedding output and the block outputs before the final norm, against transformers' own
+    hidden_states (whose last entry has the final norm applied)."""
+    import torch
+    from conftest import tiny_model
+
+    from lmdyn.internals import Internals
+
+    model = tiny_model("gpt2", vocab=97)
+    ix = Internals(model, 97)
+    g = torch.Generator().manual_seed(0)
+    windows = [torch.randint(0, 97, (n,), generator=g).numpy() for n in (12, 12, 9, 12, 4, 12)]
+    docs = [0, 0, 1, 2, 3, 3]
+    states, sd = geometry.capture_states(ix, windows, docs, n_windows=4, n_tokens=8, seed=2, batch_size=3)
+    ids, d2, take = geometry.select_windows(windows, docs, 4, 8, seed=2)
+    np.testing.assert_array_equal(sd, d2)
+    with torch.no_grad():
+        hs = model(input_ids=torch.from_numpy(ids), output_hidden_states=True).hidden_states
+    assert states.shape == (ix.n_layers + 1, 4, 8, ix.d_model)
+    for c in range(ix.n_layers):
+        np.testing.assert_allclose(states[c], hs[c].numpy(), atol=1e-5)
+    last = ix.ln_final(torch.from_numpy(states[-1])).numpy()
+    np.testing.assert_allclose(last, hs[-1].numpy(), atol=1e-5)
+    # the collector inside a pass over full windows, batched in another order, gives the same states
+    col = geometry.StateCollector(ix.n_layers, windows, docs, 4, 8, seed=2)
+    for batch in ([5, 3], [1, 0], [2], [4]):
+        ws = [windows[i] for i in batch]
+        if len({len(w) for w in ws}) > 1 or not col.wants(batch):
+            continue
+        _, cache = ix.run(torch.from_numpy(np.stack(ws)), names=col.names)
+        col.add(batch, cache)
+    col.save(tmp_path / "s.npz")
+    s2, d3 = geometry.load_states(tmp_path / "s.npz")
+    np.testing.assert_allclose(s2, states, atol=1e-6)
+    np.testing.assert_array_equal(d3, sd)

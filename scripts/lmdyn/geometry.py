@@ -248,3 +248,72 @@ def layer_classifier(states: np.ndarray, docs, transfer: tuple[np.ndarray, np.nd
     attribution = pd.DataFrame({"dimension": order, "share": share[order], "rank": np.arange(1, d + 1),
                                 "cumulative_share": np.cumsum(share[order])})
     return {"accuracy": pd.DataFrame(rows), "attribution": attribution}
+
+
+# ---- per-checkpoint state files and the per-run analysis ------------------------------------------
+
+
+def save_states(path, states: np.ndarray, docs) -> None:
+    """One checkpoint's states: ``states`` float32 [C, N, L, d] and ``docs`` [N] (uncompressed npz)."""
+    np.savez(path, states=np.asarray(states, dtype=np.float32), docs=np.asarray(docs))
+
+
+def load_states(path) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        return z["states"], z["docs"]
+
+
+class StateCollector:
+    """Collects the geometry states inside a forward pass over evaluation windows that runs anyway.
+
+    Usage in a per-checkpoint pass (windows in any batch order)::
+
+        col = StateCollector(ix.n_layers, windows, doc_ids, n_windows, n_tokens, seed)
+        for batch_indices, ids in batches:                # indices into ``windows``
+            names = metric_names + (col.names if col.wants(batch_indices) else [])
+            logits, cache = ix.run(ids, names=names)
+            col.add(batch_indices, cache)
+        col.save(path)                                      # results/layers/.../step{step}.npz
+
+    The windows chosen are those of ``select_windows`` (same seed, same sample as ``capture_states``).
+    """
+
+    def __init__(self, n_layers: int, windows: list[np.ndarray], doc_ids, n_windows: int, n_tokens: int, seed: int):
+        _, self.docs, take = select_windows(windows, doc_ids, n_windows, n_tokens, seed)
+        self.n_layers, self.n_tokens = n_layers, n_tokens
+        self.row = {int(w): i for i, w in enumerate(take)}
+        self.names = hook_names(n_layers)
+        self.parts: dict[int, np.ndarray] = {}
+
+    def wants(self, batch_indices) -> bool:
+        return any(int(i) in self.row for i in batch_indices)
+
+    def add(self, batch_indices, cache: dict) -> None:
+        rows = [(b, self.row[int(i)]) for b, i in enumerate(batch_indices) if int(i) in self.row]
+        if not rows:
+            return
+        st = states_from_cache({n: cache[n][[b for b, _ in rows], : self.n_tokens] for n in self.names}, self.n_layers)
+        for k, (_, r) in enumerate(rows):
+            self.parts[r] = st[:, k]
+
+    def states(self) -> np.ndarray:
+        missing = sorted(set(range(len(self.docs))) - set(self.parts))
+        if missing:
+            raise ValueError(f"StateCollector: {len(missing)} chosen windows never passed through add()")
+        return np.stack([self.parts[r] for r in range(len(self.docs))], axis=1)
+
+    def save(self, path) -> None:
+        save_states(path, self.states(), self.docs)
+
+
+def checkpoint_tables(step: int, states: np.ndarray, docs, transfer=None, lengths=None, test_size=0.2,
+                      n_boot=1000, ci=0.95, max_iter=200, seed=0, pca_points=200, pca=True) -> dict[str, pd.DataFrame]:
+    """Every geometry table of one checkpoint, each with a ``step`` column."""
+    out = layer_classifier(states, docs, transfer=transfer, lengths=lengths, test_size=test_size, n_boot=n_boot,
+                           ci=ci, max_iter=max_iter, seed=seed)
+    out["norms"] = layer_norms(states)
+    if pca:
+        out["pca"], out["pca_variance"] = pca_by_layer(states, n_points=pca_points, seed=seed)
+    for t in out.values():
+        t.insert(0, "step", int(step))
+    return out
