@@ -21,6 +21,8 @@ include: "rules/aggregate.smk"
 include: "rules/study.smk"
 include: "rules/regression.smk"
 include: "rules/figures.smk"
+include: "rules/geometry.smk"
+include: "rules/neurons.smk"
 
 
 rule all:

@@ -376,6 +376,7 @@ def final_outputs():
         out += [f"results/figures/{s}/sigma_{m}.png" for m in models_of(s)]
         out += [f"results/figures/{s}/learnability_{m}.png" for m in models_of(s)]
         out.append(f"results/integrity/{s}.csv")
+        out += activation_outputs(s)  # issue 9: layer geometry and token neurons
         if is_micro(s):
             out += [
                 f"results/training/{s}/{m}/seed{seed}.tsv"
@@ -525,3 +526,104 @@ def study_suite_outputs():
 
 
 REGRESSION_PARQUET = ("coefficients.parquet", "pooled.parquet", "phases.parquet")
+
+
+# ---- layer geometry and token neurons (issue 9) ---------------------------------------------------
+
+
+def run_checkpoints(wildcards):
+    """Checkpoint refs of one run at its analysed steps (one job per run loads each in turn)."""
+    steps = set(analysis_steps(wildcards.suite, wildcards.model))
+    return [r for r in run_plan(wildcards) if r["step"] in steps]
+
+
+def layer_state_files(wildcards):
+    """Per-checkpoint geometry states written by the per-checkpoint forward pass
+    (results/layers/{suite}/{model}/seed{seed}/step{step}.npz, lmdyn.geometry.StateCollector).
+    Until that pass writes them this is empty and geometry_run captures the same states itself.
+    """
+    return []
+
+
+def transfer_tokens(wildcards):
+    if config["geometry"]["transfer"]["source"] is None:
+        return []
+    return f"results/geometry/{wildcards.suite}/transfer_tokens.parquet"
+
+
+def transfer_local(wildcards):
+    t = config["geometry"]["transfer"]
+    return [t["path"]] if t["source"] == "local" else []
+
+
+def neurons_spec(wildcards):
+    """Prompts, targets and BOS policy of a suite: its own neurons section over the top-level one."""
+    spec = {k: config["neurons"][k] for k in ("prompts", "targets", "prepend_bos")}
+    spec.update(config["suites"][wildcards.suite].get("neurons", {}))
+    return spec
+
+
+def neurons_prompts(wildcards):
+    return neurons_spec(wildcards)["prompts"]
+
+
+def neurons_targets(wildcards):
+    return neurons_spec(wildcards)["targets"]
+
+
+def neurons_bos(wildcards):
+    return neurons_spec(wildcards)["prepend_bos"]
+
+
+GEOMETRY_TABLES = ("accuracy", "attribution", "norms", "pca", "pca_variance")
+NEURON_TABLES = (
+    "summary",
+    "lens",
+    "layer_patch",
+    "neuron_patch",
+    "top_neuron",
+    "outliers",
+    "exclusive",
+    "target_congruence",
+    "activation",
+)
+
+
+def run_tables(wildcards, family, names):
+    s = wildcards.suite
+    return {
+        name: [
+            f"results/{family}/{s}/{m}/seed{seed}/{name}.parquet"
+            for m in models_of(s)
+            for seed in seeds_of(s)
+        ]
+        for name in names
+    }
+
+
+def geometry_run_tables(wildcards):
+    return run_tables(wildcards, "geometry", GEOMETRY_TABLES)
+
+
+def neurons_run_tables(wildcards):
+    return run_tables(wildcards, "neurons", NEURON_TABLES)
+
+
+def activation_outputs(s):
+    """Suite outputs of both families (for rule all)."""
+    out = [f"results/geometry/{s}/{name}.csv" for name in GEOMETRY_TABLES]
+    out += [f"results/neurons/{s}/{name}.csv" for name in NEURON_TABLES]
+    out += [
+        f"results/figures/{s}/{name}.png"
+        for name in (
+            "geometry_accuracy",
+            "geometry_norms",
+            "geometry_pca",
+            "geometry_attribution",
+            "neurons_lens",
+            "neurons_patching",
+            "neurons_emergence",
+            "neurons_activation",
+        )
+    ]
+    return out

@@ -206,3 +206,26 @@ def test_target_must_be_one_token(tokenizer):
         neurons.encode_pair(tokenizer, "p", "t1 t2 t3", "t1 t2", prepend_bos=False)
     a, _ = neurons.encode_pair(tokenizer, "p", "t5 t6", "t5 t7", prepend_bos=True)
     assert a.tolist() == [[0, 5, 6]]
+
+
+def test_checkpoint_tables_are_consistent(tokenizer):
+    from lmdyn.internals import Internals
+
+    ix = Internals(build("gpt2"), VOCAB)
+    windows = [np.arange(10) % VOCAB, (np.arange(10) * 7) % VOCAB]
+    prompts = [{"name": "p1", "clean": "t5 t6 t7 t8", "corrupted": "t5 t9 t7 t8"}]
+    t = neurons.checkpoint_tables(3, ix, tokenizer, prompts, ["t3", "t4"], False, windows, top_pairs=5,
+                                  n_activation_pairs=2, n_bins=4)
+    assert (t["summary"].step == 3).all() and len(t["summary"]) == 1
+    np_ = t["neuron_patch"]
+    top = t["top_neuron"].iloc[0]
+    single = np_[np_.neuron >= 0]
+    assert top.restored == pytest.approx(single.restored.max())
+    assert top.layer_restored == pytest.approx(np_[(np_.layer == top.layer) & (np_.neuron == -1)].restored.iloc[0])
+    assert len(single) == ix.n_layers * ix.d_mlp  # "auto": every neuron of a small model
+    assert len(t["exclusive"]) <= 5 and (np.diff(t["exclusive"].score) <= 0).all()
+    assert len(t["target_congruence"]) == ix.n_layers * ix.d_mlp
+    assert t["outliers"]["rank"].tolist() == list(range(1, 11))
+    assert t["activation"].groupby(["layer", "neuron", "token_id"])["count"].sum().eq(20).all()
+    with pytest.raises(UserError, match="not a single token"):
+        neurons.checkpoint_tables(3, ix, tokenizer, prompts, ["t3 t4", "t4"], False, windows)

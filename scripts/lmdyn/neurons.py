@@ -350,3 +350,85 @@ def activation_vs_prediction(ix, windows: list[np.ndarray], pairs, n_bins: int =
         rows.append(pd.DataFrame({"layer": p[0], "neuron": p[1], "token_id": p[2], "bin": np.arange(n_bins),
                                   "act_low": edges[:-1], "act_high": edges[1:], "count": count, "top1_share": share}))
     return pd.concat(rows, ignore_index=True)
+
+
+# ---- one checkpoint, every prompt pair -------------------------------------------------------------
+
+
+def _tok(tokenizer, ids) -> list[str]:
+    return [tokenizer.decode([int(i)]) for i in ids]
+
+
+def checkpoint_tables(step: int, ix, tokenizer, prompts: list[dict], targets: list[str], prepend_bos: bool,
+                      windows: list[np.ndarray], patch_layers="auto", max_patch_neurons: int = 4096,
+                      lens_modes=("per_layer", "final_scale"), center: bool = True, top_pairs: int = 20,
+                      n_activation_pairs: int = 3, n_bins: int = 20, n_outliers: int = 10,
+                      vocab_chunk: int = 8192, batch_size: int = 16) -> dict[str, pd.DataFrame]:
+    """Every token-neuron table of one checkpoint (each with a ``step`` column).
+
+    prompts: [{name, clean, corrupted}]; targets: [a, b] (single tokens). The top neuron of a prompt is
+    the neuron whose clean value restores the largest fraction of the logit difference.
+    """
+    if not prompts or len(targets) != 2:
+        raise UserError("neurons: give at least one prompt pair and exactly two target tokens")
+    a, b = (target_id(tokenizer, prompts[0]["name"], t) for t in targets)
+    out: dict[str, list[pd.DataFrame]] = {k: [] for k in ("summary", "lens", "layer_patch", "neuron_patch",
+                                                          "top_neuron", "outliers")}
+    tops = []
+    for p in prompts:
+        clean, corr = encode_pair(tokenizer, p["name"], p["clean"], p["corrupted"], prepend_bos)
+        s = prompt_summary(ix, clean, corr, a, b)
+        out["summary"].append(pd.DataFrame([{"prompt": p["name"], "target_a": targets[0], "target_b": targets[1], **s}]))
+        for mode in lens_modes:
+            lens = logit_lens(ix, clean, a, b, mode=mode, model=ix.model)
+            lens.insert(0, "prompt", p["name"])
+            out["lens"].append(lens)
+        lp = layer_patching(ix, clean, corr, a, b, batch=batch_size * 4)
+        lp["token"] = np.asarray(_tok(tokenizer, clean[0].tolist()))[lp.position]
+        lp.insert(0, "prompt", p["name"])
+        out["layer_patch"].append(lp)
+        layers = choose_layers(lp, ix.n_layers, ix.d_mlp, patch_layers, max_patch_neurons)
+        npatch = neuron_patching(ix, clean, corr, a, b, layers, batch=batch_size * 16)
+        npatch.insert(0, "prompt", p["name"])
+        out["neuron_patch"].append(npatch)
+        single = npatch[npatch.neuron >= 0]
+        if single.restored.notna().any():
+            best = single.loc[single.restored.idxmax()]
+            l, n = int(best.layer), int(best.neuron)
+            cong = neuron_token_congruence(ix, l, n, center=center)
+            whole = npatch[(npatch.layer == l) & (npatch.neuron == -1)].restored.iloc[0]
+            rank_a = int((cong > cong[a]).sum()) + 1
+            out["top_neuron"].append(pd.DataFrame([{
+                "prompt": p["name"], "layer": l, "neuron": n, "restored": float(best.restored),
+                "layer_restored": float(whole), "congruence_a": float(cong[a]), "congruence_b": float(cong[b]),
+                "rank_a": rank_a, "congruence_mean": float(cong.mean()), "congruence_std": float(cong.std())}]))
+            order = np.argsort(-cong, kind="stable")[:n_outliers]
+            out["outliers"].append(pd.DataFrame({
+                "prompt": p["name"], "layer": l, "neuron": n, "rank": np.arange(1, len(order) + 1), "token_id": order,
+                "token": _tok(tokenizer, order), "congruence": cong[order],
+                "z": (cong[order] - cong.mean()) / max(cong.std(), 1e-12)}))
+            tops.append((l, n, a, "top patched neuron", p["name"]))
+    scan = congruence_scan(ix.W_out, ix.n_layers, ix.W_U, targets=[a, b], center=center,
+                           vocab_chunk=vocab_chunk)
+    ex = exclusive_pairs(scan, top=top_pairs)
+    ex.insert(0, "rank", np.arange(1, len(ex) + 1))
+    ex["token"] = _tok(tokenizer, ex.token_id)
+    tables = {k: pd.concat(v, ignore_index=True) if v else pd.DataFrame() for k, v in out.items()}
+    tables["exclusive"] = ex
+    flat = np.arange(scan["targets"].shape[0])
+    tables["target_congruence"] = pd.DataFrame({
+        "layer": flat // scan["d_mlp"], "neuron": flat % scan["d_mlp"], "congruence_a": scan["targets"][:, 0],
+        "congruence_b": scan["targets"][:, 1]})
+    source: dict[tuple, str] = {}  # (layer, neuron, token) -> why it is plotted; first reason wins
+    for l, n, t, why, pn in tops:
+        source.setdefault((l, n, t), f"{why} ({pn})")
+    for r in ex.head(n_activation_pairs).itertuples():
+        source.setdefault((int(r.layer), int(r.neuron), int(r.token_id)), f"exclusive pair {r.rank}")
+    act = activation_vs_prediction(ix, windows, list(source), n_bins=n_bins, batch_size=batch_size)
+    if len(act):
+        act["source"] = [source[(l, n, t)] for l, n, t in zip(act.layer, act.neuron, act.token_id)]
+        act["token"] = _tok(tokenizer, act.token_id)
+    tables["activation"] = act
+    for t in tables.values():
+        t.insert(0, "step", int(step))
+    return tables
