@@ -242,17 +242,17 @@ def congruence_scan(w_out, n_layers: int, W_U: torch.Tensor, targets=(), center:
     W_U = W_U.float()
     if center:
         W_U = W_U - W_U.mean(0, keepdim=True)
-    V = W_U.shape[0]
-    tok_v = torch.full((V, 2), -torch.inf)
-    tok_i = torch.full((V, 2), -1, dtype=torch.long)
+    V, dev = W_U.shape[0], W_U.device
+    tok_v = torch.full((V, 2), -torch.inf, device=dev)
+    tok_i = torch.full((V, 2), -1, dtype=torch.long, device=dev)
     neuron_v, neuron_i, tgt = [], [], []
     targets = list(targets)
     d_mlp = None
     for l in range(n_layers):
-        W = w_out(l).float()
+        W = w_out(l).float().to(dev)
         d_mlp = W.shape[0]
-        nv = torch.full((d_mlp, 2), -torch.inf)
-        ni = torch.full((d_mlp, 2), -1, dtype=torch.long)
+        nv = torch.full((d_mlp, 2), -torch.inf, device=dev)
+        ni = torch.full((d_mlp, 2), -1, dtype=torch.long, device=dev)
         base = l * d_mlp
         for s in range(0, V, vocab_chunk):
             block = W @ W_U[s: s + vocab_chunk].T  # [d_mlp, chunk]
@@ -275,9 +275,9 @@ def congruence_scan(w_out, n_layers: int, W_U: torch.Tensor, targets=(), center:
         neuron_i.append(ni)
         if targets:
             tgt.append(W @ W_U[targets].T)
-    return {"neuron_top": torch.cat(neuron_v).numpy(), "neuron_top_token": torch.cat(neuron_i).numpy(),
-            "token_top": tok_v.numpy(), "token_top_neuron": tok_i.numpy(),
-            "targets": torch.cat(tgt).numpy() if targets else np.zeros((0, 0), np.float32), "d_mlp": int(d_mlp)}
+    return {"neuron_top": torch.cat(neuron_v).cpu().numpy(), "neuron_top_token": torch.cat(neuron_i).cpu().numpy(),
+            "token_top": tok_v.cpu().numpy(), "token_top_neuron": tok_i.cpu().numpy(),
+            "targets": torch.cat(tgt).cpu().numpy() if targets else np.zeros((0, 0), np.float32), "d_mlp": int(d_mlp)}
 
 
 def exclusive_pairs(scan: dict, top: int = 20) -> pd.DataFrame:
@@ -306,7 +306,7 @@ def neuron_token_congruence(ix, layer: int, neuron: int, center: bool = True) ->
     W_U = ix.W_U.float()
     if center:
         W_U = W_U - W_U.mean(0, keepdim=True)
-    return (W_U @ ix.W_out(layer)[neuron].float()).numpy()
+    return (W_U @ ix.W_out(layer)[neuron].float().to(W_U.device)).cpu().numpy()
 
 
 @torch.no_grad()
@@ -332,10 +332,10 @@ def activation_vs_prediction(ix, windows: list[np.ndarray], pairs, n_bins: int =
         for s in range(0, len(idx), batch_size):
             ids = torch.from_numpy(np.stack([windows[j] for j in idx[s: s + batch_size]]).astype(np.int64))
             logits, cache = ix.run(ids, names=names)
-            top1 = logits.argmax(-1).reshape(-1)
+            top1 = logits.argmax(-1).reshape(-1).cpu()
             for p in pairs:
                 l, n, t = p
-                acts[p].append(cache[f"blocks.{l}.mlp.hook_post"][..., n].reshape(-1).float().numpy())
+                acts[p].append(cache[f"blocks.{l}.mlp.hook_post"][..., n].reshape(-1).float().cpu().numpy())
                 hits[p].append((top1 == t).numpy())
     rows = []
     for p in pairs:
