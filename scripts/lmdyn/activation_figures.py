@@ -151,6 +151,8 @@ def neurons_patching(lp: pd.DataFrame, title: str, paths, dpi=150):
         h = lp[lp.component == comp].pivot(index="layer", columns="position", values="restored")
         im = ax.imshow(h.to_numpy(), cmap="RdBu", vmin=-vmax, vmax=vmax, aspect="auto")
         ax.set_title(comp)
+        ax.set_yticks(range(len(h.index)))
+        ax.set_yticklabels([str(i) for i in h.index])
         ax.set_xticks(range(len(tokens)))
         ax.set_xticklabels([repr(t)[1:-1] for t in tokens], rotation=90, fontsize=6)
         ax.set_xlabel("position")
@@ -161,9 +163,12 @@ def neurons_patching(lp: pd.DataFrame, title: str, paths, dpi=150):
 
 
 def neurons_emergence(summary: pd.DataFrame, top: pd.DataFrame, patch: pd.DataFrame, cong: pd.DataFrame,
-                      paths, dpi=150):
+                      paths, dpi=150, min_gap: float = 0.5):
     """Across steps: clean logit difference, and the last step's top neuron: its restored fraction and
-    its congruence difference (target a minus target b), per model with a band across seeds."""
+    its congruence difference (target a minus target b), per model with a band across seeds.
+
+    Restored fractions are left out at steps where clean and corrupted differ by less than
+    ``min_gap`` nats (the normalisation divides by that difference)."""
     models = list(dict.fromkeys(summary.model))
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     for m in models:
@@ -176,18 +181,21 @@ def neurons_emergence(summary: pd.DataFrame, top: pd.DataFrame, patch: pd.DataFr
             l, n = int(last.layer), int(last.neuron)
             p = patch[(patch.model == m) & (patch.seed == seed) & (patch.prompt == prompt) & (patch.layer == l)
                       & (patch.neuron == n)]
-            rows_r.append(p[["step", "restored"]].assign(seed=seed))
+            sd = s[(s.seed == seed) & (s.prompt == prompt)]
+            big = set(sd.step[(sd.logit_diff_clean - sd.logit_diff_corrupted).abs() >= min_gap])
+            rows_r.append(p[p.step.isin(big)][["step", "restored"]].assign(seed=seed))
             c = cong[(cong.model == m) & (cong.seed == seed) & (cong.layer == l) & (cong.neuron == n)]
             rows_c.append(c.assign(diff=c.congruence_a - c.congruence_b)[["step", "diff"]].assign(seed=seed))
         if rows_r:
             _band(axes[1], pd.concat(rows_r), "restored", m)
             _band(axes[2], pd.concat(rows_c), "diff", m)
     axes[0].set_ylabel("clean logit difference [nats]")
-    axes[1].set_ylabel("restored fraction of the last step's top neuron")
+    axes[1].set_ylabel(f"restored by the last step's top neuron\n(steps with |clean - corrupted| >= {min_gap})")
     axes[2].set_ylabel("its congruence: target a - target b")
     for ax in axes:
         _step_axis(ax)
         ax.legend(fontsize=7)
+    fig.tight_layout()
     _save(fig, paths, dpi)
 
 
