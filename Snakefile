@@ -23,6 +23,8 @@ include: "rules/regression.smk"
 include: "rules/figures.smk"
 include: "rules/probe.smk"
 include: "rules/anisotropy.smk"
+include: "rules/geometry.smk"
+include: "rules/neurons.smk"
 
 
 rule all:

@@ -336,11 +336,20 @@ def size_files(wildcards):
     return {t: f"results/pairs/{s}/sizes_step{t}.parquet" for t in steps}
 
 
+def run_extras():
+    """Per-checkpoint extras of the run pass: config metrics.extras, plus `layers` (the layer
+    geometry's states, captured in the same forward pass; options from config geometry).
+    """
+    g = config["geometry"]
+    layers = {k: g[k] for k in ("n_windows", "n_tokens", "seed")}
+    return {**config["metrics"]["extras"], "layers": layers}
+
+
 def extra_outputs():
-    """One output directory per enabled per-checkpoint extra (config metrics.extras)."""
+    """One output directory per per-checkpoint extra of the run pass."""
     return {
         name: directory(f"results/{name}/{{suite}}/{{model}}/seed{{seed}}")
-        for name in config["metrics"]["extras"]
+        for name in run_extras()
     }
 
 
@@ -393,6 +402,7 @@ def final_outputs():
         figures += suite_comparisons(s).figures(models)
         out += [f"results/figures/{s}/{f}.png" for f in figures]
         out += weight_analysis_outputs(s)
+        out += activation_outputs(s)  # layer geometry and token neurons
         if SUITES.is_micro(s):
             out += [
                 f"results/training/{s}/{m}/seed{k}.tsv"
@@ -456,3 +466,103 @@ def weight_analysis_outputs(suite):
             "anisotropy_mean",
         )
     ]
+
+
+# ---- layer geometry and token neurons (issue 9) ---------------------------------------------------
+
+
+def run_checkpoints(wildcards):
+    """Checkpoint refs of one run at its analysed steps (one job per run loads each in turn)."""
+    steps = set(analysis_steps(wildcards.suite, wildcards.model))
+    return [r for r in run_refs(wildcards) if r["step"] in steps]
+
+
+def layer_state_files(wildcards):
+    """The run's per-checkpoint geometry states, written by the run pass's `layers` extra in the
+    forward pass that computes the metrics (results/layers/{suite}/{model}/seed{seed}/step{step}.npz).
+    """
+    return f"results/layers/{wildcards.suite}/{wildcards.model}/seed{wildcards.seed}"
+
+
+def transfer_tokens(wildcards):
+    if config["geometry"]["transfer"]["source"] is None:
+        return []
+    return f"results/geometry/{wildcards.suite}/transfer_tokens.parquet"
+
+
+def transfer_local(wildcards):
+    t = config["geometry"]["transfer"]
+    return [t["path"]] if t["source"] == "local" else []
+
+
+def neurons_spec(wildcards):
+    """Prompts, targets and BOS policy of a suite: its own neurons section over the top-level one."""
+    spec = {k: config["neurons"][k] for k in ("prompts", "targets", "prepend_bos")}
+    spec.update(config["suites"][wildcards.suite].get("neurons", {}))
+    return spec
+
+
+def neurons_prompts(wildcards):
+    return neurons_spec(wildcards)["prompts"]
+
+
+def neurons_targets(wildcards):
+    return neurons_spec(wildcards)["targets"]
+
+
+def neurons_bos(wildcards):
+    return neurons_spec(wildcards)["prepend_bos"]
+
+
+GEOMETRY_TABLES = ("accuracy", "attribution", "norms", "pca", "pca_variance")
+NEURON_TABLES = (
+    "summary",
+    "lens",
+    "layer_patch",
+    "neuron_patch",
+    "top_neuron",
+    "outliers",
+    "exclusive",
+    "target_congruence",
+    "activation",
+)
+
+
+def run_tables(wildcards, family, names):
+    s = wildcards.suite
+    return {
+        name: [
+            f"results/{family}/{s}/{m}/seed{seed}/{name}.parquet"
+            for m in SUITES.models(s)
+            for seed in SUITES.seeds(s)
+        ]
+        for name in names
+    }
+
+
+def geometry_run_tables(wildcards):
+    return run_tables(wildcards, "geometry", GEOMETRY_TABLES)
+
+
+def neurons_run_tables(wildcards):
+    return run_tables(wildcards, "neurons", NEURON_TABLES)
+
+
+def activation_outputs(s):
+    """Suite outputs of both families (for rule all)."""
+    out = [f"results/geometry/{s}/{name}.csv" for name in GEOMETRY_TABLES]
+    out += [f"results/neurons/{s}/{name}.csv" for name in NEURON_TABLES]
+    out += [
+        f"results/figures/{s}/{name}.png"
+        for name in (
+            "geometry_accuracy",
+            "geometry_norms",
+            "geometry_pca",
+            "geometry_attribution",
+            "neurons_lens",
+            "neurons_patching",
+            "neurons_emergence",
+            "neurons_activation",
+        )
+    ]
+    return out

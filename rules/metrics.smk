@@ -66,7 +66,7 @@ rule run_metrics:
         seeds=suite_seeds,
         device=config["metrics"]["device"],
         dtype=config["metrics"]["dtype"],
-        extras=config["metrics"]["extras"],
+        extras=run_extras(),
         batch_size=config["metrics"]["batch_size"],
         vocab_chunk=config["metrics"]["vocab_chunk"],
         token_chunk=config["metrics"]["token_chunk"],

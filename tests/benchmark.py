@@ -6,6 +6,8 @@
     python tests/benchmark.py workflow [DIR]     # the default run from a clean copy of the repository:
                                                  # wall time, job time per rule (benchmarks/), no-op rerun
     python tests/benchmark.py weights            # probe and anisotropy per checkpoint at GPT-2-small shape
+    python tests/benchmark.py geometry           # layer classifier (all variants) on 50,000 states of d = 768
+    python tests/benchmark.py neurons            # congruence + exclusive pairs, gpt2-large shape, random weights
 
 Timings on shared machines are noisy: compare the ratios printed within one run.
 """
@@ -395,6 +397,75 @@ def weights(args):
               f"KL {r['kl']:.3f}), anisotropy {r['aniso_s']:.1f}s (goal <= 5 s; mean cos {r['mean_cos']:.3f}), "
               f"peak memory of the whole process {r['peak_mb']:.0f} MB (goal <= 1024 MB; "
               f"{r['extra_mb']:.0f} MB above the input matrix)", flush=True)
+def geometry(args):
+    """Every classifier variant of lmdyn.geometry on planted states of the given shape, 2 threads."""
+    import os
+
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    sys.path.insert(0, str(REPO / "scripts"))
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from lmdyn import geometry as geo
+
+    C = args.layers + 1
+    N = args.states // (C * args.tokens)
+    rng = np.random.default_rng(0)
+    off = rng.standard_normal((C, 1, 1, args.dim)).astype(np.float32) * 0.3
+    states = rng.standard_normal((C, N, args.tokens, args.dim), dtype=np.float32) + off
+    docs = np.arange(N) // 2
+    tr = (rng.standard_normal((C, N // 4, args.tokens, args.dim), dtype=np.float32) + off, np.arange(N // 4))
+    def cpu():
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with threadpool_limits(args.threads):
+        t, c = time.perf_counter(), cpu()
+        out = geo.layer_classifier(states, docs, transfer=tr, lengths=[args.tokens // 2], n_boot=1000)
+        dt, dc = time.perf_counter() - t, cpu() - c
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(out["accuracy"][["variant", "split", "n_tokens", "accuracy", "ci_low", "ci_high", "n_train"]].to_string())
+    print(f"geometry: {C * N * args.tokens} states (C={C}, N={N}, L={args.tokens}, d={args.dim}), "
+          f"{args.threads} threads: {dt:.1f}s wall ({dc:.1f}s CPU) for all variants, peak RSS {peak / 1024:.0f} MB "
+          f"(base {base / 1024:.0f})")
+    return dt
+
+
+def neurons(args):
+    """Congruence scan and exclusive pairs on random weights of the gpt2-large shape (36 x 5,120 x 50,257).
+
+    ``--layers`` below 36 runs that many layers and extrapolates linearly (the scan is per layer).
+    """
+    sys.path.insert(0, str(REPO / "scripts"))
+    import torch
+
+    from lmdyn import neurons as nr
+
+    torch.set_num_threads(args.threads)
+    g = torch.Generator().manual_seed(0)
+    W_U = torch.randn(args.vocab, args.dim, generator=g)
+
+    def w_out(l):  # generated per layer, as a model's layers would be read one at a time
+        return torch.randn(args.mlp, args.dim, generator=torch.Generator().manual_seed(1 + l))
+
+    def cpu():
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t, c = time.perf_counter(), cpu()
+    scan = nr.congruence_scan(w_out, args.layers, W_U, targets=[10, 11], vocab_chunk=args.chunk)
+    pairs = nr.exclusive_pairs(scan, top=20)
+    dt, dc = time.perf_counter() - t, cpu() - c
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    scale = args.full_layers / args.layers
+    print(pairs.head(3).to_string())
+    # On a shared machine wall time includes waiting for a core; CPU time / threads is what 2 idle cores need.
+    print(f"neurons: {args.layers} layers x {args.mlp} neurons x {args.vocab} tokens (d={args.dim}), {args.threads} "
+          f"threads: {dt:.1f}s wall, {dc:.1f}s CPU; extrapolated to {args.full_layers} layers: {dt * scale / 60:.1f} min "
+          f"wall here, {dc * scale / args.threads / 60:.1f} min on {args.threads} idle cores; peak RSS {peak / 1024:.0f} MB")
+    return dt * scale
 
 
 def main():
@@ -429,8 +500,23 @@ def main():
     ws.add_argument("--vocab", type=int, default=50257)
     ws.add_argument("--dim", type=int, default=768)
     ws.add_argument("--threads", type=int, default=2)
+    g = sub.add_parser("geometry")
+    g.add_argument("--states", type=int, default=50_000)
+    g.add_argument("--dim", type=int, default=768)
+    g.add_argument("--layers", type=int, default=12)
+    g.add_argument("--tokens", type=int, default=16)
+    g.add_argument("--threads", type=int, default=2)
+    nb = sub.add_parser("neurons")
+    nb.add_argument("--layers", type=int, default=36)
+    nb.add_argument("--full-layers", type=int, default=36)
+    nb.add_argument("--mlp", type=int, default=5120)
+    nb.add_argument("--vocab", type=int, default=50257)
+    nb.add_argument("--dim", type=int, default=1280)
+    nb.add_argument("--chunk", type=int, default=8192)
+    nb.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
-    {"kernels": kernels, "metrics": metrics, "rerun": rerun, "workflow": workflow, "weights": weights}[args.cmd](args)
+    {"kernels": kernels, "metrics": metrics, "rerun": rerun, "workflow": workflow, "weights": weights,
+     "geometry": geometry, "neurons": neurons}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -348,8 +348,9 @@ def test_rule_script_writes_every_fit(tmp_path):
             path = tmp_path / f"{m}/seeds_step{st}.parquet"
             path.parent.mkdir(exist_ok=True)
             # one seed pair whose symmetric KL is the simulated value
-            v[["doc_id", "position"]].assign(seed_a=0, seed_b=1, kl_ab=v.kl + 0.1, kl_ba=v.kl - 0.1).to_parquet(path)
-            values.append(str(path))
+            v[["doc_id", "position"]].assign(model=m, seed_a=0, seed_b=1, kl_ab=v.kl + 0.1,
+                                             kl_ba=v.kl - 0.1).to_parquet(path)
+            values.append({"model": m, "step": st, "seed": None, "path": str(path)})
     pd.DataFrame({"model": models, "seed": ["mean"] * 2, "uniform_end": [2.0, 1.0],
                   "contextual_onset": [8.0, np.nan], "last_step": [8.0, 8.0]}).to_csv(tmp_path / "ph.csv", index=False)
     out = {k: str(tmp_path / f"out_{k}") for k in ("coefs", "latex", "text", "pooled", "phases")}
@@ -363,9 +364,10 @@ def test_rule_script_writes_every_fit(tmp_path):
             return self.__dict__[k] if isinstance(k, str) else list.__getitem__(self, k)
 
     sm = types.SimpleNamespace(
-        input=Named([], features=str(tmp_path / "features.parquet"), values=values, phases=str(tmp_path / "ph.csv")),
+        input=Named([], features=str(tmp_path / "features.parquet"), values=[v["path"] for v in values],
+                    phases=str(tmp_path / "ph.csv")),
         output=Named(list(out.values()), **out), log=[str(tmp_path / "log")], rule="regression", threads=1,
-        params=types.SimpleNamespace(metric="kl_seeds", wanted_metric="kl_seeds", step=8, steps=steps, seeds=seeds, models=models,
+        params=types.SimpleNamespace(metric="kl_seeds", wanted_metric="kl_seeds", step=8, files=values, models=models,
                                      tag_reference="NN", min_tag_count=5, tokens_per_step=300))
     script = Path(__file__).resolve().parents[1] / "scripts" / "regression.py"
     runpy.run_path(str(script), init_globals={"snakemake": sm})

@@ -50,6 +50,11 @@ def tiny_config(tmp: Path, **overrides):
             }
         },
         "regression": {"min_tag_count": 5},
+        # issue 9 families: the tiny corpus as its own transfer corpus (no npm); a prompt in its words
+        "geometry": {"n_windows": 8, "n_tokens": 8, "lengths": [4],
+                     "transfer": {"source": "local", "path": str(tmp / "corpus.jsonl"), "n_docs": 4}},
+        "neurons": {"prompts": [{"name": "farmer", "clean": "The farmer builds", "corrupted": "The farmer farmer"}],
+                    "targets": [" the", " a"], "n_windows": 8},
     }
     for key, value in overrides.items():
         section, name = key.split("__")

@@ -146,6 +146,25 @@ class Internals:
             "mlp.hook_post": (self._mlp(l, "mlp_out"), "in"),
         }[what]
 
+    def attach(self, names: Sequence[str], visit: Callable[[str, torch.Tensor], None]) -> list:
+        """Forward hooks that call ``visit(name, value)`` with the value at every hook point in
+        ``names`` during any forward pass of the model (e.g. one another module runs), until the
+        returned handles are removed. The value is the live tensor: copy what you keep."""
+        handles = []
+        for name in dict.fromkeys(names):
+            module, side = self._point(name)
+            if side == "out":
+                def hook(module, args, output, name=name):
+                    visit(name, output[0] if isinstance(output, tuple) else output)
+
+                handles.append(module.register_forward_hook(hook))
+            else:
+                def pre(module, args, kwargs, name=name):
+                    visit(name, args[0] if args else kwargs["hidden_states"])
+
+                handles.append(module.register_forward_pre_hook(pre, with_kwargs=True))
+        return handles
+
     @torch.no_grad()
     def run(
         self,

@@ -50,6 +50,9 @@ class Extra:
     def __init__(self, options: dict | None = None):
         self.options = dict(options or {})
 
+    def setup(self, windows: list[np.ndarray], docs: np.ndarray) -> None:
+        """Once per run, before any checkpoint: the windows and the document of each."""
+
     def begin(self, model, windows: list[np.ndarray], checkpoint: dict) -> None:
         raise NotImplementedError
 
@@ -63,8 +66,15 @@ class Extra:
         pass
 
 
-# name -> Extra subclass; the rule enables the names listed in config metrics.extras.
-EXTRAS: dict[str, type[Extra]] = {}
+def _layer_states(options: dict) -> Extra:
+    from lmdyn.geometry import LayerStates  # scikit-learn and the geometry family load only when used
+
+    return LayerStates(options)
+
+
+# name -> Extra subclass (or factory); the rule enables the names listed in its extras param
+# (config metrics.extras, plus `layers`: the layer geometry's states, options from config geometry).
+EXTRAS: dict = {"layers": _layer_states}
 
 
 def make_extras(spec: dict) -> list[Extra]:
@@ -125,6 +135,9 @@ def run_pass(
     targets = torch.tensor(pred.target_id.to_numpy())
     logu = torch.from_numpy(np.asarray(log_unigram))
     keys = pred[["doc_id", "position", "target_id"]].reset_index(drop=True)
+    docs = np.asarray([k[0] for k in tokens.groupby(["doc_id", "window"], sort=False).size().index])
+    for e in extras:
+        e.setup(windows, docs)
     dirs = {k: Path(v) for k, v in out.items()}
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,113 @@
+rule transfer_tokens:
+    """The second corpus of the layer classifier's transfer test (default moby-dick, npm), cut into
+    windows with the suite's tokenizer."""
+    input:
+        local=transfer_local,
+        tokenizer=tokenizer_dir,
+    output:
+        "results/geometry/{suite}/transfer_tokens.parquet",
+    log:
+        "logs/transfer_tokens/{suite}.log",
+    conda:
+        "../envs/torch.yaml"
+    params:
+        source=config["geometry"]["transfer"]["source"],
+        path=config["geometry"]["transfer"]["path"],
+        n_docs=config["geometry"]["transfer"]["n_docs"],
+        seed=config["geometry"]["seed"],
+        context_length=config["tokens"]["context_length"],
+        windows_per_doc=config["tokens"]["windows_per_doc"],
+        cache="resources/npm",
+    script:
+        "../scripts/transfer_tokens.py"
+
+
+rule geometry_run:
+    """Layer geometry of every analysed checkpoint of one run, in one process: norms per layer, PCA
+    by layer, the layer classifier (document and vector split, unit-normalised, random control,
+    transfer, accuracy against L) with document-bootstrap intervals, per-dimension attribution.
+    """
+    input:
+        integrity="results/integrity/{suite}.csv",
+        run=checkpoint_run,
+        tokens="results/tokens/{suite}.parquet",
+        unigram="results/unigram/{suite}.parquet",
+        transfer=transfer_tokens,
+        states=layer_state_files,
+        lib=workflow.source_path("../scripts/lmdyn/geometry.py"),
+    output:
+        **{
+            name: f"results/geometry/{{suite}}/{{model}}/seed{{seed}}/{name}.parquet"
+            for name in GEOMETRY_TABLES
+        },
+    log:
+        "logs/geometry_run/{suite}/{model}/seed{seed}.log",
+    benchmark:
+        "benchmarks/geometry_run/{suite}/{model}/seed{seed}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=config["metrics"]["mem_mb"],
+        gpu=config["metrics"]["gpus"],
+        runtime=config["metrics"]["runtime"],
+    params:
+        checkpoints=run_checkpoints,
+        model="{model}",
+        seed_label="{seed}",
+        device=config["metrics"]["device"],
+        n_windows=config["geometry"]["n_windows"],
+        n_tokens=config["geometry"]["n_tokens"],
+        lengths=config["geometry"]["lengths"],
+        test_size=config["geometry"]["test_size"],
+        max_iter=config["geometry"]["max_iter"],
+        pca_points=config["geometry"]["pca_points"],
+        n_boot=config["study"]["n_boot"],
+        seed=config["geometry"]["seed"],
+    script:
+        "../scripts/geometry_run.py"
+
+
+rule geometry_suite:
+    """All runs of a suite in one table per kind (parquet and CSV) and the geometry figures."""
+    input:
+        unpack(geometry_run_tables),
+    output:
+        **{name: f"results/geometry/{{suite}}/{name}.csv" for name in GEOMETRY_TABLES},
+        **{
+            f"{name}_parquet": f"results/geometry/{{suite}}/{name}.parquet"
+            for name in GEOMETRY_TABLES
+        },
+        accuracy_fig=report(
+            "results/figures/{suite}/geometry_accuracy.png",
+            caption="../report/geometry_accuracy.rst",
+            category="Layer geometry",
+            labels={"suite": "{suite}", "figure": "accuracy"},
+        ),
+        norms_fig=report(
+            "results/figures/{suite}/geometry_norms.png",
+            caption="../report/geometry_norms.rst",
+            category="Layer geometry",
+            labels={"suite": "{suite}", "figure": "norms"},
+        ),
+        pca_fig=report(
+            "results/figures/{suite}/geometry_pca.png",
+            caption="../report/geometry_pca.rst",
+            category="Layer geometry",
+            labels={"suite": "{suite}", "figure": "PCA"},
+        ),
+        attribution_fig=report(
+            "results/figures/{suite}/geometry_attribution.png",
+            caption="../report/geometry_attribution.rst",
+            category="Layer geometry",
+            labels={"suite": "{suite}", "figure": "attribution and length"},
+        ),
+    log:
+        "logs/geometry_suite/{suite}.log",
+    conda:
+        "../envs/data.yaml"
+    params:
+        suite="{suite}",
+        dpi=config["figures"]["dpi"],
+    script:
+        "../scripts/geometry_suite.py"
