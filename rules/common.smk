@@ -472,8 +472,8 @@ def weight_analysis_outputs(suite):
 
 
 def run_checkpoints(wildcards):
-    """Checkpoint refs of one run at its analysed steps (one job per run loads each in turn)."""
-    steps = set(analysis_steps(wildcards.suite, wildcards.model))
+    """Checkpoint refs of one run at its sound steps (one job per run loads each in turn)."""
+    steps = set(sound_steps(wildcards))
     return [r for r in run_refs(wildcards) if r["step"] in steps]
 
 

@@ -25,20 +25,19 @@ def main(sm, log):
     windows, docs = windows_and_docs(sm.input.tokens)
     transfer = windows_and_docs(sm.input.transfer) if sm.input.transfer else None
     # State files written by the run pass's `layers` extra (lmdyn.geometry.LayerStates) in the
-    # forward pass of the metrics; a step without one (none expected) is captured here instead.
+    # forward pass of the metrics.
     state_files = {int(f.stem[4:]): f for f in Path(sm.input.states).glob("step*.npz")}
     tables: dict[str, list] = {}
     for ref in p.checkpoints:
         step = int(ref["step"])
-        path = registry.resolve(registry.as_checkpoint(ref), ref.get("cache_dir"))
-        ix = Internals(load_model(path, device), vocab)
-        if step in state_files:
-            states, sdocs = geometry.load_states(state_files[step])
-        else:
-            log.warning("step %d: no states from the run pass; capturing them here", step)
-            states, sdocs = geometry.capture_states(ix, windows, docs, p.n_windows, p.n_tokens, p.seed, device=device)
+        if step not in state_files:  # its forward pass failed (see results/runs/): left out here too
+            log.warning("step %d left out: the run pass wrote no layer states for it", step)
+            continue
+        states, sdocs = geometry.load_states(state_files[step])
         tr = None
-        if transfer is not None:
+        if transfer is not None:  # the second corpus: other tokens, its own forward pass
+            path = registry.resolve(registry.as_checkpoint(ref), ref.get("cache_dir"))
+            ix = Internals(load_model(path, device), vocab)
             tr = geometry.capture_states(ix, *transfer, p.n_windows, p.n_tokens, p.seed, device=device)
         out = geometry.checkpoint_tables(step, states, sdocs, transfer=tr, lengths=p.lengths, test_size=p.test_size,
                                          n_boot=p.n_boot, max_iter=p.max_iter, seed=p.seed, pca_points=p.pca_points)
