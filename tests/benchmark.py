@@ -265,19 +265,21 @@ def _kernel_ratios(args, dev):
 
 
 MEMORY_CHILD = r"""
-import json, resource, sys, torch
+import json, re, sys, torch
 sys.path.insert(0, sys.argv[1])
 from lmdyn.divergence import pairwise_kl_many, token_metrics
 n, d, v, s, vc, tc = (int(a) for a in sys.argv[2:8])
 torch.manual_seed(0)
-hs = [torch.randn(n, d) for _ in range(s)]; ws = [torch.randn(v, d).div_(d**0.5) for _ in range(s)]  # no temporaries:
-y = torch.randint(0, v, (n,)); lu = torch.log_softmax(torch.randn(v), 0)  # the peak before the pass is the inputs
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+hs = [torch.randn(n, d) for _ in range(s)]; ws = [torch.randn(v, d).div_(d**0.5) for _ in range(s)]
+y = torch.randint(0, v, (n,)); lu = torch.log_softmax(torch.randn(v), 0)
+kib = lambda key: int(re.search(key + r":\s+(\d+)", open("/proc/self/status").read()).group(1))
+open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM) to the current RSS: inputs only
+base = kib("VmRSS")
 if s == 1:
     token_metrics(hs[0], ws[0], y, lu, None, vc, tc)
 else:
     pairwise_kl_many(hs, ws, [(i, j) for i in range(s) for j in range(i + 1, s)], None, vc, tc)
-print(json.dumps((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024))
+print(json.dumps((kib("VmHWM") - base) / 1024))
 """
 
 
@@ -286,7 +288,7 @@ def _memory_rows(args):
     print(f"[cpu] extra peak memory beyond the inputs (fresh process each; the chunk arrays are "
           f"{args.token_chunk * args.vocab_chunk * 4 / 2**20:.0f} MiB each):", flush=True)
     for s in (1, args.models):
-        for n in args.memory_tokens:
+        for n in args.memory_tokens if s == 1 else args.memory_tokens[:1]:
             res = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(REPO / "scripts"), str(n), str(args.dim),
                                   str(args.vocab), str(s), str(args.vocab_chunk), str(args.token_chunk)],
                                  capture_output=True, text=True, check=True)

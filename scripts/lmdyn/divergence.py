@@ -25,8 +25,8 @@ from collections.abc import Sequence
 import torch
 
 METRICS = ("nll", "entropy", "kl_uniform", "kl_unigram")
-VOCAB_CHUNK = 4096
-TOKEN_CHUNK = 256
+VOCAB_CHUNK = 2048
+TOKEN_CHUNK = 1024
 LOG2E = 1.0 / math.log(2.0)
 LN2 = math.log(2.0)
 
