@@ -530,7 +530,10 @@ NEURON_TABLES = (
 
 def run_tables(wildcards, family, names):
     s = wildcards.suite
-    return {
+    # through the integrity checkpoint (its table as an input): a suite job created before the
+    # checkpoint is known would be flagged for a rerun every time (no-op reruns break)
+    tables = {"integrity": checkpoints.integrity.get(suite=s).output.table}
+    return tables | {
         name: [
             f"results/{family}/{s}/{m}/seed{seed}/{name}.parquet"
             for m in SUITES.models(s)

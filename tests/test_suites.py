@@ -13,7 +13,7 @@ import yaml
 
 from lmdyn.micro import build_model
 from lmdyn.tokens import load_tokenizer, save_hf_tokenizer, train_bpe
-from test_workflow import SNAKEMAKE, make_corpus
+from test_workflow import SNAKEMAKE, make_corpus, tiny_families
 
 SIZE = {"hidden_size": 16, "num_layers": 1, "num_heads": 2, "intermediate_size": 32}
 
@@ -42,6 +42,7 @@ def run(tmp, suite, env=None, check=True):
         "suites": {"real": suite},
         "regression": {"min_tag_count": 5},
         "study": {"n_boot": 50},
+        **tiny_families(tmp / "corpus.jsonl"),
     }
     (tmp / "config.yaml").write_text(yaml.safe_dump(cfg))
     cmd = SNAKEMAKE + ["--cores", "2", "--directory", str(tmp), "--configfile", str(tmp / "config.yaml")]

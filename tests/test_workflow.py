@@ -35,6 +35,17 @@ def make_corpus(path: Path, n_docs=24, seed=0):
             f.write(json.dumps({"text": " ".join(sents), "year": 1900 + i}) + "\n")
 
 
+def tiny_families(corpus: Path) -> dict:
+    """Layer geometry and token neurons on a tiny corpus (make_corpus): the corpus as its own transfer
+    corpus (no npm) and a prompt in its words whose targets are single tokens of a 300-token BPE."""
+    return {
+        "geometry": {"n_windows": 8, "n_tokens": 8, "lengths": [4],
+                     "transfer": {"source": "local", "path": str(corpus), "n_docs": 4}},
+        "neurons": {"prompts": [{"name": "farmer", "clean": "The farmer builds", "corrupted": "The farmer farmer"}],
+                    "targets": [" the", " a"], "n_windows": 8},
+    }
+
+
 def tiny_config(tmp: Path, **overrides):
     cfg = {
         "corpus": {"source": "local", "path": str(tmp / "corpus.jsonl"), "n_eval": 6, "seed": 3},
@@ -50,11 +61,7 @@ def tiny_config(tmp: Path, **overrides):
             }
         },
         "regression": {"min_tag_count": 5},
-        # issue 9 families: the tiny corpus as its own transfer corpus (no npm); a prompt in its words
-        "geometry": {"n_windows": 8, "n_tokens": 8, "lengths": [4],
-                     "transfer": {"source": "local", "path": str(tmp / "corpus.jsonl"), "n_docs": 4}},
-        "neurons": {"prompts": [{"name": "farmer", "clean": "The farmer builds", "corrupted": "The farmer farmer"}],
-                    "targets": [" the", " a"], "n_windows": 8},
+        **tiny_families(tmp / "corpus.jsonl"),
     }
     for key, value in overrides.items():
         section, name = key.split("__")
