@@ -69,7 +69,7 @@ rule geometry_run:
 
 
 rule geometry_suite:
-    """All runs of a suite in one table per kind (parquet and CSV) and the geometry figures."""
+    """All runs of a suite in one table per kind (parquet and CSV) (figures: figure_geometry)."""
     input:
         unpack(geometry_run_tables),
     output:
@@ -78,6 +78,24 @@ rule geometry_suite:
             f"{name}_parquet": f"results/geometry/{{suite}}/{name}.parquet"
             for name in GEOMETRY_TABLES
         },
+    log:
+        "logs/geometry_suite/{suite}.log",
+    conda:
+        "../envs/data.yaml"
+    params:
+        suite="{suite}",
+    script:
+        "../scripts/geometry_suite.py"
+
+
+rule figure_geometry:
+    """The geometry figures, from the suite tables (a figures: option reruns only this)."""
+    input:
+        **{
+            name: f"results/geometry/{{suite}}/{name}.parquet"
+            for name in GEOMETRY_TABLES
+        },
+    output:
         accuracy_fig=report(
             "results/figures/{suite}/geometry_accuracy.png",
             caption="../report/geometry_accuracy.rst",
@@ -103,11 +121,11 @@ rule geometry_suite:
             labels={"suite": "{suite}", "figure": "attribution and length"},
         ),
     log:
-        "logs/geometry_suite/{suite}.log",
+        "logs/figures/{suite}/geometry.log",
     conda:
         "../envs/data.yaml"
     params:
         suite="{suite}",
         dpi=config["figures"]["dpi"],
     script:
-        "../scripts/geometry_suite.py"
+        "../scripts/figure_geometry.py"

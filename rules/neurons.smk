@@ -47,7 +47,7 @@ rule neurons_run:
 
 
 rule neurons_suite:
-    """All runs of a suite in one table per kind (parquet and CSV) and the token-neuron figures."""
+    """All runs of a suite in one table per kind (parquet and CSV) (figures: figure_neurons)."""
     input:
         unpack(neurons_run_tables),
     output:
@@ -56,6 +56,21 @@ rule neurons_suite:
             f"{name}_parquet": f"results/neurons/{{suite}}/{name}.parquet"
             for name in NEURON_TABLES
         },
+    log:
+        "logs/neurons_suite/{suite}.log",
+    conda:
+        "../envs/data.yaml"
+    params:
+        suite="{suite}",
+    script:
+        "../scripts/neurons_suite.py"
+
+
+rule figure_neurons:
+    """The neurons figures, from the suite tables (a figures: option reruns only this)."""
+    input:
+        **{name: f"results/neurons/{{suite}}/{name}.parquet" for name in NEURON_TABLES},
+    output:
         lens_fig=report(
             "results/figures/{suite}/neurons_lens.png",
             caption="../report/neurons_lens.rst",
@@ -81,11 +96,11 @@ rule neurons_suite:
             labels={"suite": "{suite}", "figure": "activation vs prediction"},
         ),
     log:
-        "logs/neurons_suite/{suite}.log",
+        "logs/figures/{suite}/neurons.log",
     conda:
         "../envs/data.yaml"
     params:
         suite="{suite}",
         dpi=config["figures"]["dpi"],
     script:
-        "../scripts/neurons_suite.py"
+        "../scripts/figure_neurons.py"

@@ -1,8 +1,7 @@
-"""Rule neurons_suite: every run's token-neuron tables in one per kind, and the token-neuron figures."""
+"""Rule neurons_suite: every run's token-neuron tables in one per kind."""
 
 import pandas as pd
 
-from lmdyn import activation_figures as fig
 from lmdyn.runner import run
 
 NAMES = ("summary", "lens", "layer_patch", "neuron_patch", "top_neuron", "outliers", "exclusive",
@@ -17,22 +16,6 @@ def main(sm, log):
         t[name].to_parquet(sm.output[f"{name}_parquet"], index=False)
         t[name].to_csv(sm.output[name], index=False, float_format="%.6g")
         log.info("%s: %d rows", name, len(t[name]))
-    dpi = sm.params.dpi
-    fig.neurons_lens(t["lens"], [sm.output.lens_fig], dpi)
-    # Heatmaps and activation bins: the last step of the largest model's first seed, first prompt.
-    lp = t["layer_patch"]
-    model = list(dict.fromkeys(lp.model))[-1]
-    seed = lp[lp.model == model].seed.min()
-    step = lp[(lp.model == model) & (lp.seed == seed)].step.max()
-    prompt = lp.prompt.iloc[0]
-    sel = lp[(lp.model == model) & (lp.seed == seed) & (lp.step == step) & (lp.prompt == prompt)]
-    fig.neurons_patching(sel, f"{sm.params.suite} {model} seed {seed} step {step}: {prompt}",
-                         [sm.output.patching_fig], dpi)
-    fig.neurons_emergence(t["summary"], t["top_neuron"], t["neuron_patch"], t["target_congruence"],
-                          [sm.output.emergence_fig], dpi)
-    act = t["activation"]
-    act = act[(act.model == model) & (act.seed == seed) & (act.step == step)] if len(act) else act
-    fig.neurons_activation(act, f"{sm.params.suite} {model} seed {seed} step {step}", [sm.output.activation_fig], dpi)
 
 
 run(main, snakemake)  # noqa: F821
