@@ -8,7 +8,11 @@ import pytest
 import yaml
 from test_workflow import make_corpus, snakemake, tiny_config
 
-TARGETS = ["results/geometry/micro/accuracy.csv", "results/neurons/micro/summary.csv"]
+FIGURES = ("geometry_accuracy", "geometry_norms", "geometry_pca", "geometry_attribution", "neurons_lens",
+           "neurons_patching", "neurons_emergence", "neurons_activation")
+# the suite tables and the figures, which have their own rules (figure_geometry, figure_neurons)
+TARGETS = ["results/geometry/micro/accuracy.csv", "results/neurons/micro/summary.csv"] + [
+    f"results/figures/micro/{name}.png" for name in FIGURES]
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +53,7 @@ def test_geometry_and_neuron_tables(activation_run):
     np.testing.assert_allclose(first[first.position != 2].restored, 0.0, atol=1e-4)
     ex = pd.read_csv(r / "neurons/micro/exclusive.csv")
     assert ex.groupby(["model", "seed", "step"]).size().max() <= 20
-    for name in ("geometry_accuracy", "geometry_norms", "geometry_pca", "geometry_attribution", "neurons_lens",
-                 "neurons_patching", "neurons_emergence", "neurons_activation"):
+    for name in FIGURES:
         assert (r / f"figures/micro/{name}.png").stat().st_size > 1000
     # one job per run, never one per checkpoint
     for fam in ("geometry_run", "neurons_run"):
