@@ -3,7 +3,7 @@ rule anisotropy_run:
     checkpoint's results are kept and reused when the run is extended."""
     input:
         run=checkpoint_run,
-        integrity="results/integrity/{suite}.csv",
+        integrity="results/integrity/{suite}/{model}/seed{seed}.csv",  # this run's
         unigram="results/unigram/{suite}.parquet",
     output:
         stats="results/anisotropy/{suite}/{model}/seed{seed}.parquet",
@@ -20,7 +20,6 @@ rule anisotropy_run:
         runtime=config["anisotropy"]["runtime"],
     params:
         plan=run_refs,
-        steps=sound_steps,
         cache=weights_cache_anisotropy,
         sample=config["anisotropy"]["sample"],
         sample_seed=config["anisotropy"]["seed"],
@@ -47,6 +46,8 @@ rule anisotropy_suite:
         "logs/anisotropy_suite/{suite}.log",
     conda:
         "../envs/data.yaml"
+    params:
+        steps=suite_sound_steps,
     script:
         "../scripts/anisotropy_suite.py"
 

@@ -38,6 +38,13 @@ wildcard_constraints:
     step=r"\d+",
 
 
+# A run's integrity table comes from train_micro (micro suites) or fetch_run (published suites).
+MICRO_SUITES = wildcard_pattern([s for s in config["suites"] if SUITES.is_micro(s)])
+PUBLISHED_SUITES = wildcard_pattern(
+    [s for s in config["suites"] if not SUITES.is_micro(s)]
+)
+
+
 # ---- paths and the steps analysed ---------------------------------------------------------------
 
 
@@ -88,6 +95,13 @@ def tokenizer_dir(wildcards):
     """Micro suites train their tokenizer; published suites bring theirs (copied from a checkpoint)."""
     kind = "trained" if SUITES.is_micro(wildcards.suite) else "suite"
     return f"results/tokenizer/{kind}/{wildcards.suite}"
+
+
+def unigram_train_ids(wildcards):
+    """The train split encoded once by train_tokenizer (micro suites counting the train split)."""
+    if SUITES.is_micro(wildcards.suite) and config["unigram"]["split"] == "train":
+        return f"results/tokens/{wildcards.suite}.train.npz"
+    return []
 
 
 def checkpoint_run(wildcards):
@@ -170,10 +184,6 @@ def study_suite_inputs(wildcards):
 # ---- params functions (named, so rules stay free of lambdas; keyed, so scripts never rely on order)
 
 
-def suite_seeds(wildcards):
-    return SUITES.seeds(wildcards.suite)
-
-
 def suite_steps(wildcards):
     return SUITES.steps(wildcards.suite)
 
@@ -195,6 +205,16 @@ def sound_steps(wildcards):
     )
 
 
+def suite_sound_steps(wildcards):
+    """model -> steps sound for every seed: the suite tables of the per-run families keep only
+    these (a run job computes every step sound in its own run)."""
+    s = wildcards.suite
+    return {
+        m: SUITES.sound_steps(s, m, checkpoints.integrity.get(suite=s).output.table)
+        for m in SUITES.models(s)
+    }
+
+
 def model_steps(wildcards):
     return analysis_steps(wildcards.suite, wildcards.model)
 
@@ -213,6 +233,14 @@ def suite_train(wildcards):
 
 def model_size(wildcards):
     return config["suites"][wildcards.suite]["models"][wildcards.model]
+
+
+def train_priority(wildcards):
+    """Rough cost of a training step (d^2 x layers + d x vocabulary): the largest runs start first,
+    so the smaller ones and the analyses of finished runs fill the cores around them."""
+    size, vocab = model_size(wildcards), config["suites"][wildcards.suite]["vocab_size"]
+    d = size["hidden_size"]
+    return (12 * d * d * size["num_layers"] + 2 * d * vocab) // 1000 + 1
 
 
 def suite_comparisons(suite):
@@ -427,8 +455,9 @@ def weights_cache_anisotropy(wildcards):
 
 
 def _run_tables(suite, family, suffixes):
-    # Through the integrity checkpoint: the run jobs' params (analysed steps) need its table, and a
-    # suite job created before it is known would always be flagged for a rerun.
+    # Through the integrity checkpoint: the suite job's params (suite_sound_steps) need its table, and
+    # a suite job created before it is known would always be flagged for a rerun. (The run jobs are
+    # in the DAG from the start all the same: rule all asks for their tables, see run_outputs.)
     tables = {"integrity": checkpoints.integrity.get(suite=suite).output.table}
     return tables | {
         name: [
@@ -452,20 +481,36 @@ def anisotropy_suite_inputs(wildcards):
     return _run_tables(wildcards.suite, "anisotropy", {"stats": "", "hist": "_hist"})
 
 
-def weight_analysis_outputs(suite):
+def run_outputs(suite):
+    """Per-run tables of the weight-only families, asked by rule all directly (not only through the
+    suite jobs, which wait for the integrity checkpoint): each run's jobs start as soon as that run
+    is trained or fetched, beside the other runs' training."""
     return [
-        f"results/probe/{suite}/probe.csv",
-        f"results/anisotropy/{suite}/anisotropy.csv",
-    ] + [
-        f"results/figures/{suite}/{name}.png"
-        for name in (
-            "probe_kl",
-            "probe_scatter",
-            "probe_pca",
-            "anisotropy_hist",
-            "anisotropy_mean",
-        )
+        f"results/{family}/{suite}/{m}/seed{k}.parquet"
+        for family in ("probe", "anisotropy")
+        for m in SUITES.models(suite)
+        for k in SUITES.seeds(suite)
     ]
+
+
+def weight_analysis_outputs(suite):
+    return (
+        run_outputs(suite)
+        + [
+            f"results/probe/{suite}/probe.csv",
+            f"results/anisotropy/{suite}/anisotropy.csv",
+        ]
+        + [
+            f"results/figures/{suite}/{name}.png"
+            for name in (
+                "probe_kl",
+                "probe_scatter",
+                "probe_pca",
+                "anisotropy_hist",
+                "anisotropy_mean",
+            )
+        ]
+    )
 
 
 # ---- layer geometry and token neurons (issue 9) ---------------------------------------------------

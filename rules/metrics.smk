@@ -7,6 +7,8 @@ rule fetch_run:
         "results/integrity/{suite}/{model}/seed{seed}.csv",
     log:
         "logs/fetch_run/{suite}/{model}/seed{seed}.log",
+    wildcard_constraints:
+        suite=PUBLISHED_SUITES,  # a micro run's table is written by train_micro
     conda:
         "../envs/torch.yaml"
     params:
@@ -42,7 +44,7 @@ rule run_metrics:
     checkpoint that fails to load is recorded in the run's status table and skipped."""
     input:
         run=checkpoint_run,
-        integrity="results/integrity/{suite}.csv",
+        integrity="results/integrity/{suite}/{model}/seed{seed}.csv",  # this run's: it starts when its run is ready
         tokens="results/tokens/{suite}.parquet",
         unigram="results/unigram/{suite}.parquet",
     output:
@@ -63,7 +65,6 @@ rule run_metrics:
         runtime=config["metrics"]["runtime"],
     params:
         checkpoints=run_refs,
-        seeds=suite_seeds,
         device=config["metrics"]["device"],
         dtype=config["metrics"]["dtype"],
         extras=run_extras(),

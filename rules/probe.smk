@@ -3,7 +3,7 @@ rule probe_run:
     checkpoint's results are kept and reused when the run is extended."""
     input:
         run=checkpoint_run,
-        integrity="results/integrity/{suite}.csv",
+        integrity="results/integrity/{suite}/{model}/seed{seed}.csv",  # this run's
         unigram="results/unigram/{suite}.parquet",
     output:
         probe="results/probe/{suite}/{model}/seed{seed}.parquet",
@@ -21,7 +21,6 @@ rule probe_run:
         runtime=config["probe"]["runtime"],
     params:
         plan=run_refs,
-        steps=sound_steps,
         cache=weights_cache_probe,
         max_iter=config["probe"]["max_iter"],
         rtol=config["probe"]["rtol"],
@@ -48,6 +47,8 @@ rule probe_suite:
         "logs/probe_suite/{suite}.log",
     conda:
         "../envs/data.yaml"
+    params:
+        steps=suite_sound_steps,
     script:
         "../scripts/probe_suite.py"
 

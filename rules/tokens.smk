@@ -1,9 +1,11 @@
 rule train_tokenizer:
-    """Byte-level BPE for a micro suite, trained on the train split only."""
+    """Byte-level BPE for a micro suite, trained on the train split only; the train split encoded
+    with it once, for every training run."""
     input:
         docs="results/corpus/docs.parquet",
     output:
-        directory("results/tokenizer/trained/{suite}"),
+        tokenizer=directory("results/tokenizer/trained/{suite}"),
+        train_ids="results/tokens/{suite}.train.npz",
     log:
         "logs/train_tokenizer/{suite}.log",
     conda:
@@ -51,6 +53,7 @@ rule unigram:
     input:
         docs="results/corpus/docs.parquet",
         tokenizer=tokenizer_dir,
+        train_ids=unigram_train_ids,
     output:
         "results/unigram/{suite}.parquet",
     log:

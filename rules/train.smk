@@ -1,15 +1,20 @@
 rule train_micro:
-    """Train one micro-suite run (model size x seed); checkpoints in HF format at the grid steps."""
+    """Train one micro-suite run (model size x seed); checkpoints in HF format at the grid steps,
+    and the run's integrity table (as fetch_run writes for a published suite)."""
     input:
-        docs="results/corpus/docs.parquet",
+        train_ids="results/tokens/{suite}.train.npz",
         tokenizer=tokenizer_dir,
     output:
         run=directory("results/checkpoints/{suite}/{model}/seed{seed}"),
         curve="results/training/{suite}/{model}/seed{seed}.tsv",
+        integrity="results/integrity/{suite}/{model}/seed{seed}.csv",
     log:
         "logs/train_micro/{suite}/{model}/seed{seed}.log",
     benchmark:
         "benchmarks/train_micro/{suite}/{model}/seed{seed}.tsv"
+    wildcard_constraints:
+        suite=MICRO_SUITES,
+    priority: train_priority  # the longest runs first: the others and the analyses fill in around them
     conda:
         "../envs/torch.yaml"
     threads: 1  # one thread per run keeps training bit-reproducible; runs go in parallel
@@ -20,6 +25,7 @@ rule train_micro:
         size=model_size,
         train=suite_train,
         steps=suite_steps,
+        plan=run_refs,
         context_length=config["tokens"]["context_length"],
     script:
         "../scripts/train_micro.py"

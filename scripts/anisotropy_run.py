@@ -11,6 +11,7 @@ from lmdyn.anisotropy import anisotropy
 from lmdyn.internals import load_embeddings
 from lmdyn.runner import run
 from lmdyn.weightruns import run_steps
+from lmdyn.workflow import sound_refs
 
 
 def main(sm, log):
@@ -30,7 +31,8 @@ def main(sm, log):
 
     params = {"analysis": "anisotropy", "code": hashlib.sha256(Path(aniso.__file__).read_bytes()).hexdigest(), "sample": p.sample, "seed": p.sample_seed, "bins": p.bins}
     torch.set_num_threads(max(1, int(sm.threads)))
-    tables = run_steps(p.plan, sorted(p.steps), sm.input.integrity, p.cache, params, compute, ("stats", "hist"), log=log)
+    steps = sorted(r["step"] for r in sound_refs(sm.input.integrity, p.plan))
+    tables = run_steps(p.plan, steps, sm.input.integrity, p.cache, params, compute, ("stats", "hist"), log=log)
     tables["stats"].to_parquet(sm.output.stats, index=False)
     tables["hist"].to_parquet(sm.output.hist, index=False)
 

@@ -1,13 +1,11 @@
 """Rule anisotropy_suite: suite tables (parquet + CSV) of embedding anisotropy."""
 
-import pandas as pd
-
 from lmdyn.runner import run
+from lmdyn.workflow import concat_runs
 
 
 def main(sm, log):
-    stats = pd.concat([pd.read_parquet(f) for f in sm.input.stats], ignore_index=True)
-    hist = pd.concat([pd.read_parquet(f) for f in sm.input.hist], ignore_index=True)
+    stats, hist = (concat_runs(sm.input[k], sm.params.steps) for k in ("stats", "hist"))
     stats.to_parquet(sm.output.table, index=False)
     stats.to_csv(sm.output.csv, index=False)
     hist.to_parquet(sm.output.hist, index=False)

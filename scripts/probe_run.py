@@ -11,13 +11,14 @@ from lmdyn import probe
 from lmdyn.internals import load_embeddings
 from lmdyn.runner import run
 from lmdyn.weightruns import run_steps
+from lmdyn.workflow import sound_refs
 
 
 def main(sm, log):
     p = sm.params
     u = pd.read_parquet(sm.input.unigram).sort_values("token_id").prob.to_numpy(np.float64)
     log_u = np.log(u)
-    steps = sorted(p.steps)
+    steps = sorted(r["step"] for r in sound_refs(sm.input.integrity, p.plan))
     if not steps:
         log.warning("no analysable step in this run (see the integrity table): empty tables")
 

@@ -1,14 +1,11 @@
 """Rule probe_suite: suite tables (parquet + CSV) of the unigram latent probe."""
 
-import pandas as pd
-
 from lmdyn.runner import run
+from lmdyn.workflow import concat_runs
 
 
 def main(sm, log):
-    probe = pd.concat([pd.read_parquet(f) for f in sm.input.probe], ignore_index=True)
-    deciles = pd.concat([pd.read_parquet(f) for f in sm.input.deciles], ignore_index=True)
-    tokens = pd.concat([pd.read_parquet(f) for f in sm.input.tokens], ignore_index=True)
+    probe, deciles, tokens = (concat_runs(sm.input[k], sm.params.steps) for k in ("probe", "deciles", "tokens"))
     if not probe.empty and not probe.converged.all():
         log.warning("probe stopped at max_iter before its stopping rule for %d checkpoints", (~probe.converged).sum())
     probe.to_parquet(sm.output.table, index=False)

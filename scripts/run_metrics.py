@@ -5,17 +5,13 @@ import pandas as pd
 
 from lmdyn.runner import run
 from lmdyn.runpass import make_extras, run_pass
-from lmdyn.workflow import balanced_steps, read_status
+from lmdyn.workflow import sound_refs
 
 
 def main(sm, log):
     p = sm.params
-    # The run's checkpoints that the integrity table lets through (read here, not in a params
-    # function, so that the rule's params do not depend on a checkpoint).
-    model = sm.wildcards.model
-    steps = set(balanced_steps(read_status(sm.input.integrity), model, p.seeds, [c["step"] for c in p.checkpoints]))
-    refs = [c for c in p.checkpoints if c["step"] in steps]
-    log.info("%d of %d planned checkpoints are sound for every seed", len(refs), len(p.checkpoints))
+    refs = sound_refs(sm.input.integrity, p.checkpoints)  # the run's own integrity table
+    log.info("%d of %d planned checkpoints are sound", len(refs), len(p.checkpoints))
     extras = make_extras(p.extras)
     out = {"metrics": sm.output.metrics, "hidden": sm.output.hidden, **{e.name: sm.output[e.name] for e in extras}}
     status = run_pass(

@@ -1,20 +1,21 @@
 """Rule train_micro: train one (model size, seed) run of the micro suite."""
 
-import pandas as pd
+import numpy as np
 
+from lmdyn import registry
 from lmdyn.micro import train_run
 from lmdyn.runner import run
 from lmdyn.tokens import load_tokenizer
 
 
 def main(sm, log):
-    docs = pd.read_parquet(sm.input.docs)
     tok = load_tokenizer(sm.input.tokenizer)
-    texts = docs.loc[docs.split == "train", "text"].tolist()
+    split = np.load(sm.input.train_ids)  # the train split, encoded once by train_tokenizer
+    docs = np.split(split["ids"].astype(np.int64), np.cumsum(split["lengths"])[:-1])
     eot = tok.eos_token_id
     ids = []
-    for enc in tok(texts, add_special_tokens=False)["input_ids"]:
-        ids.extend(enc + [eot])  # documents separated by <|endoftext|>, as in the Pile
+    for enc in docs:
+        ids.extend(enc.tolist() + [eot])  # documents separated by <|endoftext|>, as in the Pile
     t = sm.params.train
     curve = train_run(
         arch=sm.params.arch,
@@ -34,6 +35,9 @@ def main(sm, log):
         label=f"suite {sm.wildcards.suite}, model {sm.wildcards.model}, seed {sm.wildcards.seed}",
     )
     curve.to_csv(sm.output.curve, sep="\t", index=False)
+    # the run's integrity table (hashes of the checkpoints just written), as fetch_run makes for a
+    # published suite: the run's analyses start as soon as it is written
+    registry.run_integrity(sm.params.plan, log).to_csv(sm.output.integrity, index=False)
 
 
 run(main, snakemake)  # noqa: F821

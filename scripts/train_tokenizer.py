@@ -1,9 +1,11 @@
-"""Rule train_tokenizer: byte-level BPE on the train split, saved as an HF tokenizer directory."""
+"""Rule train_tokenizer: byte-level BPE on the train split, saved as an HF tokenizer directory,
+and the train split encoded with it once (read by every training run and the unigram counts)."""
 
+import numpy as np
 import pandas as pd
 
 from lmdyn.runner import run
-from lmdyn.tokens import save_hf_tokenizer, train_bpe
+from lmdyn.tokens import load_tokenizer, save_hf_tokenizer, train_bpe
 
 
 def main(sm, log):
@@ -17,7 +19,12 @@ def main(sm, log):
         log.warning("vocab_size %d asked for, but the train split only supports %d tokens: using %d",
                     sm.params.vocab_size, trained, trained)
     log.info("trained BPE on %d documents: vocabulary of %d tokens", len(texts), trained)
-    save_hf_tokenizer(tok, sm.output[0])
+    save_hf_tokenizer(tok, sm.output.tokenizer)
+    # encoded through the saved HF tokenizer, as every later rule loads it
+    enc = load_tokenizer(sm.output.tokenizer)(texts, add_special_tokens=False)["input_ids"]
+    np.savez(sm.output.train_ids, ids=np.concatenate([np.asarray(e, dtype=np.int32) for e in enc]),
+             lengths=np.asarray([len(e) for e in enc], dtype=np.int64))
+    log.info("train split: %d tokens", sum(len(e) for e in enc))
 
 
 run(main, snakemake)  # noqa: F821

@@ -1,5 +1,6 @@
 """Rule unigram: ghost-count smoothed unigram distribution over the configured split."""
 
+import numpy as np
 import pandas as pd
 
 from lmdyn.runner import run
@@ -12,7 +13,10 @@ def main(sm, log):
     if sm.params.split != "all":
         docs = docs[docs.split == sm.params.split]
     tok = load_tokenizer(sm.input.tokenizer)
-    counts = count_tokens(tok, docs.text, len(tok))
+    if sm.input.train_ids:  # the train split, already encoded by train_tokenizer
+        counts = np.bincount(np.load(sm.input.train_ids)["ids"], minlength=len(tok))[: len(tok)].astype(np.int64)
+    else:
+        counts = count_tokens(tok, docs.text, len(tok))
     table = smoothed(counts, sm.params.ghost_count)
     log.info("%d tokens counted over %d documents; %d of %d types unseen", counts.sum(), len(docs),
              (counts == 0).sum(), len(counts))

@@ -386,7 +386,7 @@ def test_corrupt_checkpoint_and_nan_weights_are_left_out_with_one_line(tmp_path,
     c["suites"] = {"real": {"kind": "local", "path_pattern": str(tmp_path / "ck" / "seed{seed}" / "step{step}"),
                             "seeds": [0], "models": ["tiny"], "steps": [0, 1, 2]}}
     cfg.write_text(yaml.safe_dump(c))
-    snakemake(tmp_path, cfg, "-k", "results/runs/real.csv")  # -k ends --configfile's list
+    snakemake(tmp_path, cfg, "-k", "results/runs/real.csv", "results/integrity/real.csv")  # -k ends --configfile
     integrity = pd.read_csv(tmp_path / "results/integrity/real.csv")
     assert list(integrity.status) == ["ok", "corrupt", "ok"]
     log = (tmp_path / "logs/integrity/real.log").read_text()

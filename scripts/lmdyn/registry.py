@@ -381,6 +381,36 @@ def integrity_table(ckpts: list[Checkpoint], paths: dict[Checkpoint, Path | None
     return df
 
 
+def run_integrity(plan: list[dict], log=None):
+    """Integrity table of one run from its encoded references: resolve (download unless offline),
+    check readability and hash every checkpoint. A branch or directory that does not exist is
+    ``missing`` and unreadable weights are ``corrupt`` (both left out later); anything else (an
+    offline cache miss, a gated repo) stops with its one-line message."""
+    ckpts, paths, hashes, corrupt = [], {}, {}, {}
+    for i, ref in enumerate(plan):
+        c = as_checkpoint(ref)
+        ckpts.append(c)
+        try:
+            paths[c] = resolve_ref(ref)
+        except UserError as e:
+            if "does not exist" not in str(e) and "is missing" not in str(e):
+                raise
+            if log:
+                log.warning("%s", e)
+            paths[c] = None
+            continue
+        why = unreadable(paths[c])
+        if why is not None:
+            if log:
+                log.warning("checkpoint %s: %s", c.ref, why)
+            corrupt[c] = why
+        else:
+            hashes[c] = fast_hash(paths[c])
+        if log and ((i + 1) % 10 == 0 or i + 1 == len(plan)):
+            log.info("resolved and hashed %d/%d checkpoints", i + 1, len(plan))
+    return integrity_table(ckpts, paths, hashes, corrupt)
+
+
 def require_usable(table) -> None:
     """Stop (one line) when a run (model x seed) of an integrity table has no usable checkpoint, or a
     model has no step usable for every seed: nothing of it could be analysed. Otherwise the

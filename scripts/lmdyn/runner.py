@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
+
+# Jobs run side by side and write to one terminal: transformers' and the hub's progress bars
+# (saving shards, downloads) would interleave there; each job's log has its own progress lines.
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 from lmdyn.errors import UserError
 
