@@ -336,20 +336,42 @@ def size_files(wildcards):
     return {t: f"results/pairs/{s}/sizes_step{t}.parquet" for t in steps}
 
 
-def run_extras():
-    """Per-checkpoint extras of the run pass: config metrics.extras, plus `layers` (the layer
-    geometry's states, captured in the same forward pass; options from config geometry).
+def extra_names():
+    """The run pass's per-checkpoint extras: config metrics.extras, plus `layers` (the layer
+    geometry's states) and `neurons` (the token-neuron tables), which need the loaded model too.
     """
-    g = config["geometry"]
+    return [*config["metrics"]["extras"], "layers", "neurons"]
+
+
+def run_extras(wildcards):
+    """Options of every extra by name (a params of run_metrics: changing one reruns the pass)."""
+    g, n = config["geometry"], config["neurons"]
     layers = {k: g[k] for k in ("n_windows", "n_tokens", "seed")}
-    return {**config["metrics"]["extras"], "layers": layers}
+    neurons = {
+        **{
+            k: n[k]
+            for k in (
+                "patch_layers",
+                "max_patch_neurons",
+                "center_unembed",
+                "top_pairs",
+                "activation_pairs",
+                "n_bins",
+                "n_windows",
+                "vocab_chunk",
+            )
+        },
+        **neurons_spec(wildcards),  # prompts, targets, prepend_bos: per suite
+        "seed": g["seed"],
+    }
+    return {**config["metrics"]["extras"], "layers": layers, "neurons": neurons}
 
 
 def extra_outputs():
     """One output directory per per-checkpoint extra of the run pass."""
     return {
         name: directory(f"results/{name}/{{suite}}/{{model}}/seed{{seed}}")
-        for name in run_extras()
+        for name in extra_names()
     }
 
 
@@ -547,8 +569,32 @@ def geometry_run_tables(wildcards):
     return run_tables(wildcards, "geometry", GEOMETRY_TABLES)
 
 
-def neurons_run_tables(wildcards):
-    return run_tables(wildcards, "neurons", NEURON_TABLES)
+def neurons_runs(wildcards):
+    """Folder of each run's per-checkpoint neuron tables (written by the run pass's `neurons` extra)
+    -> its model, seed and the steps the suite tables keep: those analysed for every seed.
+    """
+    s = wildcards.suite
+    out = {}
+    for m in SUITES.models(s):
+        steps = analysis_steps(s, m)
+        for k in SUITES.seeds(s):
+            out[f"results/neurons/{s}/{m}/seed{k}"] = {
+                "model": m,
+                "seed": k,
+                "steps": steps,
+            }
+    return out
+
+
+def neurons_suite_inputs(wildcards):
+    s = wildcards.suite
+    # through the integrity and run status checkpoints (analysis_steps): see run_tables
+    runs = list(neurons_runs(wildcards))
+    return {
+        "integrity": checkpoints.integrity.get(suite=s).output.table,
+        "runs_table": checkpoints.run_status.get(suite=s).output.table,
+        "runs": runs,
+    }
 
 
 def activation_outputs(s):
