@@ -68,7 +68,7 @@ def test_geometry_and_neuron_tables(activation_run):
     for run in runs:
         log = (tmp / "logs/run_metrics/micro" / f"{run}.log").read_text()
         assert all(f"step {t}: farmer logit difference clean" in log for t in steps), log
-        assert sorted(p.name for p in (r / "neurons/micro" / run).iterdir()) == sorted(
+        assert sorted(p.name for p in (r / "neurons/micro" / run).glob("step*")) == sorted(
             f"step{t}.{name}.parquet" for t in steps for name in NEURON_TABLES)
         with np.load(r / "layers/micro" / run / "step8.npz") as z:
             assert z["transfer_states"].shape[:3] == (2, 8, 8)
