@@ -494,7 +494,7 @@ def weight_analysis_outputs(suite):
 
 
 def run_checkpoints(wildcards):
-    """Checkpoint refs of one run at its sound steps (one job per run loads each in turn)."""
+    """Checkpoint refs of one run at its sound steps (geometry_run reads their state files)."""
     steps = set(sound_steps(wildcards))
     return [r for r in run_refs(wildcards) if r["step"] in steps]
 
@@ -522,18 +522,6 @@ def neurons_spec(wildcards):
     spec = {k: config["neurons"][k] for k in ("prompts", "targets", "prepend_bos")}
     spec.update(config["suites"][wildcards.suite].get("neurons", {}))
     return spec
-
-
-def neurons_prompts(wildcards):
-    return neurons_spec(wildcards)["prompts"]
-
-
-def neurons_targets(wildcards):
-    return neurons_spec(wildcards)["targets"]
-
-
-def neurons_bos(wildcards):
-    return neurons_spec(wildcards)["prepend_bos"]
 
 
 GEOMETRY_TABLES = ("accuracy", "attribution", "norms", "pca", "pca_variance")

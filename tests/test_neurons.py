@@ -271,8 +271,12 @@ def test_run_pass_neurons_extra_equals_checkpoint_tables(tmp_path, tokenizer, ar
         assert len(want[k]) > 0, k
         pd.testing.assert_frame_equal(got, want[k], check_dtype=False, rtol=1e-6, atol=1e-6)
 
-    # a target that is not one token fails before any checkpoint is loaded: one line, no status table
+    # a target that is not one token, or prompts of unequal length, fail before any checkpoint is
+    # loaded: one line, no status table
     bad = {"neurons": {**opts, "targets": ["t3 t4", "t4"]}}
     missing = encode(Checkpoint("s", "m", 0, 6, None, None, str(tmp_path / "nowhere")))
     with pytest.raises(UserError, match="not a single token"):
+        run_pass([missing], tokens, logu, out, "cpu", 2, 31, 10, extras=make_extras(bad, files))
+    bad = {"neurons": {**opts, "prompts": [{"name": "p1", "clean": "t5 t6 t7", "corrupted": "t5 t6"}]}}
+    with pytest.raises(UserError, match="equal lengths"):
         run_pass([missing], tokens, logu, out, "cpu", 2, 31, 10, extras=make_extras(bad, files))

@@ -468,9 +468,10 @@ class TokenNeurons(Extra):
         o = self.options
         self.vocab = vocab
         self.tokenizer = load_tokenizer(self.files["tokenizer"])
-        for p in o["prompts"]:  # a bad target fails before any checkpoint is loaded
+        for p in o["prompts"]:  # a bad target or prompt pair fails before any checkpoint is loaded
             for t in o["targets"]:
                 target_id(self.tokenizer, p["name"], t)
+            encode_pair(self.tokenizer, p["name"], p["clean"], p["corrupted"], o["prepend_bos"])
         self.windows = sample_windows(windows, o["n_windows"], int(o["seed"]))
 
     def begin(self, model, windows, checkpoint) -> None:
