@@ -196,15 +196,6 @@ def suite_common_steps(wildcards):
     return common_steps(wildcards.suite)
 
 
-def sound_steps(wildcards):
-    """Steps of a model sound in the integrity table for every seed (weight-only analyses, which
-    do not wait for the forward passes)."""
-    s = wildcards.suite
-    return SUITES.sound_steps(
-        s, wildcards.model, checkpoints.integrity.get(suite=s).output.table
-    )
-
-
 def suite_sound_steps(wildcards):
     """model -> steps sound for every seed: the suite tables of the per-run families keep only
     these (a run job computes every step sound in its own run)."""
@@ -212,6 +203,13 @@ def suite_sound_steps(wildcards):
     return {
         m: SUITES.sound_steps(s, m, checkpoints.integrity.get(suite=s).output.table)
         for m in SUITES.models(s)
+    }
+
+
+def suite_analysis_steps(wildcards):
+    """model -> steps analysed for every seed (sound and forward-passed)."""
+    return {
+        m: analysis_steps(wildcards.suite, m) for m in SUITES.models(wildcards.suite)
     }
 
 
@@ -364,20 +362,42 @@ def size_files(wildcards):
     return {t: f"results/pairs/{s}/sizes_step{t}.parquet" for t in steps}
 
 
-def run_extras():
-    """Per-checkpoint extras of the run pass: config metrics.extras, plus `layers` (the layer
-    geometry's states, captured in the same forward pass; options from config geometry).
+def extra_names():
+    """The run pass's per-checkpoint extras: config metrics.extras, plus `layers` (the layer
+    geometry's states) and `neurons` (the token-neuron tables), which need the loaded model too.
     """
-    g = config["geometry"]
+    return [*config["metrics"]["extras"], "layers", "neurons"]
+
+
+def run_extras(wildcards):
+    """Options of every extra by name (a params of run_metrics: changing one reruns the pass)."""
+    g, n = config["geometry"], config["neurons"]
     layers = {k: g[k] for k in ("n_windows", "n_tokens", "seed")}
-    return {**config["metrics"]["extras"], "layers": layers}
+    neurons = {
+        **{
+            k: n[k]
+            for k in (
+                "patch_layers",
+                "max_patch_neurons",
+                "center_unembed",
+                "top_pairs",
+                "activation_pairs",
+                "n_bins",
+                "n_windows",
+                "vocab_chunk",
+            )
+        },
+        **neurons_spec(wildcards),  # prompts, targets, prepend_bos: per suite
+        "seed": g["seed"],
+    }
+    return {**config["metrics"]["extras"], "layers": layers, "neurons": neurons}
 
 
 def extra_outputs():
     """One output directory per per-checkpoint extra of the run pass."""
     return {
         name: directory(f"results/{name}/{{suite}}/{{model}}/seed{{seed}}")
-        for name in run_extras()
+        for name in extra_names()
     }
 
 
@@ -482,12 +502,16 @@ def anisotropy_suite_inputs(wildcards):
 
 
 def run_outputs(suite):
-    """Per-run tables of the weight-only families, asked by rule all directly (not only through the
+    """Per-run tables of the probe, anisotropy and layer geometry, asked by rule all directly (not only through the
     suite jobs, which wait for the integrity checkpoint): each run's jobs start as soon as that run
     is trained or fetched, beside the other runs' training."""
     return [
-        f"results/{family}/{suite}/{m}/seed{k}.parquet"
-        for family in ("probe", "anisotropy")
+        f"results/{family}/{suite}/{m}/seed{k}{table}.parquet"
+        for family, table in (
+            ("probe", ""),
+            ("anisotropy", ""),
+            ("geometry", "/accuracy"),
+        )
         for m in SUITES.models(suite)
         for k in SUITES.seeds(suite)
     ]
@@ -516,12 +540,6 @@ def weight_analysis_outputs(suite):
 # ---- layer geometry and token neurons (issue 9) ---------------------------------------------------
 
 
-def run_checkpoints(wildcards):
-    """Checkpoint refs of one run at its sound steps (one job per run loads each in turn)."""
-    steps = set(sound_steps(wildcards))
-    return [r for r in run_refs(wildcards) if r["step"] in steps]
-
-
 def layer_state_files(wildcards):
     """The run's per-checkpoint geometry states, written by the run pass's `layers` extra in the
     forward pass that computes the metrics (results/layers/{suite}/{model}/seed{seed}/step{step}.npz).
@@ -547,18 +565,6 @@ def neurons_spec(wildcards):
     return spec
 
 
-def neurons_prompts(wildcards):
-    return neurons_spec(wildcards)["prompts"]
-
-
-def neurons_targets(wildcards):
-    return neurons_spec(wildcards)["targets"]
-
-
-def neurons_bos(wildcards):
-    return neurons_spec(wildcards)["prepend_bos"]
-
-
 GEOMETRY_TABLES = ("accuracy", "attribution", "norms", "pca", "pca_variance")
 NEURON_TABLES = (
     "summary",
@@ -577,7 +583,10 @@ def run_tables(wildcards, family, names):
     s = wildcards.suite
     # through the integrity checkpoint (its table as an input): a suite job created before the
     # checkpoint is known would be flagged for a rerun every time (no-op reruns break)
-    tables = {"integrity": checkpoints.integrity.get(suite=s).output.table}
+    tables = {
+        "integrity": checkpoints.integrity.get(suite=s).output.table,
+        "runs_table": checkpoints.run_status.get(suite=s).output.table,
+    }
     return tables | {
         name: [
             f"results/{family}/{s}/{m}/seed{seed}/{name}.parquet"
@@ -592,8 +601,32 @@ def geometry_run_tables(wildcards):
     return run_tables(wildcards, "geometry", GEOMETRY_TABLES)
 
 
-def neurons_run_tables(wildcards):
-    return run_tables(wildcards, "neurons", NEURON_TABLES)
+def neurons_runs(wildcards):
+    """Folder of each run's per-checkpoint neuron tables (written by the run pass's `neurons` extra)
+    -> its model, seed and the steps the suite tables keep: those analysed for every seed.
+    """
+    s = wildcards.suite
+    out = {}
+    for m in SUITES.models(s):
+        steps = analysis_steps(s, m)
+        for k in SUITES.seeds(s):
+            out[f"results/neurons/{s}/{m}/seed{k}"] = {
+                "model": m,
+                "seed": k,
+                "steps": steps,
+            }
+    return out
+
+
+def neurons_suite_inputs(wildcards):
+    s = wildcards.suite
+    # through the integrity and run status checkpoints (analysis_steps): see run_tables
+    runs = list(neurons_runs(wildcards))
+    return {
+        "integrity": checkpoints.integrity.get(suite=s).output.table,
+        "runs_table": checkpoints.run_status.get(suite=s).output.table,
+        "runs": runs,
+    }
 
 
 def activation_outputs(s):

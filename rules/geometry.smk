@@ -26,13 +26,10 @@ rule geometry_run:
     """Layer geometry of every analysed checkpoint of one run, in one process: norms per layer, PCA
     by layer, the layer classifier (document and vector split, unit-normalised, random control,
     transfer, accuracy against L) with document-bootstrap intervals, per-dimension attribution.
+    Reads the states the run pass wrote (both corpora), never a checkpoint.
     """
     input:
-        integrity="results/integrity/{suite}.csv",
-        run=checkpoint_run,
-        tokens="results/tokens/{suite}.parquet",
-        unigram="results/unigram/{suite}.parquet",
-        transfer=transfer_tokens,
+        integrity="results/integrity/{suite}/{model}/seed{seed}.csv",  # this run's
         states=layer_state_files,
         lib=workflow.source_path("../scripts/lmdyn/geometry.py"),
     output:
@@ -49,15 +46,12 @@ rule geometry_run:
     threads: 1
     resources:
         mem_mb=config["metrics"]["mem_mb"],
-        gpu=config["metrics"]["gpus"],
         runtime=config["metrics"]["runtime"],
     params:
-        checkpoints=run_checkpoints,
+        checkpoints=run_refs,
         model="{model}",
         seed_label="{seed}",
-        device=config["metrics"]["device"],
-        n_windows=config["geometry"]["n_windows"],
-        n_tokens=config["geometry"]["n_tokens"],
+        transfer=config["geometry"]["transfer"]["source"] is not None,
         lengths=config["geometry"]["lengths"],
         test_size=config["geometry"]["test_size"],
         max_iter=config["geometry"]["max_iter"],
@@ -84,6 +78,7 @@ rule geometry_suite:
         "../envs/data.yaml"
     params:
         suite="{suite}",
+        steps=suite_analysis_steps,
     script:
         "../scripts/geometry_suite.py"
 

@@ -39,14 +39,17 @@ checkpoint integrity:
 
 
 rule run_metrics:
-    """The per-checkpoint pass of a whole run (model x seed) in one process: per-token metrics and
-    cached final hidden states, one file per checkpoint, plus one file per enabled extra; a
+    """The per-checkpoint pass of a whole run (model x seed) in one process, the only reader of its
+    checkpoints: per-token metrics and cached final hidden states, one file per checkpoint, plus
+    the files of every extra (layer states with the transfer corpus', token-neuron tables); a
     checkpoint that fails to load is recorded in the run's status table and skipped."""
     input:
         run=checkpoint_run,
         integrity="results/integrity/{suite}/{model}/seed{seed}.csv",  # this run's: it starts when its run is ready
         tokens="results/tokens/{suite}.parquet",
         unigram="results/unigram/{suite}.parquet",
+        tokenizer=tokenizer_dir,
+        transfer=transfer_tokens,
     output:
         **extra_outputs(),
         metrics=directory("results/metrics/{suite}/{model}/seed{seed}"),
@@ -67,7 +70,7 @@ rule run_metrics:
         checkpoints=run_refs,
         device=config["metrics"]["device"],
         dtype=config["metrics"]["dtype"],
-        extras=run_extras(),
+        extras=run_extras,
         batch_size=config["metrics"]["batch_size"],
         vocab_chunk=config["metrics"]["vocab_chunk"],
         token_chunk=config["metrics"]["token_chunk"],

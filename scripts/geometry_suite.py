@@ -1,8 +1,7 @@
 """Rule geometry_suite: every run's geometry tables in one per kind."""
 
-import pandas as pd
-
 from lmdyn.runner import run
+from lmdyn.workflow import concat_runs
 
 NAMES = ("accuracy", "attribution", "norms", "pca", "pca_variance")
 
@@ -10,7 +9,7 @@ NAMES = ("accuracy", "attribution", "norms", "pca", "pca_variance")
 def main(sm, log):
     t = {}
     for name in NAMES:
-        t[name] = pd.concat([pd.read_parquet(p) for p in sm.input[name]], ignore_index=True)
+        t[name] = concat_runs(sm.input[name], sm.params.steps)  # steps analysed for every seed
         t[name].insert(0, "suite", sm.params.suite)
         t[name].to_parquet(sm.output[f"{name}_parquet"], index=False)
         t[name].to_csv(sm.output[name], index=False, float_format="%.6g")

@@ -1,4 +1,5 @@
-"""Rule run_metrics: the per-checkpoint pass of one run (metrics, hidden states, extras) in one process."""
+"""Rule run_metrics: the per-checkpoint pass of one run (metrics, hidden states, extras: layer states,
+token neurons) in one process, the only job that reads the run's checkpoints."""
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,9 @@ def main(sm, log):
     p = sm.params
     refs = sound_refs(sm.input.integrity, p.checkpoints)  # the run's own integrity table
     log.info("%d of %d planned checkpoints are sound", len(refs), len(p.checkpoints))
-    extras = make_extras(p.extras)
+    # the input files an extra reads (the transfer tokens only where geometry.transfer is set)
+    files = {"tokenizer": sm.input.tokenizer, "transfer": sm.input.transfer or None}
+    extras = make_extras(p.extras, files)
     out = {"metrics": sm.output.metrics, "hidden": sm.output.hidden, **{e.name: sm.output[e.name] for e in extras}}
     status = run_pass(
         refs, pd.read_parquet(sm.input.tokens), np.log(pd.read_parquet(sm.input.unigram).prob.to_numpy()),

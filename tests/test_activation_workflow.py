@@ -1,4 +1,5 @@
-"""Layer geometry and token neurons through the real workflow on the tiny config (one job per run)."""
+"""Layer geometry and token neurons through the real workflow on the tiny config (one job per run; the
+run pass is the only job that reads checkpoints)."""
 
 import subprocess
 
@@ -8,6 +9,8 @@ import pytest
 import yaml
 from test_workflow import make_corpus, snakemake, tiny_config
 
+NEURON_TABLES = ("summary", "lens", "layer_patch", "neuron_patch", "top_neuron", "outliers", "exclusive",
+                 "target_congruence", "activation")
 FIGURES = ("geometry_accuracy", "geometry_norms", "geometry_pca", "geometry_attribution", "neurons_lens",
            "neurons_patching", "neurons_emergence", "neurons_activation")
 # the suite tables and the figures, which have their own rules (figure_geometry, figure_neurons)
@@ -55,11 +58,22 @@ def test_geometry_and_neuron_tables(activation_run):
     assert ex.groupby(["model", "seed", "step"]).size().max() <= 20
     for name in FIGURES:
         assert (r / f"figures/micro/{name}.png").stat().st_size > 1000
-    # one job per run, never one per checkpoint
-    for fam in ("geometry_run", "neurons_run"):
+    # one job per run, never one per checkpoint; the run pass is the only reader of checkpoints:
+    # it computes the neuron tables (a line per checkpoint) and both corpora's layer states
+    runs = [f"{m}/seed{k}" for m in ("s", "xs") for k in (0, 1)]
+    for fam in ("run_metrics", "geometry_run"):
         logs = sorted((tmp / "logs" / fam / "micro").rglob("*.log"))
-        assert [p.relative_to(tmp / "logs" / fam / "micro").as_posix() for p in logs] == [
-            f"{m}/seed{k}.log" for m in ("s", "xs") for k in (0, 1)]
+        assert [p.relative_to(tmp / "logs" / fam / "micro").as_posix() for p in logs] == [f"{r}.log" for r in runs]
+    assert not (tmp / "logs" / "neurons_run").exists()
+    for run in runs:
+        log = (tmp / "logs/run_metrics/micro" / f"{run}.log").read_text()
+        assert all(f"step {t}: farmer logit difference clean" in log for t in steps), log
+        assert sorted(p.name for p in (r / "neurons/micro" / run).glob("step*")) == sorted(
+            f"step{t}.{name}.parquet" for t in steps for name in NEURON_TABLES)
+        with np.load(r / "layers/micro" / run / "step8.npz") as z:
+            assert z["transfer_states"].shape[:3] == (2, 8, 8)
+    geo = (tmp / "logs/geometry_run/micro/s/seed0.log").read_text()
+    assert "Loading weights" not in geo and "Traceback" not in geo
 
 
 @pytest.mark.workflow

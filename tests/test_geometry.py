@@ -132,6 +132,7 @@ def test_run_pass_layers_extra_equals_capture_states(tmp_path, arch):
     equal-length windows in its own order) equal a separate capture of the same seeded sample."""
     from conftest import tiny_model
 
+    from lmdyn.checkpoints import load_model
     from lmdyn.internals import Internals
     from lmdyn.registry import Checkpoint, encode
     from lmdyn.runpass import make_extras, run_pass
@@ -141,11 +142,13 @@ def test_run_pass_layers_extra_equals_capture_states(tmp_path, arch):
     model.save_pretrained(tmp_path / "step3")
     rng = np.random.default_rng(5)
     tokens = token_table(rng, [20, 20, 20, 20, 20])
+    transfer = token_table(np.random.default_rng(6), [30, 12, 24, 9, 30])  # windows of 24, 6, 12, 24, 9, 24, 6
+    transfer.to_parquet(tmp_path / "transfer.parquet")
     out = {k: tmp_path / "out" / k for k in ("metrics", "hidden", "layers")}
     opts = {"n_windows": 4, "n_tokens": 6, "seed": 1}
     ref = encode(Checkpoint("s", "m", 0, 3, None, None, str(tmp_path / "step3")))
     status = run_pass([ref], tokens, np.log(np.full(VOCAB, 1 / VOCAB)), out, "cpu", 3, 31, 10,
-                      extras=make_extras({"layers": opts}))
+                      extras=make_extras({"layers": opts}, {"transfer": tmp_path / "transfer.parquet"}))
     assert list(status.status) == ["ok"]
     states, docs = geometry.load_states(out["layers"] / "step3.npz")
     groups = tokens.groupby(["doc_id", "window"], sort=False)
@@ -155,3 +158,15 @@ def test_run_pass_layers_extra_equals_capture_states(tmp_path, arch):
     assert states.shape == ref_states.shape == (model.config.num_hidden_layers + 1, 4, 6, model.config.hidden_size)
     np.testing.assert_allclose(states, ref_states, atol=1e-5)
     np.testing.assert_array_equal(docs, ref_docs)
+    # the transfer corpus' states, captured in the same job on the loaded model, equal geometry_run's
+    # former capture on a separately loaded one (same sample, same seed)
+    tgroups = transfer.groupby(["doc_id", "window"], sort=False)
+    twindows = [g.token_id.to_numpy() for _, g in tgroups]
+    tdocs = [k[0] for k in tgroups.size().index]
+    ref_tr = geometry.capture_states(Internals(load_model(tmp_path / "step3"), VOCAB), twindows, tdocs, 4, 6, seed=1)
+    tr_states, tr_docs = geometry.load_transfer(out["layers"] / "step3.npz")
+    assert tr_states.shape == ref_tr[0].shape
+    np.testing.assert_allclose(tr_states, ref_tr[0], atol=1e-6)
+    np.testing.assert_array_equal(tr_docs, ref_tr[1])
+    geometry.save_states(tmp_path / "none.npz", states, docs)  # no transfer corpus configured
+    assert geometry.load_transfer(tmp_path / "none.npz") is None

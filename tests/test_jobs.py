@@ -59,13 +59,14 @@ def test_polypythia_plan_has_one_forward_job_per_run_and_one_pair_job_per_step(t
 
     # A finished forward pass of every run (and what it read): the rest of the DAG is one pair job
     # per step and one table job per model.
-    for rel in ("corpus/docs.parquet", "corpus/corpus.json", "tokens/polypythia.parquet", "unigram/polypythia.parquet"):
+    for rel in ("corpus/docs.parquet", "corpus/corpus.json", "tokens/polypythia.parquet", "unigram/polypythia.parquet",
+                "geometry/polypythia/transfer_tokens.parquet"):
         (r / rel).parent.mkdir(parents=True, exist_ok=True)
         (r / rel).touch()
     (r / "tokenizer/suite/polypythia").mkdir(parents=True)
     time.sleep(1)  # run outputs strictly newer than their inputs
     for (m, k), cs in runs.items():
-        for kind in ("metrics", "hidden", "layers"):
+        for kind in ("metrics", "hidden", "layers", "neurons"):
             (r / f"{kind}/polypythia/{m}/seed{k}").mkdir(parents=True)
         write_csv(r / f"runs/polypythia/{m}/seed{k}.csv", RUNS, [[c.suite, c.model, c.seed, c.step, "ok", ""] for c in cs])
     write_csv(r / "runs/polypythia.csv", RUNS, [[c.suite, c.model, c.seed, c.step, "ok", ""] for c in ckpts])
@@ -73,7 +74,9 @@ def test_polypythia_plan_has_one_forward_job_per_run_and_one_pair_job_per_step(t
     assert "run_metrics" not in counts, counts
     assert counts["pair_divergence"] == len(cfg["suites"]["polypythia"]["steps"]) == 19
     assert counts["model_tables"] == 5 and "aggregate_model" not in counts and "study_model" not in counts
-    # the internals families: one job per run each, never one per checkpoint
-    for rule in ("probe_run", "anisotropy_run", "geometry_run", "neurons_run"):
+    # the internals families: one job per run each, never one per checkpoint (token neurons and the
+    # transfer corpus' layer states are computed by the run pass, which reads each checkpoint once)
+    for rule in ("probe_run", "anisotropy_run", "geometry_run"):
         assert counts[rule] == 50, (rule, counts)
+    assert "neurons_run" not in counts and counts["neurons_suite"] == 1, counts
     assert sum(counts[k] for k in counts if k != "total") < 5 * 50 + 100

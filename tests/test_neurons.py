@@ -229,3 +229,54 @@ def test_checkpoint_tables_are_consistent(tokenizer):
     assert t["activation"].groupby(["layer", "neuron", "token_id"])["count"].sum().eq(20).all()
     with pytest.raises(UserError, match="not a single token"):
         neurons.checkpoint_tables(3, ix, tokenizer, prompts, ["t3 t4", "t4"], False, windows)
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "gpt_neox"])
+def test_run_pass_neurons_extra_equals_checkpoint_tables(tmp_path, tokenizer, arch, caplog):
+    """The `neurons` extra in the run pass (after the metrics pass, beside the `layers` extra's hooks)
+    writes the tables of checkpoint_tables on a separately loaded model, on the windows neurons_run sampled."""
+    import logging
+
+    from lmdyn.checkpoints import load_model
+    from lmdyn.forward import windows_of
+    from lmdyn.internals import Internals
+    from lmdyn.registry import Checkpoint, encode
+    from lmdyn.runpass import make_extras, run_pass
+    from test_evaluate import token_table
+
+    build(arch).save_pretrained(tmp_path / "step5")
+    tokens = token_table(np.random.default_rng(3), [30, 30, 20, 24])  # windows of 24, 6, 24, 6, 20, 24
+    prompts = [{"name": "p1", "clean": "t5 t6 t7 t8", "corrupted": "t5 t9 t7 t8"}]
+    opts = dict(prompts=prompts, targets=["t3", "t4"], prepend_bos=False, patch_layers="auto", max_patch_neurons=4096,
+                center_unembed=True, top_pairs=5, activation_pairs=2, n_bins=4, n_windows=3, vocab_chunk=50, seed=7)
+    spec = {"layers": {"n_windows": 3, "n_tokens": 6, "seed": 1}, "neurons": opts}
+    files = {"tokenizer": tokenizer.name_or_path}
+    out = {k: tmp_path / "out" / k for k in ("metrics", "hidden", "layers", "neurons")}
+    ref = encode(Checkpoint("s", "m", 0, 5, None, None, str(tmp_path / "step5")))
+    logu = np.log(np.full(VOCAB, 1 / VOCAB))
+    with caplog.at_level(logging.INFO):
+        status = run_pass([ref], tokens, logu, out, "cpu", 2, 31, 10, extras=make_extras(spec, files),
+                          log=logging.getLogger("test"))
+    assert list(status.status) == ["ok"]
+    assert "step 5: p1 logit difference clean" in caplog.text
+
+    windows = windows_of(tokens)  # neurons_run's sample: n_windows of them, seeded by geometry.seed
+    take = np.sort(np.random.default_rng(7).choice(len(windows), size=3, replace=False))
+    want = neurons.checkpoint_tables(
+        5, Internals(load_model(tmp_path / "step5"), VOCAB), tokenizer, prompts, ["t3", "t4"], False,
+        [windows[i] for i in take], top_pairs=5, n_activation_pairs=2, n_bins=4, vocab_chunk=50)
+    assert sorted(p.name for p in out["neurons"].iterdir()) == sorted(f"step5.{k}.parquet" for k in neurons.TABLES)
+    for k in neurons.TABLES:
+        got = pd.read_parquet(out["neurons"] / f"step5.{k}.parquet")
+        assert len(want[k]) > 0, k
+        pd.testing.assert_frame_equal(got, want[k], check_dtype=False, rtol=1e-6, atol=1e-6)
+
+    # a target that is not one token, or prompts of unequal length, fail before any checkpoint is
+    # loaded: one line, no status table
+    bad = {"neurons": {**opts, "targets": ["t3 t4", "t4"]}}
+    missing = encode(Checkpoint("s", "m", 0, 6, None, None, str(tmp_path / "nowhere")))
+    with pytest.raises(UserError, match="not a single token"):
+        run_pass([missing], tokens, logu, out, "cpu", 2, 31, 10, extras=make_extras(bad, files))
+    bad = {"neurons": {**opts, "prompts": [{"name": "p1", "clean": "t5 t6 t7", "corrupted": "t5 t6"}]}}
+    with pytest.raises(UserError, match="equal lengths"):
+        run_pass([missing], tokens, logu, out, "cpu", 2, 31, 10, extras=make_extras(bad, files))

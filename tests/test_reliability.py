@@ -385,6 +385,8 @@ def test_corrupt_checkpoint_and_nan_weights_are_left_out_with_one_line(tmp_path,
     c = yaml.safe_load(cfg.read_text())
     c["suites"] = {"real": {"kind": "local", "path_pattern": str(tmp_path / "ck" / "seed{seed}" / "step{step}"),
                             "seeds": [0], "models": ["tiny"], "steps": [0, 1, 2]}}
+    # the run pass computes the token neurons too: a prompt pair of equal length in this small tokenizer
+    c["neurons"]["prompts"] = [{"name": "farmer", "clean": "The farmer builds", "corrupted": "The nation builds"}]
     cfg.write_text(yaml.safe_dump(c))
     snakemake(tmp_path, cfg, "-k", "results/runs/real.csv", "results/integrity/real.csv")  # -k ends --configfile
     integrity = pd.read_csv(tmp_path / "results/integrity/real.csv")

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from lmdyn.errors import UserError
+from lmdyn.extra import Extra
 from lmdyn.stats import bootstrap_mean
 
 
@@ -253,14 +254,24 @@ def layer_classifier(states: np.ndarray, docs, transfer: tuple[np.ndarray, np.nd
 # ---- per-checkpoint state files and the per-run analysis ------------------------------------------
 
 
-def save_states(path, states: np.ndarray, docs) -> None:
-    """One checkpoint's states: ``states`` float32 [C, N, L, d] and ``docs`` [N] (uncompressed npz)."""
-    np.savez(path, states=np.asarray(states, dtype=np.float32), docs=np.asarray(docs))
+def save_states(path, states: np.ndarray, docs, transfer=None) -> None:
+    """One checkpoint's states: ``states`` float32 [C, N, L, d] and ``docs`` [N] (uncompressed npz);
+    ``transfer`` = (states, docs) of the second corpus, kept as ``transfer_states``, ``transfer_docs``."""
+    more = {}
+    if transfer is not None:
+        more = {"transfer_states": np.asarray(transfer[0], dtype=np.float32), "transfer_docs": np.asarray(transfer[1])}
+    np.savez(path, states=np.asarray(states, dtype=np.float32), docs=np.asarray(docs), **more)
 
 
 def load_states(path) -> tuple[np.ndarray, np.ndarray]:
     with np.load(path, allow_pickle=False) as z:
         return z["states"], z["docs"]
+
+
+def load_transfer(path) -> tuple[np.ndarray, np.ndarray] | None:
+    """The second corpus' (states, docs) saved beside a checkpoint's states, or None."""
+    with np.load(path, allow_pickle=False) as z:
+        return (z["transfer_states"], z["transfer_docs"]) if "transfer_states" in z.files else None
 
 
 class StateCollector:
@@ -322,35 +333,41 @@ def checkpoint_tables(step: int, states: np.ndarray, docs, transfer=None, length
 # ---- capture inside the run pass (lmdyn.runpass) ---------------------------------------------------
 
 
-def _extra_base():
-    from lmdyn.runpass import Extra
-
-    return Extra
-
-
-class LayerStates(_extra_base()):
+class LayerStates(Extra):
     """The run pass's ``layers`` extra: the geometry states of every checkpoint, captured by forward
-    hooks in the forward pass that computes the metrics (no second pass over the same tokens).
+    hooks in the forward pass that computes the metrics (no second pass over the same tokens), and
+    with the transfer tokens (``files["transfer"]``, a ``transfer_tokens`` parquet) the second
+    corpus' states, by :func:`capture_states` on the loaded model once that pass is over.
 
-    Options: ``n_windows``, ``n_tokens``, ``seed`` (config ``geometry``). Writes ``step{step}.npz``
-    (:func:`save_states`) with the same sample :func:`capture_states` would draw.
+    Options: ``n_windows``, ``n_tokens``, ``seed`` (config ``geometry``; the same for both corpora).
+    Writes ``step{step}.npz`` (:func:`save_states`) with the samples :func:`capture_states` would draw.
     """
 
     name = "layers"
     suffix = ".npz"
 
-    def setup(self, windows, docs) -> None:
+    def setup(self, windows, docs, vocab) -> None:
         self.windows, self.docs = windows, docs
+        o = self.options
+        self.sample = (int(o["n_windows"]), int(o["n_tokens"]), int(o["seed"]))
+        select_windows(windows, docs, *self.sample)  # a sample too short fails before any checkpoint
+        self.transfer = None
+        if self.files.get("transfer"):
+            from lmdyn.forward import windows_of
+
+            tokens = pd.read_parquet(self.files["transfer"])
+            keys = tokens.groupby(["doc_id", "window"], sort=False).size().index
+            self.transfer = (windows_of(tokens), np.asarray([k[0] for k in keys]))
+            select_windows(*self.transfer, *self.sample)
 
     def begin(self, model, windows, checkpoint) -> None:
         from lmdyn.internals import Internals
 
-        ix = Internals(model, model.get_output_embeddings().weight.shape[0])
-        o = self.options
-        self.col = StateCollector(ix.n_layers, self.windows, self.docs, int(o["n_windows"]), int(o["n_tokens"]),
-                                  int(o["seed"]))
+        self.model = model
+        self.ix = Internals(model, model.get_output_embeddings().weight.shape[0])
+        self.col = StateCollector(self.ix.n_layers, self.windows, self.docs, *self.sample)
         self.current, self.cache = None, {}
-        self.handles = ix.attach(self.col.names, self._visit)
+        self.handles = self.ix.attach(self.col.names, self._visit)
 
     def _visit(self, name, value) -> None:
         if self.current is not None:
@@ -366,10 +383,18 @@ class LayerStates(_extra_base()):
         if self.col.wants(indices):  # only batches holding a sampled window are kept
             self.current = list(indices)
 
-    def end(self, path) -> None:
+    def release(self) -> None:
         self._flush()
         self.abort()
-        self.col.save(path)
+
+    def end(self, path) -> None:
+        self.release()
+        tr = None
+        if self.transfer is not None:  # other tokens: their own forward pass, on the model already loaded
+            device = next(self.model.parameters()).device
+            tr = capture_states(self.ix, *self.transfer, *self.sample, device=device)
+        save_states(path, self.col.states(), self.col.docs, transfer=tr)
+        self.model = self.ix = None
 
     def abort(self) -> None:
         for h in getattr(self, "handles", []):

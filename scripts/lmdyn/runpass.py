@@ -7,8 +7,10 @@ weights load on a thread while the current one computes. A checkpoint that canno
 UserError: missing, corrupt, wrong vocabulary) is recorded in the run's status table and skipped;
 the rest of the run is kept.
 
-Extension point: an :class:`Extra` sees every checkpoint's loaded model and windows in the same
-forward pass (it may register forward hooks) and writes one more file per checkpoint.
+Extension point: an :class:`Extra` (lmdyn.extra) sees every checkpoint's loaded model and windows in
+the same forward pass (it may register forward hooks), may run the model again once that pass is
+over, and writes more files per checkpoint. Every per-checkpoint analysis that needs a forward pass
+is one (layer states, token neurons), so a job reads each checkpoint once.
 """
 
 from __future__ import annotations
@@ -26,63 +28,38 @@ from lmdyn.checkpoints import load_for_pass, load_model, pick_device, unembeddin
 from lmdyn.checks import checkpoint_label, require_finite, require_finite_weights
 from lmdyn.divergence import token_metrics
 from lmdyn.errors import UserError
+from lmdyn.extra import Extra
 from lmdyn.forward import final_hidden_states, windows_of
 from lmdyn.tokens import predicted
 
 STATUS_COLUMNS = ["suite", "model", "seed", "step", "status", "error"]
 
 
-class Extra:
-    """One more file per checkpoint, computed in the run pass's forward pass.
-
-    Subclass, set ``name`` (the key of the rule output directory it writes into, and its folder
-    ``results/{name}/{suite}/{model}/seed{seed}/``) and ``suffix``, and register the class in
-    :data:`EXTRAS`. Per checkpoint the pass calls ``begin`` once (the model is loaded and on its
-    device; register forward hooks here), ``batch(indices)`` before every forward call (the window
-    indices of that batch, into ``windows``), then ``end(path)`` to write ``step{step}{suffix}``
-    (remove the hooks here). ``abort()`` is called instead of ``end`` if the checkpoint fails.
-    The body may run in ``metrics.dtype``: cast captured tensors with ``.float()``.
-    """
-
-    name = ""
-    suffix = ".npz"
-
-    def __init__(self, options: dict | None = None):
-        self.options = dict(options or {})
-
-    def setup(self, windows: list[np.ndarray], docs: np.ndarray) -> None:
-        """Once per run, before any checkpoint: the windows and the document of each."""
-
-    def begin(self, model, windows: list[np.ndarray], checkpoint: dict) -> None:
-        raise NotImplementedError
-
-    def batch(self, indices: list[int]) -> None:
-        pass
-
-    def end(self, path: Path) -> None:
-        raise NotImplementedError
-
-    def abort(self) -> None:
-        pass
-
-
-def _layer_states(options: dict) -> Extra:
+def _layer_states(options: dict, files: dict) -> Extra:
     from lmdyn.geometry import LayerStates  # scikit-learn and the geometry family load only when used
 
-    return LayerStates(options)
+    return LayerStates(options, files)
 
 
-# name -> Extra subclass (or factory); the rule enables the names listed in its extras param
-# (config metrics.extras, plus `layers`: the layer geometry's states, options from config geometry).
-EXTRAS: dict = {"layers": _layer_states}
+def _token_neurons(options: dict, files: dict) -> Extra:
+    from lmdyn.neurons import TokenNeurons
+
+    return TokenNeurons(options, files)
 
 
-def make_extras(spec: dict) -> list[Extra]:
-    """Extras from ``{name: options}`` (config metrics.extras); unknown names are a UserError."""
+# name -> Extra subclass (or factory(options, files)); the rule enables the names listed in its
+# extras param (config metrics.extras, plus `layers`: the layer geometry's states, options from config
+# geometry, and `neurons`: the token-neuron tables, options from config neurons).
+EXTRAS: dict = {"layers": _layer_states, "neurons": _token_neurons}
+
+
+def make_extras(spec: dict, files: dict | None = None) -> list[Extra]:
+    """Extras from ``{name: options}`` (config metrics.extras); ``files``: the run job's input files an
+    extra may read (tokenizer, transfer tokens). Unknown names are a UserError."""
     unknown = sorted(set(spec) - set(EXTRAS))
     if unknown:
         raise UserError(f"unknown metrics.extras {unknown}; known: {sorted(EXTRAS) or 'none'}")
-    return [EXTRAS[name](options) for name, options in spec.items()]
+    return [EXTRAS[name](options, files) for name, options in spec.items()]
 
 
 def _load(ref: dict, vocab: int, dtype: str, device, max_positions: int | None = None):
@@ -137,7 +114,7 @@ def run_pass(
     keys = pred[["doc_id", "position", "target_id"]].reset_index(drop=True)
     docs = np.asarray([k[0] for k in tokens.groupby(["doc_id", "window"], sort=False).size().index])
     for e in extras:
-        e.setup(windows, docs)
+        e.setup(windows, docs, vocab)
     dirs = {k: Path(v) for k, v in out.items()}
     for d in dirs.values():
         d.mkdir(parents=True, exist_ok=True)
@@ -181,8 +158,12 @@ def run_pass(
                     table[k] = v.numpy()
                 table.to_parquet(files["metrics"], index=False)
                 np.save(files["hidden"], hidden.numpy())
+                for e in extras:  # every hook off before any extra runs the model again
+                    e.release()
                 for e in extras:
-                    e.end(dirs[e.name] / f"step{c.step}{e.suffix}")
+                    note = e.end(dirs[e.name] / f"step{c.step}{e.suffix}")
+                    if note and log:
+                        log.info("step %d: %s", c.step, note)
             except UserError as err:
                 for e in begun:
                     e.abort()
