@@ -233,12 +233,26 @@ def model_size(wildcards):
     return config["suites"][wildcards.suite]["models"][wildcards.model]
 
 
-def train_priority(wildcards):
-    """Rough cost of a training step (d^2 x layers + d x vocabulary): the largest runs start first,
-    so the smaller ones and the analyses of finished runs fill the cores around them."""
-    size, vocab = model_size(wildcards), config["suites"][wildcards.suite]["vocab_size"]
+def _train_cost(size, vocab):
     d = size["hidden_size"]
-    return (12 * d * d * size["num_layers"] + 2 * d * vocab) // 1000 + 1
+    return (
+        12 * d * d * size["num_layers"] + 2 * d * vocab
+    )  # per token: blocks and output layer
+
+
+def train_priority(wildcards):
+    """1 + rank of the model's cost per training step in its suite: the largest runs start first,
+    so the smaller ones and the analyses of finished runs fill the cores around them."""
+    suite = config["suites"][wildcards.suite]
+    cost = {
+        m: _train_cost(size, suite["vocab_size"]) for m, size in suite["models"].items()
+    }
+    return 1 + sorted(cost.values()).index(cost[wildcards.model])
+
+
+# Inputs of every run job (evaluation tokens, unigram, transfer tokens): made before the training
+# runs take the cores, so each run's analyses can start as soon as that run is trained.
+PREP_PRIORITY = 1000
 
 
 def suite_comparisons(suite):
@@ -502,18 +516,18 @@ def anisotropy_suite_inputs(wildcards):
 
 
 def run_outputs(suite):
-    """Per-run tables of the probe, anisotropy and layer geometry, asked by rule all directly (not only through the
-    suite jobs, which wait for the integrity checkpoint): each run's jobs start as soon as that run
-    is trained or fetched, beside the other runs' training."""
+    """Per-run tables of the probe, anisotropy and layer geometry, asked by rule all directly (not
+    only through the suite jobs, which wait for the integrity checkpoint): each run's jobs start as
+    soon as that run is trained or fetched, beside the other runs' training."""
+    runs = [(m, k) for m in SUITES.models(suite) for k in SUITES.seeds(suite)]
     return [
-        f"results/{family}/{suite}/{m}/seed{k}{table}.parquet"
-        for family, table in (
-            ("probe", ""),
-            ("anisotropy", ""),
-            ("geometry", "/accuracy"),
+        path
+        for m, k in runs
+        for path in (
+            f"results/probe/{suite}/{m}/seed{k}.parquet",
+            f"results/anisotropy/{suite}/{m}/seed{k}.parquet",
+            f"results/geometry/{suite}/{m}/seed{k}/accuracy.parquet",
         )
-        for m in SUITES.models(suite)
-        for k in SUITES.seeds(suite)
     ]
 
 

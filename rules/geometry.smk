@@ -8,6 +8,7 @@ rule transfer_tokens:
         "results/geometry/{suite}/transfer_tokens.parquet",
     log:
         "logs/transfer_tokens/{suite}.log",
+    priority: PREP_PRIORITY
     conda:
         "../envs/torch.yaml"
     params:

@@ -39,6 +39,7 @@ rule tokenize_eval:
         "results/tokens/{suite}.parquet",
     log:
         "logs/tokenize_eval/{suite}.log",
+    priority: PREP_PRIORITY
     conda:
         "../envs/torch.yaml"
     params:
@@ -58,6 +59,7 @@ rule unigram:
         "results/unigram/{suite}.parquet",
     log:
         "logs/unigram/{suite}.log",
+    priority: PREP_PRIORITY
     conda:
         "../envs/torch.yaml"
     params:
