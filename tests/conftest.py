@@ -7,7 +7,10 @@ import pytest
 import torch
 
 
-def tiny_model(arch: str, vocab: int = 97, seed: int = 0, padded_vocab: int | None = None):
+VOCAB = 97  # tokens t0 .. t96 of the word-level `tokenizer` fixture; tiny_model's default vocabulary
+
+
+def tiny_model(arch: str, vocab: int = VOCAB, seed: int = 0, padded_vocab: int | None = None):
     """A random tiny causal LM; ``padded_vocab`` > vocab mimics Pythia's padded output rows."""
     from lmdyn.micro import build_model
 
@@ -22,3 +25,18 @@ def tiny_model(arch: str, vocab: int = 97, seed: int = 0, padded_vocab: int | No
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory):
+    """A word-level tokenizer over VOCAB tokens t0 .. t96, saved and reloaded (TransformerLens
+    reloads it by path)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    tk = Tokenizer(models.WordLevel({f"t{i}": i for i in range(VOCAB)}, unk_token="t1"))
+    tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok = PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="t0", eos_token="t0", unk_token="t1", pad_token="t0")
+    d = tmp_path_factory.mktemp("tok")
+    tok.save_pretrained(d)
+    return AutoTokenizer.from_pretrained(str(d))

@@ -10,12 +10,10 @@ import copy
 
 import pytest
 import torch
-from conftest import tiny_model
+from conftest import VOCAB, tiny_model
 
 from lmdyn.errors import UserError
 from lmdyn.internals import SUPPORTED_ARCHS, Internals
-
-VOCAB = 97
 
 
 def tiny_neo(vocab: int = VOCAB, seed: int = 0):
@@ -39,20 +37,6 @@ def build(arch: str):
         return tiny_neo()
     # Pythia pads its output (and input) rows: 128 rows for a 97-token vocabulary here.
     return tiny_model(arch, vocab=VOCAB, padded_vocab=128 if arch == "gpt_neox" else None)
-
-
-@pytest.fixture(scope="module")
-def tokenizer(tmp_path_factory):
-    """A word-level tokenizer over VOCAB tokens, saved and reloaded (TransformerLens reloads it by path)."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import AutoTokenizer, PreTrainedTokenizerFast
-
-    tk = Tokenizer(models.WordLevel({f"t{i}": i for i in range(VOCAB)}, unk_token="t1"))
-    tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tok = PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="t0", eos_token="t0", unk_token="t1", pad_token="t0")
-    d = tmp_path_factory.mktemp("tok")
-    tok.save_pretrained(d)
-    return AutoTokenizer.from_pretrained(str(d))
 
 
 def bridge_of(model, tokenizer):

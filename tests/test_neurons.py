@@ -66,19 +66,6 @@ from test_internals import VOCAB, bridge_of, build  # noqa: E402  (same tiny mod
 A, B = 3, 4
 
 
-@pytest.fixture(scope="module")
-def tokenizer(tmp_path_factory):
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import AutoTokenizer, PreTrainedTokenizerFast
-
-    tk = Tokenizer(models.WordLevel({f"t{i}": i for i in range(VOCAB)}, unk_token="t1"))
-    tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tok = PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="t0", eos_token="t0", unk_token="t1", pad_token="t0")
-    d = tmp_path_factory.mktemp("tok")
-    tok.save_pretrained(d)
-    return AutoTokenizer.from_pretrained(str(d))
-
-
 def prompts(seed=1, T=7):
     clean = torch.randint(0, VOCAB, (1, T), generator=torch.Generator().manual_seed(seed))
     corr = clean.clone()

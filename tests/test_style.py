@@ -25,7 +25,7 @@ def test_report_captions_are_valid_restructuredtext():
 
     for f in sorted((REPO / "report").glob("*.rst")):
         try:
-            docutils.core.publish_string(f.read_text(), writer_name="null",
+            docutils.core.publish_string(f.read_text(), writer="null",
                                          settings_overrides={"report_level": 5, "halt_level": 2})
         except docutils.utils.SystemMessage as e:
             raise AssertionError(f"{f.name}: {e}") from None
