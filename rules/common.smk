@@ -234,10 +234,9 @@ def model_size(wildcards):
 
 
 def _train_cost(size, vocab):
+    """Multiply-adds per token of a training step: the blocks and the output layer."""
     d = size["hidden_size"]
-    return (
-        12 * d * d * size["num_layers"] + 2 * d * vocab
-    )  # per token: blocks and output layer
+    return 12 * d * d * size["num_layers"] + 2 * d * vocab
 
 
 def train_priority(wildcards):

@@ -9,18 +9,20 @@ from lmdyn.unigram import count_tokens, smoothed
 
 
 def main(sm, log):
-    docs = pd.read_parquet(sm.input.docs)
-    if sm.params.split != "all":
-        docs = docs[docs.split == sm.params.split]
     tok = load_tokenizer(sm.input.tokenizer)
     if sm.input.train_ids:  # the train split, already encoded by train_tokenizer
-        counts = np.bincount(np.load(sm.input.train_ids)["ids"], minlength=len(tok))[: len(tok)].astype(np.int64)
+        split = np.load(sm.input.train_ids)
+        counts = np.bincount(split["ids"], minlength=len(tok))[: len(tok)].astype(np.int64)
+        n_docs = len(split["lengths"])
     else:
+        docs = pd.read_parquet(sm.input.docs)
+        if sm.params.split != "all":
+            docs = docs[docs.split == sm.params.split]
         counts = count_tokens(tok, docs.text, len(tok))
+        n_docs = len(docs)
     table = smoothed(counts, sm.params.ghost_count)
-    log.info("%d tokens counted over %d documents; %d of %d types unseen", counts.sum(), len(docs),
+    log.info("%d tokens counted over %d documents; %d of %d types unseen", counts.sum(), n_docs,
              (counts == 0).sum(), len(counts))
     table.to_parquet(sm.output[0], index=False)
-
 
 run(main, snakemake)  # noqa: F821
