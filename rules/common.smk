@@ -1,14 +1,14 @@
 # Table of contents of the workflow's helpers (no rules): validation, wildcard constraints, input
 # and params functions, the targets of rule all. The logic behind them lives in the library
-# (lmdyn.workflow, lmdyn.registry). Runs again for every cluster job: nothing heavy is imported.
+# (lmdyn.core.workflow, lmdyn.core.registry). Runs again for every cluster job: nothing heavy is imported.
 import re
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
-from lmdyn.errors import UserError  # noqa: E402
-from lmdyn.workflow import Suites, check_config  # noqa: E402
-from lmdyn.comparisons import comparisons  # noqa: E402
+from lmdyn.core.errors import UserError  # noqa: E402
+from lmdyn.core.workflow import Suites, check_config  # noqa: E402
+from lmdyn.divergence.comparisons import comparisons  # noqa: E402
 
 # ---- validation -----------------------------------------------------------------------------------
 
@@ -255,7 +255,7 @@ PREP_PRIORITY = 1000
 
 
 def suite_comparisons(suite):
-    """Which of seed pairs, consecutive steps and sizes the suite has (lmdyn.comparisons)."""
+    """Which of seed pairs, consecutive steps and sizes the suite has (lmdyn.divergence.comparisons)."""
     return comparisons(
         len(SUITES.models(suite)), len(SUITES.seeds(suite)), len(SUITES.steps(suite))
     )
@@ -271,7 +271,7 @@ def regression_metric_of(wildcards):
 
 
 def suite_skipped(wildcards):
-    """The comparisons the suite cannot have, with their reasons (lmdyn.comparisons)."""
+    """The comparisons the suite cannot have, with their reasons (lmdyn.divergence.comparisons)."""
     c = suite_comparisons(wildcards.suite)
     note = c.regression_metric(config["regression"]["metric"])[1]
     return {"skipped": c.skipped(), "regression_note": note}

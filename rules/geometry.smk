@@ -32,7 +32,7 @@ rule geometry_run:
     input:
         integrity="results/integrity/{suite}/{model}/seed{seed}.csv",  # this run's
         states=layer_state_files,
-        lib=workflow.source_path("../scripts/lmdyn/geometry.py"),
+        lib=workflow.source_path("../scripts/lmdyn/geometry/compute.py"),
     output:
         **{
             name: f"results/geometry/{{suite}}/{{model}}/seed{{seed}}/{name}.parquet"

@@ -1,7 +1,7 @@
 """Rule anisotropy_suite: suite tables (parquet + CSV) of embedding anisotropy."""
 
-from lmdyn.runner import run
-from lmdyn.workflow import concat_runs
+from lmdyn.core.runner import run
+from lmdyn.core.workflow import concat_runs
 
 
 def main(sm, log):

@@ -2,8 +2,8 @@
 
 import json
 
-from lmdyn.corpus import NPM_CORPORA, load_corpus, split_documents
-from lmdyn.runner import run
+from lmdyn.core.runner import run
+from lmdyn.data.corpus import NPM_CORPORA, load_corpus, split_documents
 
 
 def main(sm, log):
@@ -14,7 +14,13 @@ def main(sm, log):
     counts = sample.split.value_counts().to_dict()
     log.info("sampled %s", counts)
     sample.to_parquet(sm.output.docs, index=False)
-    info = {"source": p.source, "path": p.path, "n_documents": int(len(docs)), "split_counts": counts, "seed": p.seed}
+    info = {
+        "source": p.source,
+        "path": p.path,
+        "n_documents": int(len(docs)),
+        "split_counts": counts,
+        "seed": p.seed,
+    }
     if p.source in NPM_CORPORA:
         info.update(NPM_CORPORA[p.source])
     with open(sm.output.info, "w") as f:

@@ -1,7 +1,7 @@
 """Rule fetch_run: resolve and hash the checkpoints of one run; list missing and duplicate steps."""
 
-from lmdyn import registry
-from lmdyn.runner import run
+from lmdyn.core import registry
+from lmdyn.core.runner import run
 
 
 def main(sm, log):

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from lmdyn import weightfigures as wf
-from lmdyn.runner import run
+from lmdyn.anisotropy import figures as wf
+from lmdyn.core.runner import run
 
 
 def main(sm, log):

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from lmdyn import activation_figures as fig
-from lmdyn.runner import run
+from lmdyn.core.runner import run
+from lmdyn.geometry import figures as fig
 
 NAMES = ("accuracy", "attribution", "norms", "pca", "pca_variance")
 
@@ -20,8 +20,13 @@ def main(sm, log):
     step = pca[(pca.model == model) & (pca.seed == seed)].step.max()
     sel = (pca.model == model) & (pca.seed == seed) & (pca.step == step)
     vsel = (var.model == model) & (var.seed == seed) & (var.step == step)
-    fig.geometry_pca(pca[sel], var[vsel], f"{sm.params.suite} {model} seed {seed} step {step}",
-                     [sm.output.pca_fig], dpi)
+    fig.geometry_pca(
+        pca[sel],
+        var[vsel],
+        f"{sm.params.suite} {model} seed {seed} step {step}",
+        [sm.output.pca_fig],
+        dpi,
+    )
     fig.geometry_attribution(t["attribution"], t["accuracy"], [sm.output.attribution_fig], dpi)
 
 

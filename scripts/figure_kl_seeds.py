@@ -2,12 +2,14 @@
 
 import pandas as pd
 
-from lmdyn import figures
-from lmdyn.runner import run
+from lmdyn.core.runner import run
+from lmdyn.divergence import figures
 
 
 def main(sm, log):
-    figures.kl_seeds(pd.read_parquet(sm.input[0]), [sm.output.png, sm.output.pdf], dpi=sm.params.dpi)
+    figures.kl_seeds(
+        pd.read_parquet(sm.input[0]), [sm.output.png, sm.output.pdf], dpi=sm.params.dpi
+    )
 
 
 run(main, snakemake)  # noqa: F821

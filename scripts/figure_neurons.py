@@ -2,11 +2,20 @@
 
 import pandas as pd
 
-from lmdyn import activation_figures as fig
-from lmdyn.runner import run
+from lmdyn.core.runner import run
+from lmdyn.neurons import figures as fig
 
-NAMES = ("summary", "lens", "layer_patch", "neuron_patch", "top_neuron", "outliers", "exclusive",
-         "target_congruence", "activation")
+NAMES = (
+    "summary",
+    "lens",
+    "layer_patch",
+    "neuron_patch",
+    "top_neuron",
+    "outliers",
+    "exclusive",
+    "target_congruence",
+    "activation",
+)
 
 
 def main(sm, log):
@@ -20,13 +29,25 @@ def main(sm, log):
     step = lp[(lp.model == model) & (lp.seed == seed)].step.max()
     prompt = lp.prompt.iloc[0]
     sel = lp[(lp.model == model) & (lp.seed == seed) & (lp.step == step) & (lp.prompt == prompt)]
-    fig.neurons_patching(sel, f"{sm.params.suite} {model} seed {seed} step {step}: {prompt}",
-                         [sm.output.patching_fig], dpi)
-    fig.neurons_emergence(t["summary"], t["top_neuron"], t["neuron_patch"], t["target_congruence"],
-                          [sm.output.emergence_fig], dpi)
+    fig.neurons_patching(
+        sel,
+        f"{sm.params.suite} {model} seed {seed} step {step}: {prompt}",
+        [sm.output.patching_fig],
+        dpi,
+    )
+    fig.neurons_emergence(
+        t["summary"],
+        t["top_neuron"],
+        t["neuron_patch"],
+        t["target_congruence"],
+        [sm.output.emergence_fig],
+        dpi,
+    )
     act = t["activation"]
     act = act[(act.model == model) & (act.seed == seed) & (act.step == step)] if len(act) else act
-    fig.neurons_activation(act, f"{sm.params.suite} {model} seed {seed} step {step}", [sm.output.activation_fig], dpi)
+    fig.neurons_activation(
+        act, f"{sm.params.suite} {model} seed {seed} step {step}", [sm.output.activation_fig], dpi
+    )
 
 
 run(main, snakemake)  # noqa: F821

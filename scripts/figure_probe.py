@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from lmdyn import weightfigures as wf
-from lmdyn.runner import run
+from lmdyn.core.runner import run
+from lmdyn.probe import figures as wf
 
 
 def special_ids(tokenizer_dir):
@@ -14,7 +14,9 @@ def special_ids(tokenizer_dir):
     f = Path(tokenizer_dir) / "tokenizer.json"
     if not f.exists():
         return []
-    return sorted(t["id"] for t in json.loads(f.read_text()).get("added_tokens", []) if t.get("special"))
+    return sorted(
+        t["id"] for t in json.loads(f.read_text()).get("added_tokens", []) if t.get("special")
+    )
 
 
 def main(sm, log):

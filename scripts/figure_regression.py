@@ -2,14 +2,16 @@
 
 import pandas as pd
 
-from lmdyn import figures
-from lmdyn.runner import run
+from lmdyn.core.runner import run
+from lmdyn.divergence import figures
 
 
 def main(sm, log):
     coefs = pd.read_csv(sm.input[0], keep_default_na=False, na_values=[""])
     title = f"{sm.params.metric} at step {coefs.step.iloc[0]} ({sm.wildcards.suite})"
-    figures.regression_coefficients(coefs, [sm.output.png, sm.output.pdf], title=title, dpi=sm.params.dpi)
+    figures.regression_coefficients(
+        coefs, [sm.output.png, sm.output.pdf], title=title, dpi=sm.params.dpi
+    )
 
 
 run(main, snakemake)  # noqa: F821

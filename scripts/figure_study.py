@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from lmdyn import figures
-from lmdyn.runner import run
+from lmdyn.core.runner import run
+from lmdyn.divergence import figures
 
 
 def main(sm, log):
@@ -16,7 +16,9 @@ def main(sm, log):
     elif sm.rule == "figure_seed_groups":
         figures.seed_groups(pd.read_parquet(i.groups), paths, dpi=p.dpi)
     elif sm.rule in ("figure_sigma", "figure_learnability"):
-        figures.sigma_panels(pd.read_parquet(i.sigma), sm.wildcards.model, p.metric, paths, p.min_tokens, dpi=p.dpi)
+        figures.sigma_panels(
+            pd.read_parquet(i.sigma), sm.wildcards.model, p.metric, paths, p.min_tokens, dpi=p.dpi
+        )
     elif sm.rule == "figure_ce_fit":
         figures.ce_fit(pd.read_parquet(i.traj), pd.read_parquet(i.fits), paths, dpi=p.dpi)
         figures.dh_kl(pd.read_parquet(i.dh), [o.dh_png, o.dh_pdf], dpi=p.dpi)

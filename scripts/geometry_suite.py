@@ -1,7 +1,7 @@
 """Rule geometry_suite: every run's geometry tables in one per kind."""
 
-from lmdyn.runner import run
-from lmdyn.workflow import concat_runs
+from lmdyn.core.runner import run
+from lmdyn.core.workflow import concat_runs
 
 NAMES = ("accuracy", "attribution", "norms", "pca", "pca_variance")
 

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from lmdyn import registry
-from lmdyn.runner import run
+from lmdyn.core import registry
+from lmdyn.core.runner import run
 
 
 def main(sm, log):
@@ -12,7 +12,15 @@ def main(sm, log):
         extra = f" (same weights as step {int(r.duplicate_of)})" if r.status == "duplicate" else ""
         if r.status == "corrupt":
             extra = f" ({r.note})"
-        log.warning("left out: %s %s seed %d step %d is %s%s", r.suite, r.model, r.seed, r.step, r.status, extra)
+        log.warning(
+            "left out: %s %s seed %d step %d is %s%s",
+            r.suite,
+            r.model,
+            r.seed,
+            r.step,
+            r.status,
+            extra,
+        )
     log.info("%d checkpoints: %s", len(table), table.status.value_counts().to_dict())
     registry.require_usable(table)
     table.to_csv(sm.output.table, index=False)

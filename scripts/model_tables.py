@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from lmdyn.aggregate import ModelAggregate
-from lmdyn.runner import run
-from lmdyn.study import ModelStudy
+from lmdyn.core.runner import run
+from lmdyn.divergence.aggregate import ModelAggregate
+from lmdyn.divergence.study import ModelStudy
 
 
 def model_rows(path, model):

@@ -4,10 +4,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from lmdyn.runner import run
+from lmdyn.core.runner import run
 
-NAMES = ("summary", "lens", "layer_patch", "neuron_patch", "top_neuron", "outliers", "exclusive",
-         "target_congruence", "activation")
+NAMES = (
+    "summary",
+    "lens",
+    "layer_patch",
+    "neuron_patch",
+    "top_neuron",
+    "outliers",
+    "exclusive",
+    "target_congruence",
+    "activation",
+)
 
 
 def read_run(folder: str, run: dict, name: str) -> list[pd.DataFrame]:
@@ -24,7 +33,9 @@ def read_run(folder: str, run: dict, name: str) -> list[pd.DataFrame]:
 def main(sm, log):
     runs = sm.params.runs  # folder -> model, seed, steps (models x seeds in config order)
     for name in NAMES:
-        t = pd.concat([p for folder, r in runs.items() for p in read_run(folder, r, name)], ignore_index=True)
+        t = pd.concat(
+            [p for folder, r in runs.items() for p in read_run(folder, r, name)], ignore_index=True
+        )
         t.insert(0, "suite", sm.params.suite)
         t.to_parquet(sm.output[f"{name}_parquet"], index=False)
         t.to_csv(sm.output[name], index=False, float_format="%.6g")

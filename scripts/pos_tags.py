@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from lmdyn.pos import tag_documents
-from lmdyn.runner import run
+from lmdyn.core.runner import run
+from lmdyn.data.pos import tag_documents
 
 
 def main(sm, log):

@@ -1,13 +1,18 @@
 """Rule probe_suite: suite tables (parquet + CSV) of the unigram latent probe."""
 
-from lmdyn.runner import run
-from lmdyn.workflow import concat_runs
+from lmdyn.core.runner import run
+from lmdyn.core.workflow import concat_runs
 
 
 def main(sm, log):
-    probe, deciles, tokens = (concat_runs(sm.input[k], sm.params.steps) for k in ("probe", "deciles", "tokens"))
+    probe, deciles, tokens = (
+        concat_runs(sm.input[k], sm.params.steps) for k in ("probe", "deciles", "tokens")
+    )
     if not probe.empty and not probe.converged.all():
-        log.warning("probe stopped at max_iter before its stopping rule for %d checkpoints", (~probe.converged).sum())
+        log.warning(
+            "probe stopped at max_iter before its stopping rule for %d checkpoints",
+            (~probe.converged).sum(),
+        )
     probe.to_parquet(sm.output.table, index=False)
     probe.to_csv(sm.output.csv, index=False)
     deciles.to_parquet(sm.output.deciles, index=False)

@@ -7,20 +7,32 @@ but 0 with step fixed effects (pooled.csv), and pooled within each training phas
 import numpy as np
 import pandas as pd
 
-from lmdyn.aggregate import seed_pair_tokens
-from lmdyn.errors import UserError
-from lmdyn.regression import (
+from lmdyn.core.errors import UserError
+from lmdyn.core.runner import run
+from lmdyn.divergence.aggregate import seed_pair_tokens
+from lmdyn.divergence.regression import (
     fit_by_phase,
     fit_kl_regression,
     fit_pooled,
     phase_assignment_text,
     sample_positions,
 )
-from lmdyn.runner import run
 
 SAMPLE_SEED = 0  # regression.tokens_per_step draws the same positions for every step and model
 FEATURES = ["doc_id", "position", "target_id", "log_unigram", "tag", "tag_prev"]
-COLUMNS = ["term", "variable", "level", "coef", "se", "ci_low", "ci_high", "p_value", "n_obs", "response", "step"]
+COLUMNS = [
+    "term",
+    "variable",
+    "level",
+    "coef",
+    "se",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "n_obs",
+    "response",
+    "step",
+]
 POOLED_COLUMNS = COLUMNS + ["fit", "n_steps", "first_step", "last_step"]
 
 
@@ -34,7 +46,9 @@ def read_values(sm, log, keys):
             pairs = pd.read_parquet(f["path"])
             v = seed_pair_tokens(pairs[pairs.model == model]).rename(columns={"kl_seeds": "kl"})
         else:
-            v = pd.read_parquet(f["path"], columns=["doc_id", "position", p.metric]).rename(columns={p.metric: "kl"})
+            v = pd.read_parquet(f["path"], columns=["doc_id", "position", p.metric]).rename(
+                columns={p.metric: "kl"}
+            )
         v = v.assign(model=model)
         if step == p.step:
             at_step.append(v)
@@ -50,9 +64,21 @@ def stacked(fits: dict, metric: str) -> pd.DataFrame:
     frames = []
     for name, res in fits.items():
         steps = res.diagnostics["steps"]
-        frames.append(res.coefs.assign(response=metric, step=np.nan, fit=name, n_steps=len(steps),
-                                       first_step=min(steps), last_step=max(steps)))
-    return pd.concat(frames, ignore_index=True)[POOLED_COLUMNS] if frames else pd.DataFrame(columns=POOLED_COLUMNS)
+        frames.append(
+            res.coefs.assign(
+                response=metric,
+                step=np.nan,
+                fit=name,
+                n_steps=len(steps),
+                first_step=min(steps),
+                last_step=max(steps),
+            )
+        )
+    return (
+        pd.concat(frames, ignore_index=True)[POOLED_COLUMNS]
+        if frames
+        else pd.DataFrame(columns=POOLED_COLUMNS)
+    )
 
 
 def main(sm, log):
@@ -60,10 +86,16 @@ def main(sm, log):
     feats = pd.read_parquet(sm.input.features)
     keys = sample_positions(feats, p.tokens_per_step, seed=SAMPLE_SEED)
     at_step, pooled = read_values(sm, log, keys)
-    kw = dict(response="kl", tag_reference=p.tag_reference, size_order=list(p.models),
-              min_tag_count=p.min_tag_count)
+    kw = dict(
+        response="kl",
+        tag_reference=p.tag_reference,
+        size_order=list(p.models),
+        min_tag_count=p.min_tag_count,
+    )
 
-    data = pd.concat(at_step, ignore_index=True).merge(feats, on=["doc_id", "position"], validate="many_to_one")
+    data = pd.concat(at_step, ignore_index=True).merge(
+        feats, on=["doc_id", "position"], validate="many_to_one"
+    )
     log.info("regressing %s at step %s on %d rows", p.metric, p.step, len(data))
     res = fit_kl_regression(data, **kw)
     write_table(res.coefs.assign(response=p.metric, step=p.step), sm.output.coefs)
@@ -74,15 +106,22 @@ def main(sm, log):
 
     sections = [f"Response: {p.metric} (nats) per predicted token at step {p.step}\n\n{res.text}"]
     if p.metric != p.wanted_metric:
-        # a suite without two seeds has no kl_seeds: lmdyn.comparisons picked the fallback
+        # a suite without two seeds has no kl_seeds: lmdyn.divergence.comparisons picked the fallback
         note = f"regression.metric {p.wanted_metric} is not available for this suite (one seed): regressed {p.metric}"
         log.warning("%s", note)
         sections.insert(0, note)
-    per_step = (f"{p.tokens_per_step} token positions per step (seed {SAMPLE_SEED}), the same at every step"
-                if keys is not None else "every token position")
-    pool = (pd.concat(pooled, ignore_index=True).merge(feats[FEATURES], on=["doc_id", "position"],
-                                                       validate="many_to_one")
-            if pooled else pd.DataFrame(columns=["kl", "model", "step", *FEATURES]))
+    per_step = (
+        f"{p.tokens_per_step} token positions per step (seed {SAMPLE_SEED}), the same at every step"
+        if keys is not None
+        else "every token position"
+    )
+    pool = (
+        pd.concat(pooled, ignore_index=True).merge(
+            feats[FEATURES], on=["doc_id", "position"], validate="many_to_one"
+        )
+        if pooled
+        else pd.DataFrame(columns=["kl", "model", "step", *FEATURES])
+    )
     del pooled
     log.info("pooled data: %d rows over %d steps (%s)", len(pool), pool["step"].nunique(), per_step)
 
@@ -93,15 +132,19 @@ def main(sm, log):
         notes.append(f"pooled fit skipped: {e}")
     write_table(stacked(fits, p.metric), sm.output.pooled)
     if "pooled" in fits:
-        sections.append(f"Pooled over steps > 0 with step fixed effects; {per_step}\n\n{fits['pooled'].text}")
+        sections.append(
+            f"Pooled over steps > 0 with step fixed effects; {per_step}\n\n{fits['pooled'].text}"
+        )
 
     phase_table = pd.read_csv(sm.input.phases)
     if len(phase_table):
         by_phase, cells, phase_notes = fit_by_phase(pool, phase_table, **kw)
         notes += phase_notes
-        sections.append("Phases (from the seed='mean' rows of the phase table; step 0 excluded):\n"
-                        + phase_assignment_text(cells))
-    else:  # a one-step suite has no phases (lmdyn.comparisons)
+        sections.append(
+            "Phases (from the seed='mean' rows of the phase table; step 0 excluded):\n"
+            + phase_assignment_text(cells)
+        )
+    else:  # a one-step suite has no phases (lmdyn.divergence.comparisons)
         by_phase = {}
         notes.append("per-phase fits skipped: the phase table is empty (the suite has one step)")
     write_table(stacked(by_phase, p.metric), sm.output.phases)

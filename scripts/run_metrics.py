@@ -4,9 +4,9 @@ token neurons) in one process, the only job that reads the run's checkpoints."""
 import numpy as np
 import pandas as pd
 
-from lmdyn.runner import run
-from lmdyn.runpass import make_extras, run_pass
-from lmdyn.workflow import sound_refs
+from lmdyn.core.runner import run
+from lmdyn.core.runpass import make_extras, run_pass
+from lmdyn.core.workflow import sound_refs
 
 
 def main(sm, log):
@@ -16,10 +16,23 @@ def main(sm, log):
     # the input files an extra reads (the transfer tokens only where geometry.transfer is set)
     files = {"tokenizer": sm.input.tokenizer, "transfer": sm.input.transfer or None}
     extras = make_extras(p.extras, files)
-    out = {"metrics": sm.output.metrics, "hidden": sm.output.hidden, **{e.name: sm.output[e.name] for e in extras}}
+    out = {
+        "metrics": sm.output.metrics,
+        "hidden": sm.output.hidden,
+        **{e.name: sm.output[e.name] for e in extras},
+    }
     status = run_pass(
-        refs, pd.read_parquet(sm.input.tokens), np.log(pd.read_parquet(sm.input.unigram).prob.to_numpy()),
-        out, p.device, p.batch_size, p.vocab_chunk, p.token_chunk, dtype=p.dtype, extras=extras, log=log,
+        refs,
+        pd.read_parquet(sm.input.tokens),
+        np.log(pd.read_parquet(sm.input.unigram).prob.to_numpy()),
+        out,
+        p.device,
+        p.batch_size,
+        p.vocab_chunk,
+        p.token_chunk,
+        dtype=p.dtype,
+        extras=extras,
+        log=log,
     )
     log.info("%d checkpoints: %s", len(status), status.status.value_counts().to_dict())
     status.to_csv(sm.output.status, index=False)

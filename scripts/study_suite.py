@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from lmdyn.phases import phase_table
-from lmdyn.runner import run
-from lmdyn.study import example_words, size_pairs_curve
+from lmdyn.core.runner import run
+from lmdyn.divergence.phases import phase_table
+from lmdyn.divergence.study import example_words, size_pairs_curve
 
 TABLES = ("curves", "seed_groups", "sigma", "dh_kl", "ce_fit", "trajectories")
 
@@ -17,7 +17,10 @@ def write(table, sm, name):
 def main(sm, log):
     p = sm.params
     feats = pd.read_parquet(sm.input.features)
-    per_model = {name: pd.concat([pd.read_parquet(f) for f in sm.input[name]], ignore_index=True) for name in TABLES}
+    per_model = {
+        name: pd.concat([pd.read_parquet(f) for f in sm.input[name]], ignore_index=True)
+        for name in TABLES
+    }
     for name, table in per_model.items():
         write(table, sm, name)
     sigma = per_model["sigma"]
@@ -34,9 +37,28 @@ def main(sm, log):
     if any(item["comparison"] == "steps" for item in p.skipped["skipped"]):
         phases = phases.iloc[:0]  # change points need a curve over steps: none from one step
     write(phases, sm, "phases")
-    log.info("unigram cross-entropy on eval tokens %.4f nats; phases:\n%s", unigram_ce, phases.to_string())
-    sizes = size_pairs_curve(dict(p.sizes), feats, n_boot=p.n_boot, seed=p.boot_seed) if p.sizes else pd.DataFrame(
-        columns=["step", "seed", "model_a", "model_b", "direction", "mean", "ci_low", "ci_high", "n_tokens"])
+    log.info(
+        "unigram cross-entropy on eval tokens %.4f nats; phases:\n%s",
+        unigram_ce,
+        phases.to_string(),
+    )
+    sizes = (
+        size_pairs_curve(dict(p.sizes), feats, n_boot=p.n_boot, seed=p.boot_seed)
+        if p.sizes
+        else pd.DataFrame(
+            columns=[
+                "step",
+                "seed",
+                "model_a",
+                "model_b",
+                "direction",
+                "mean",
+                "ci_low",
+                "ci_high",
+                "n_tokens",
+            ]
+        )
+    )
     write(sizes, sm, "sizes")
     log.info("outliers: %d of %d sigma rows exclude 1", len(out), len(sigma))
     skipped = p.skipped["skipped"]
@@ -47,8 +69,14 @@ def main(sm, log):
     cols = ["comparison", "reason", "figures", "tables"]
     rows = [{c: item[c] for c in cols} for item in skipped]
     if p.skipped["regression_note"]:
-        rows.append({"comparison": "regression metric", "reason": p.skipped["regression_note"],
-                     "figures": "", "tables": ""})
+        rows.append(
+            {
+                "comparison": "regression metric",
+                "reason": p.skipped["regression_note"],
+                "figures": "",
+                "tables": "",
+            }
+        )
     write(pd.DataFrame(rows, columns=cols), sm, "skipped")
 
 

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from lmdyn.runner import run
+from lmdyn.core.runner import run
 
 
 def main(sm, log):

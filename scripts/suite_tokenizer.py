@@ -1,8 +1,8 @@
 """Rule suite_tokenizer: the tokenizer of a published suite, from its first checkpoint."""
 
-from lmdyn import registry
-from lmdyn.runner import run
-from lmdyn.tokens import load_tokenizer
+from lmdyn.core import registry
+from lmdyn.core.runner import run
+from lmdyn.data.tokens import load_tokenizer
 
 
 def main(sm, log):

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from lmdyn.features import token_features
-from lmdyn.runner import run
+from lmdyn.core.runner import run
+from lmdyn.data.features import token_features
 
 
 def main(sm, log):
@@ -13,7 +13,11 @@ def main(sm, log):
         pd.read_parquet(sm.input.unigram),
         sm.params.freq_bins,
     )
-    log.info("%d predicted tokens; frequency bins: %s", len(feats), feats.freq_bin.value_counts().sort_index().to_dict())
+    log.info(
+        "%d predicted tokens; frequency bins: %s",
+        len(feats),
+        feats.freq_bin.value_counts().sort_index().to_dict(),
+    )
     feats.to_parquet(sm.output[0], index=False)
 
 

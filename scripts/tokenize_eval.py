@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from lmdyn.runner import run
-from lmdyn.tokens import load_tokenizer, tokenize_documents
+from lmdyn.core.runner import run
+from lmdyn.data.tokens import load_tokenizer, tokenize_documents
 
 
 def main(sm, log):
@@ -12,7 +12,9 @@ def main(sm, log):
     tok = load_tokenizer(sm.input.tokenizer)
     tokens = tokenize_documents(tok, docs, sm.params.context_length, sm.params.windows_per_doc)
     n_pred = len(tokens) - tokens.groupby(["doc_id", "window"]).ngroups
-    log.info("%d eval documents -> %d tokens, %d predicted", docs.doc_id.nunique(), len(tokens), n_pred)
+    log.info(
+        "%d eval documents -> %d tokens, %d predicted", docs.doc_id.nunique(), len(tokens), n_pred
+    )
     tokens.to_parquet(sm.output[0], index=False)
 
 

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from lmdyn import registry
-from lmdyn.micro import train_run
-from lmdyn.runner import run
-from lmdyn.tokens import load_tokenizer
+from lmdyn.core import registry
+from lmdyn.core.runner import run
+from lmdyn.data.micro import train_run
+from lmdyn.data.tokens import load_tokenizer
 
 
 def main(sm, log):

@@ -4,8 +4,8 @@ and the train split encoded with it once (read by every training run and the uni
 import numpy as np
 import pandas as pd
 
-from lmdyn.runner import run
-from lmdyn.tokens import load_tokenizer, save_hf_tokenizer, train_bpe
+from lmdyn.core.runner import run
+from lmdyn.data.tokens import load_tokenizer, save_hf_tokenizer, train_bpe
 
 
 def main(sm, log):
@@ -16,14 +16,21 @@ def main(sm, log):
     if trained < sm.params.vocab_size:
         # Byte-level BPE stops when no pair occurs min_frequency times; every later rule uses the
         # trained size (the models' vocab_size, log|V|, the unigram table).
-        log.warning("vocab_size %d asked for, but the train split only supports %d tokens: using %d",
-                    sm.params.vocab_size, trained, trained)
+        log.warning(
+            "vocab_size %d asked for, but the train split only supports %d tokens: using %d",
+            sm.params.vocab_size,
+            trained,
+            trained,
+        )
     log.info("trained BPE on %d documents: vocabulary of %d tokens", len(texts), trained)
     save_hf_tokenizer(tok, sm.output.tokenizer)
     # encoded through the saved HF tokenizer, as every later rule loads it
     enc = load_tokenizer(sm.output.tokenizer)(texts, add_special_tokens=False)["input_ids"]
-    np.savez(sm.output.train_ids, ids=np.concatenate([np.asarray(e, dtype=np.int32) for e in enc]),
-             lengths=np.asarray([len(e) for e in enc], dtype=np.int64))
+    np.savez(
+        sm.output.train_ids,
+        ids=np.concatenate([np.asarray(e, dtype=np.int32) for e in enc]),
+        lengths=np.asarray([len(e) for e in enc], dtype=np.int64),
+    )
     log.info("train split: %d tokens", sum(len(e) for e in enc))
 
 

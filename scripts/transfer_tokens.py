@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from lmdyn.corpus import load_corpus
-from lmdyn.runner import run
-from lmdyn.tokens import load_tokenizer, tokenize_documents
+from lmdyn.core.runner import run
+from lmdyn.data.corpus import load_corpus
+from lmdyn.data.tokens import load_tokenizer, tokenize_documents
 
 
 def main(sm, log):
@@ -12,9 +12,13 @@ def main(sm, log):
     docs = load_corpus(p.source, p.path, p.cache)
     docs = docs[docs["text"].str.strip().str.len() > 0].sort_values("doc_id")
     if p.n_docs is not None and len(docs) > p.n_docs:
-        take = np.sort(np.random.default_rng(p.seed).choice(len(docs), size=p.n_docs, replace=False))
+        take = np.sort(
+            np.random.default_rng(p.seed).choice(len(docs), size=p.n_docs, replace=False)
+        )
         docs = docs.iloc[take]
-    tokens = tokenize_documents(load_tokenizer(sm.input.tokenizer), docs, p.context_length, p.windows_per_doc)
+    tokens = tokenize_documents(
+        load_tokenizer(sm.input.tokenizer), docs, p.context_length, p.windows_per_doc
+    )
     log.info("%d documents of %s, %d tokens", docs.shape[0], p.path or p.source, len(tokens))
     tokens.to_parquet(sm.output[0], index=False)
 

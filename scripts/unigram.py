@@ -3,9 +3,9 @@
 import numpy as np
 import pandas as pd
 
-from lmdyn.runner import run
-from lmdyn.tokens import load_tokenizer
-from lmdyn.unigram import count_tokens, smoothed
+from lmdyn.core.runner import run
+from lmdyn.data.tokens import load_tokenizer
+from lmdyn.data.unigram import count_tokens, smoothed
 
 
 def main(sm, log):
@@ -21,8 +21,14 @@ def main(sm, log):
         counts = count_tokens(tok, docs.text, len(tok))
         n_docs = len(docs)
     table = smoothed(counts, sm.params.ghost_count)
-    log.info("%d tokens counted over %d documents; %d of %d types unseen", counts.sum(), n_docs,
-             (counts == 0).sum(), len(counts))
+    log.info(
+        "%d tokens counted over %d documents; %d of %d types unseen",
+        counts.sum(),
+        n_docs,
+        (counts == 0).sum(),
+        len(counts),
+    )
     table.to_parquet(sm.output[0], index=False)
+
 
 run(main, snakemake)  # noqa: F821

@@ -1,21 +1,37 @@
 """Layer geometry and token neurons through the real workflow on the tiny config (one job per run; the
 run pass is the only job that reads checkpoints)."""
 
-import subprocess
-
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from test_workflow import make_corpus, snakemake, tiny_config
 
-NEURON_TABLES = ("summary", "lens", "layer_patch", "neuron_patch", "top_neuron", "outliers", "exclusive",
-                 "target_congruence", "activation")
-FIGURES = ("geometry_accuracy", "geometry_norms", "geometry_pca", "geometry_attribution", "neurons_lens",
-           "neurons_patching", "neurons_emergence", "neurons_activation")
+NEURON_TABLES = (
+    "summary",
+    "lens",
+    "layer_patch",
+    "neuron_patch",
+    "top_neuron",
+    "outliers",
+    "exclusive",
+    "target_congruence",
+    "activation",
+)
+FIGURES = (
+    "geometry_accuracy",
+    "geometry_norms",
+    "geometry_pca",
+    "geometry_attribution",
+    "neurons_lens",
+    "neurons_patching",
+    "neurons_emergence",
+    "neurons_activation",
+)
 # the suite tables and the figures, which have their own rules (figure_geometry, figure_neurons)
 TARGETS = ["results/geometry/micro/accuracy.csv", "results/neurons/micro/summary.csv"] + [
-    f"results/figures/micro/{name}.png" for name in FIGURES]
+    f"results/figures/micro/{name}.png" for name in FIGURES
+]
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +61,13 @@ def test_geometry_and_neuron_tables(activation_run):
 
     s = pd.read_csv(r / "neurons/micro/summary.csv")
     assert len(s) == 2 * 2 * len(steps)
-    assert s[["p_a_clean", "p_b_clean", "p_a_corrupted", "p_b_corrupted"]].stack().between(0, 1).all()
+    assert (
+        s[["p_a_clean", "p_b_clean", "p_a_corrupted", "p_b_corrupted"]].stack().between(0, 1).all()
+    )
     lens = pd.read_csv(r / "neurons/micro/lens.csv")
-    last = lens[lens.layer == lens.layer.max()].merge(s, on=["suite", "model", "seed", "step", "prompt"])
+    last = lens[lens.layer == lens.layer.max()].merge(
+        s, on=["suite", "model", "seed", "step", "prompt"]
+    )
     np.testing.assert_allclose(last.logit_diff, last.logit_diff_clean, atol=1e-4)
     # The prompts differ only at position 2: the clean embedding there is the whole difference.
     lp = pd.read_csv(r / "neurons/micro/layer_patch.csv")
@@ -63,13 +83,16 @@ def test_geometry_and_neuron_tables(activation_run):
     runs = [f"{m}/seed{k}" for m in ("s", "xs") for k in (0, 1)]
     for fam in ("run_metrics", "geometry_run"):
         logs = sorted((tmp / "logs" / fam / "micro").rglob("*.log"))
-        assert [p.relative_to(tmp / "logs" / fam / "micro").as_posix() for p in logs] == [f"{r}.log" for r in runs]
+        assert [p.relative_to(tmp / "logs" / fam / "micro").as_posix() for p in logs] == [
+            f"{r}.log" for r in runs
+        ]
     assert not (tmp / "logs" / "neurons_run").exists()
     for run in runs:
         log = (tmp / "logs/run_metrics/micro" / f"{run}.log").read_text()
         assert all(f"step {t}: farmer logit difference clean" in log for t in steps), log
         assert sorted(p.name for p in (r / "neurons/micro" / run).glob("step*")) == sorted(
-            f"step{t}.{name}.parquet" for t in steps for name in NEURON_TABLES)
+            f"step{t}.{name}.parquet" for t in steps for name in NEURON_TABLES
+        )
         with np.load(r / "layers/micro" / run / "step8.npz") as z:
             assert z["transfer_states"].shape[:3] == (2, 8, 8)
     geo = (tmp / "logs/geometry_run/micro/s/seed0.log").read_text()
@@ -86,4 +109,6 @@ def test_multi_token_target_is_one_line(activation_run):
     res = snakemake(tmp, path, "--keep-going", "results/neurons/micro/summary.csv", check=False)
     assert res.returncode != 0
     lines = [l for l in res.stderr.splitlines() if l.startswith("lmdyn error")]
-    assert lines and "' treasury'" in lines[0] and "'farmer'" in lines[0] and "splits into" in lines[0], res.stderr[-2000:]
+    assert (
+        lines and "' treasury'" in lines[0] and "'farmer'" in lines[0] and "splits into" in lines[0]
+    ), res.stderr[-2000:]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lmdyn.anisotropy import anisotropy, sample_rows
+from lmdyn.anisotropy.compute import anisotropy, sample_rows
 
 
 def numpy_reference(E, idx, centre):
@@ -29,10 +29,14 @@ def test_statistics_match_float64_numpy(rng, V, sample):
             assert row[key] == pytest.approx(np.quantile(ref, q), abs=1e-5)
         counts = hist[hist.variant == row["variant"]]["count"].to_numpy()
         ref_counts, _ = np.histogram(ref, bins=np.linspace(-1, 1, 41))
-        assert counts.sum() == len(ref) and np.abs(counts - ref_counts).sum() <= 2  # float32 vs float64 at edges
+        assert (
+            counts.sum() == len(ref) and np.abs(counts - ref_counts).sum() <= 2
+        )  # float32 vs float64 at edges
     E64 = E.astype(np.float64)
     m = E64.mean(0)
-    assert rows[0]["mean_norm_ratio"] == pytest.approx(np.linalg.norm(m) / np.linalg.norm(E64, axis=1).mean(), rel=1e-6)
+    assert rows[0]["mean_norm_ratio"] == pytest.approx(
+        np.linalg.norm(m) / np.linalg.norm(E64, axis=1).mean(), rel=1e-6
+    )
     cos_m = E64 @ m / (np.linalg.norm(E64, axis=1) * np.linalg.norm(m))
     assert rows[0]["median_cos_to_mean"] == pytest.approx(np.median(cos_m), rel=1e-6)
 
@@ -46,8 +50,12 @@ def test_planted_common_offset_gives_predicted_cosine_and_centring_removes_it(rn
     raw, centred = rows
     predicted = 2.25 / (2.25 + sigma**2)  # cos = |c|^2 / (|c|^2 + sigma^2 d) for large d
     assert raw["mean_cos"] == pytest.approx(predicted, abs=0.01)
-    assert abs(centred["mean_cos"]) < 0.01 and centred["std_cos"] == pytest.approx(1 / np.sqrt(d), rel=0.1)
-    assert raw["median_cos_to_mean"] > 0.8 and raw["mean_norm_ratio"] == pytest.approx(1.5 / np.sqrt(1 + 2.25), rel=0.02)
+    assert abs(centred["mean_cos"]) < 0.01 and centred["std_cos"] == pytest.approx(
+        1 / np.sqrt(d), rel=0.1
+    )
+    assert raw["median_cos_to_mean"] > 0.8 and raw["mean_norm_ratio"] == pytest.approx(
+        1.5 / np.sqrt(1 + 2.25), rel=0.02
+    )
     # no offset: near zero already
     rows0, _ = anisotropy(sigma * rng.normal(size=(V, d)), sample=1000, seed=0)
     assert abs(rows0[0]["mean_cos"]) < 0.01

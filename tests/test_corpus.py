@@ -7,18 +7,31 @@ import tarfile
 import pandas as pd
 import pytest
 
-from lmdyn import corpus
-from lmdyn.corpus import (NPM_CORPORA, fetch_npm, load_corpus, read_local, read_npm_tarball,
-                          split_documents)
-from lmdyn.errors import UserError
+from lmdyn.core.errors import UserError
+from lmdyn.data import corpus
+from lmdyn.data.corpus import (
+    NPM_CORPORA,
+    fetch_npm,
+    load_corpus,
+    read_local,
+    read_npm_tarball,
+    split_documents,
+)
 
 
 def _docs(n):
-    return pd.DataFrame({"doc_id": range(n), "title": [f"t{i}" for i in range(n)],
-                         "text": [f"document {i} text" for i in range(n)], "year": range(1900, 1900 + n)})
+    return pd.DataFrame(
+        {
+            "doc_id": range(n),
+            "title": [f"t{i}" for i in range(n)],
+            "text": [f"document {i} text" for i in range(n)],
+            "year": range(1900, 1900 + n),
+        }
+    )
 
 
 # --- read_local ----------------------------------------------------------------------------------
+
 
 def test_txt_file_is_one_document(tmp_path):
     f = tmp_path / "book.txt"
@@ -30,7 +43,12 @@ def test_txt_file_is_one_document(tmp_path):
 
 
 def test_txt_dir_sorted_by_name_and_empty_dropped(tmp_path):
-    for name, text in [("b.txt", "bee"), ("a.txt", "ay"), ("c.txt", "  \n"), ("notes.md", "ignored")]:
+    for name, text in [
+        ("b.txt", "bee"),
+        ("a.txt", "ay"),
+        ("c.txt", "  \n"),
+        ("notes.md", "ignored"),
+    ]:
         (tmp_path / name).write_text(text, encoding="utf-8")
     df = read_local(tmp_path)
     assert df.title.tolist() == ["a", "b"] and df.text.tolist() == ["ay", "bee"]
@@ -40,9 +58,11 @@ def test_txt_dir_sorted_by_name_and_empty_dropped(tmp_path):
 
 def test_jsonl_keeps_scalar_metadata(tmp_path):
     f = tmp_path / "c.jsonl"
-    rows = [{"text": "first", "title": "One", "year": 2001, "tags": ["x"]},
-            {"text": "second", "year": 2002, "doc_id": 99},
-            {"text": ""}]
+    rows = [
+        {"text": "first", "title": "One", "year": 2001, "tags": ["x"]},
+        {"text": "second", "year": 2002, "doc_id": 99},
+        {"text": ""},
+    ]
     f.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n", encoding="utf-8")
     df = read_local(f)
     assert df.text.tolist() == ["first", "second"]
@@ -61,17 +81,20 @@ def test_parquet_keeps_columns(tmp_path):
     assert df.lang.tolist() == ["en", "fr"] and df.title.tolist() == ["c:0", "c:1"]
 
 
-@pytest.mark.parametrize("setup, match", [
-    (lambda p: p / "missing.txt", "does not exist"),
-    (lambda p: _write(p / "c.csv", "text\nx\n"), "unsupported corpus file type"),
-    (lambda p: _write(p / "c.jsonl", '{"body": "x"}\n'), "no 'text' field"),
-    (lambda p: _write(p / "c.jsonl", '{"text": "x"}\nnot json\n'), "invalid JSON"),
-    (lambda p: _write(p / "c.jsonl", "\n\n"), "no documents"),
-    (lambda p: _write(p / "c.jsonl", '{"text": " "}\n{"text": ""}\n'), "all 2 documents"),
-    (lambda p: _write(p / "c.txt", "  \n\n"), "all 1 documents"),
-    (lambda p: (p / "d").mkdir() or p / "d", "no documents"),
-    (lambda p: _parquet(p / "c.parquet", {"body": ["x"]}), "no 'text' column"),
-])
+@pytest.mark.parametrize(
+    "setup, match",
+    [
+        (lambda p: p / "missing.txt", "does not exist"),
+        (lambda p: _write(p / "c.csv", "text\nx\n"), "unsupported corpus file type"),
+        (lambda p: _write(p / "c.jsonl", '{"body": "x"}\n'), "no 'text' field"),
+        (lambda p: _write(p / "c.jsonl", '{"text": "x"}\nnot json\n'), "invalid JSON"),
+        (lambda p: _write(p / "c.jsonl", "\n\n"), "no documents"),
+        (lambda p: _write(p / "c.jsonl", '{"text": " "}\n{"text": ""}\n'), "all 2 documents"),
+        (lambda p: _write(p / "c.txt", "  \n\n"), "all 1 documents"),
+        (lambda p: (p / "d").mkdir() or p / "d", "no documents"),
+        (lambda p: _parquet(p / "c.parquet", {"body": ["x"]}), "no 'text' column"),
+    ],
+)
 def test_read_local_errors(tmp_path, setup, match):
     path = setup(tmp_path)
     with pytest.raises(UserError, match=match) as e:
@@ -91,6 +114,7 @@ def _parquet(path, cols):
 
 
 # --- split_documents -----------------------------------------------------------------------------
+
 
 def test_split_sizes_disjoint_metadata():
     s = split_documents(_docs(30), n_docs=12, n_eval=3, seed=0)
@@ -117,14 +141,17 @@ def test_split_all_and_min_chars():
     assert len(s) == 9 and 4 not in set(s.doc_id)
 
 
-@pytest.mark.parametrize("n_docs, n_eval, match", [
-    (11, 2, "only 10 documents"), (5, 5, "no training"), (5, 0, "at least 1")])
+@pytest.mark.parametrize(
+    "n_docs, n_eval, match",
+    [(11, 2, "only 10 documents"), (5, 5, "no training"), (5, 0, "at least 1")],
+)
 def test_split_errors(n_docs, n_eval, match):
     with pytest.raises(UserError, match=match):
         split_documents(_docs(10), n_docs, n_eval, 0)
 
 
 # --- npm corpora (offline) -----------------------------------------------------------------------
+
 
 def _tgz(path, members):
     with tarfile.open(path, "w:gz") as tar:
@@ -137,13 +164,22 @@ def _tgz(path, members):
 
 def _sotu_tgz(path):
     doc = lambda y, n, p, t: json.dumps({"year": y, "name": n, "party": p, "text": t}).encode()
-    return _tgz(path, {
-        "package/package.json": b"{}",
-        "package/data/1791_george_washington_n.json": doc(1791, "George Washington", "none", "Second."),
-        "package/data/1790_george_washington_n.json": doc(1790, "George Washington", "none", "First."),
-        "package/data/1790_george_washington_n.txt": b"First.",
-        "package/data/1830_andrew_jackson_d.json": doc(1830, "Andrew Jackson", "Democratic", "Third."),
-    })
+    return _tgz(
+        path,
+        {
+            "package/package.json": b"{}",
+            "package/data/1791_george_washington_n.json": doc(
+                1791, "George Washington", "none", "Second."
+            ),
+            "package/data/1790_george_washington_n.json": doc(
+                1790, "George Washington", "none", "First."
+            ),
+            "package/data/1790_george_washington_n.txt": b"First.",
+            "package/data/1830_andrew_jackson_d.json": doc(
+                1830, "Andrew Jackson", "Democratic", "Third."
+            ),
+        },
+    )
 
 
 def test_read_npm_tarball_sotu(tmp_path):
@@ -156,9 +192,14 @@ def test_read_npm_tarball_sotu(tmp_path):
 
 def test_read_npm_tarball_moby_dick(tmp_path):
     ch = lambda c, t: json.dumps({"chapter": str(c), "title": f"T{c}", "text": t}).encode()
-    tgz = _tgz(tmp_path / "m.tgz", {"package/data/chapter_10.json": ch(10, "ten"),
-                                     "package/data/chapter_2.json": ch(2, "two"),
-                                     "package/data/epilogue.json": ch("Epilogue", "end")})
+    tgz = _tgz(
+        tmp_path / "m.tgz",
+        {
+            "package/data/chapter_10.json": ch(10, "ten"),
+            "package/data/chapter_2.json": ch(2, "two"),
+            "package/data/epilogue.json": ch("Epilogue", "end"),
+        },
+    )
     df = read_npm_tarball("moby-dick", tgz)
     assert df.chapter.tolist() == [2, 10] and df.text.tolist() == ["two", "ten"]
 
@@ -188,7 +229,10 @@ def test_load_corpus_source_resolution(tmp_path):
     f = _write(tmp_path / "a.txt", "hello")
     assert load_corpus(None, str(f), tmp_path).text.tolist() == ["hello"]
     assert load_corpus("local", str(f), tmp_path).title.tolist() == ["a"]
-    for source, path, match in [("local", None, "corpus.path"), ("nope", None, "unknown corpus source"),
-                                ("sotu", str(f), "corpus.source")]:
+    for source, path, match in [
+        ("local", None, "corpus.path"),
+        ("nope", None, "unknown corpus source"),
+        ("sotu", str(f), "corpus.source"),
+    ]:
         with pytest.raises(UserError, match=match):
             load_corpus(source, path, tmp_path)

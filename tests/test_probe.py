@@ -5,7 +5,7 @@ import pytest
 from scipy.special import log_softmax
 from scipy.stats import entropy
 
-from lmdyn.probe import adam_reference, fit, frequency_deciles, kl_both, summarise
+from lmdyn.probe.compute import adam_reference, fit, frequency_deciles, kl_both, summarise
 
 
 def zipf_log_u(V, rng):
@@ -17,7 +17,9 @@ def zipf_log_u(V, rng):
 def test_planted_truth_is_recovered(rng):
     V, d = 500, 16
     log_u = zipf_log_u(V, rng)
-    W = rng.normal(size=(V, d)) + 0.7 * rng.normal(size=d)  # a common offset, as trained matrices have
+    W = rng.normal(size=(V, d)) + 0.7 * rng.normal(
+        size=d
+    )  # a common offset, as trained matrices have
     W[:, 3] = log_u + 4.2  # log u up to a constant lies in the column space
     res = fit(W.astype(np.float32), log_u)
     kl_uq, kl_qu = kl_both(log_u, res["log_p"])
@@ -48,8 +50,11 @@ def test_same_minimum_as_a_long_adam_run(rng):
     """The original recipe (Adam, lr 0.01, from x0 = 0, MSE) run to convergence reaches the same loss."""
     V, d = 200, 8
     log_u = zipf_log_u(V, rng)
-    W = (rng.normal(size=(V, d)) * 0.3 + 0.5 * rng.normal(size=d)
-         + np.outer((log_u - log_u.mean()) / log_u.std(), rng.normal(size=d)) * 0.2).astype(np.float32)
+    W = (
+        rng.normal(size=(V, d)) * 0.3
+        + 0.5 * rng.normal(size=d)
+        + np.outer((log_u - log_u.mean()) / log_u.std(), rng.normal(size=d)) * 0.2
+    ).astype(np.float32)
     res = fit(W, log_u)
     _, adam_loss = adam_reference(W, log_u, iterations=20000)
     assert abs(adam_loss - res["loss"]) <= 1e-6 * res["loss"]
@@ -65,8 +70,13 @@ def test_deciles_and_summary(rng):
     # a probe that over-estimates exactly the rarest tenth by 2 nats
     log_p = log_u.copy()
     log_p[dec == 0] += 2.0
-    res = {"log_p": log_p, "loss": float(((log_p - log_u) ** 2).sum()), "iterations": 0, "converged": True,
-           "x": np.zeros(3)}
+    res = {
+        "log_p": log_p,
+        "loss": float(((log_p - log_u) ** 2).sum()),
+        "iterations": 0,
+        "converged": True,
+        "x": np.zeros(3),
+    }
     row, per = summarise(log_u, res)
     assert per.share_over_1nat.tolist() == [1.0] + [0.0] * 9
     assert per.mean_error.iloc[0] == pytest.approx(2.0) and per.mean_error.iloc[1:].abs().max() == 0

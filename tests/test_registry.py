@@ -7,8 +7,16 @@ import time
 
 import pytest
 
-from lmdyn.errors import UserError
-from lmdyn.registry import NAMED_GRIDS, Checkpoint, integrity_table, plan, resolve, steps_for, weights_hash
+from lmdyn.core.errors import UserError
+from lmdyn.core.registry import (
+    NAMED_GRIDS,
+    Checkpoint,
+    integrity_table,
+    plan,
+    resolve,
+    steps_for,
+    weights_hash,
+)
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -20,7 +28,17 @@ def test_named_grids():
     assert len(NAMED_GRIDS["pythia-log"]) == 154 and NAMED_GRIDS["pythia-log"][-1] == 143000
     assert NAMED_GRIDS["pythia-early"] == [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
     crfm = NAMED_GRIDS["crfm"]
-    assert crfm[:3] == [10, 20, 30] and {90, 100, 150, 1950, 2000, 2100, 19900, 20000, 21000} <= set(crfm)
+    assert crfm[:3] == [10, 20, 30] and {
+        90,
+        100,
+        150,
+        1950,
+        2000,
+        2100,
+        19900,
+        20000,
+        21000,
+    } <= set(crfm)
     assert 95 not in crfm and 2050 not in crfm and crfm[-1] == 400000 and len(crfm) == 608
     assert steps_for({"kind": "pythia", "steps": "final"}) == [143000]
     assert steps_for({"kind": "crfm", "steps": "final"}) == [400000]
@@ -54,7 +72,14 @@ def test_pythia_plan():
 
 def test_polypythia_plan_full_and_fast():
     t0 = time.perf_counter()
-    ck = plan("pp", {"kind": "polypythia", "sizes": ["14m", "31m", "70m", "160m", "410m"], "seeds": list(range(10))})
+    ck = plan(
+        "pp",
+        {
+            "kind": "polypythia",
+            "sizes": ["14m", "31m", "70m", "160m", "410m"],
+            "seeds": list(range(10)),
+        },
+    )
     assert time.perf_counter() - t0 < 0.5
     assert len(ck) == 5 * 10 * 154 == len(set(ck))
     repos = {(c.model, c.seed): c.repo for c in ck}
@@ -62,9 +87,20 @@ def test_polypythia_plan_full_and_fast():
     assert repos["160m", 3] == "EleutherAI/pythia-160m-seed3"
     assert repos["410m", 9] == "EleutherAI/pythia-410m-seed9"
     assert all(c.revision == f"step{c.step}" for c in ck)
-    ds = plan("ds", {"kind": "polypythia", "variant": "data-seed", "seeds": [1, 2, 3], "steps": [143000]})
+    ds = plan(
+        "ds", {"kind": "polypythia", "variant": "data-seed", "seeds": [1, 2, 3], "steps": [143000]}
+    )
     assert [c.repo for c in ds] == [f"EleutherAI/pythia-160m-data-seed{k}" for k in (1, 2, 3)]
-    ws = plan("ws", {"kind": "polypythia", "variant": "weight-seed", "sizes": ["160m"], "seeds": [2], "steps": [0]})
+    ws = plan(
+        "ws",
+        {
+            "kind": "polypythia",
+            "variant": "weight-seed",
+            "sizes": ["160m"],
+            "seeds": [2],
+            "steps": [0],
+        },
+    )
     assert ws[0].repo == "EleutherAI/pythia-160m-weight-seed2" and ws[0].revision == "step0"
     for bad in (
         {"sizes": ["1b"]},
@@ -91,8 +127,16 @@ def test_crfm_plan():
         "stanford-crfm/durin-gpt2-medium-x343",
         "stanford-crfm/eowyn-gpt2-medium-x777",
     ]
-    assert {c.revision for c in ck} == {"checkpoint-400000"} and [c.seed for c in ck[:5]] == [0, 1, 2, 3, 4]
-    named = plan("c", {"kind": "crfm", "sizes": ["small"], "seeds": ["caprica", 4], "steps": [10, 2000]})
+    assert {c.revision for c in ck} == {"checkpoint-400000"} and [c.seed for c in ck[:5]] == [
+        0,
+        1,
+        2,
+        3,
+        4,
+    ]
+    named = plan(
+        "c", {"kind": "crfm", "sizes": ["small"], "seeds": ["caprica", 4], "steps": [10, 2000]}
+    )
     assert [(c.seed, c.revision) for c in named] == [
         (2, "checkpoint-10"),
         (2, "checkpoint-2000"),
@@ -110,14 +154,35 @@ def test_final_and_local_plans():
         ("gpt2", "gpt2", "r1", 0, 0),
         ("neo", "EleutherAI/gpt-neo-125m", "v2", 0, 0),
     ]
-    for bad in ({"models": {"gpt2": "gpt2"}}, {"models": {"gpt2": "gpt2"}, "revision": "main"}, {"models": []}):
+    for bad in (
+        {"models": {"gpt2": "gpt2"}},
+        {"models": {"gpt2": "gpt2"}, "revision": "main"},
+        {"models": []},
+    ):
         with pytest.raises(UserError):
             plan("f", {"kind": "final", **bad})
     pattern = "runs/{model}/s{seed}/step{step}"
-    loc = plan("l", {"kind": "local", "path_pattern": pattern, "models": ["a", "b"], "seeds": [0, 1], "steps": [0, 10]})
+    loc = plan(
+        "l",
+        {
+            "kind": "local",
+            "path_pattern": pattern,
+            "models": ["a", "b"],
+            "seeds": [0, 1],
+            "steps": [0, 10],
+        },
+    )
     assert len(loc) == 8 and loc[3].path == "runs/a/s1/step10" and loc[3].repo is None
     with pytest.raises(UserError, match="model"):
-        plan("l", {"kind": "local", "path_pattern": "runs/s{seed}/step{step}", "models": ["a", "b"], "steps": [0]})
+        plan(
+            "l",
+            {
+                "kind": "local",
+                "path_pattern": "runs/s{seed}/step{step}",
+                "models": ["a", "b"],
+                "steps": [0],
+            },
+        )
     with pytest.raises(UserError, match="kind"):
         plan("x", {"kind": "pythya"})
 
@@ -129,7 +194,13 @@ def test_final_and_local_plans():
 def tiny_dir(tmp_path_factory):
     from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 
-    cfg = GPTNeoXConfig(vocab_size=97, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    cfg = GPTNeoXConfig(
+        vocab_size=97,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+    )
     d = tmp_path_factory.mktemp("tiny")
     GPTNeoXForCausalLM(cfg).save_pretrained(d)
     return d
@@ -194,11 +265,23 @@ def test_weights_hash_and_integrity(tiny_dir, tmp_path):
     assert weights_hash(c) != weights_hash(a)
 
     ck = [Checkpoint("s", "m", 0, s, "r", f"step{s}", None) for s in (0, 1, 2, 4)]
-    other = Checkpoint("s", "m", 1, 2, "r1", "step2", None)  # another seed: same bytes are not a duplicate
+    other = Checkpoint(
+        "s", "m", 1, 2, "r1", "step2", None
+    )  # another seed: same bytes are not a duplicate
     paths = {ck[0]: c, ck[1]: a, ck[2]: None, ck[3]: b, other: a}
     t = integrity_table([*ck, other], paths)
-    assert list(t.columns) == ["suite", "model", "seed", "step", "repo", "revision", "status", "sha256", "duplicate_of",
-                            "note"]
+    assert list(t.columns) == [
+        "suite",
+        "model",
+        "seed",
+        "step",
+        "repo",
+        "revision",
+        "status",
+        "sha256",
+        "duplicate_of",
+        "note",
+    ]
     # both copies are flagged: nothing says which of two identical steps is the genuine one
     assert t["status"].tolist() == ["ok", "duplicate", "missing", "duplicate", "ok"]
     assert t["duplicate_of"].tolist()[1] == 4 and t["duplicate_of"].tolist()[3] == 1
@@ -208,7 +291,7 @@ def test_weights_hash_and_integrity(tiny_dir, tmp_path):
 
 
 def test_fast_hash_uses_blob_names_of_a_hub_cache(tiny_dir, tmp_path):
-    from lmdyn.registry import fast_hash
+    from lmdyn.core.registry import fast_hash
 
     blob = tmp_path / "blobs" / ("ab" * 32)
     blob.parent.mkdir()
@@ -230,7 +313,10 @@ def test_resolve_online_hub_errors_become_user_errors(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     response = httpx2.Response(404, request=httpx2.Request("GET", "https://huggingface.co/api"))
-    for err, word in ((RevisionNotFoundError, "no such branch"), (RepositoryNotFoundError, "not found")):
+    for err, word in (
+        (RevisionNotFoundError, "no such branch"),
+        (RepositoryNotFoundError, "not found"),
+    ):
 
         def fail(*args, err=err, **kwargs):
             assert kwargs["local_files_only"] is False
@@ -239,4 +325,8 @@ def test_resolve_online_hub_errors_become_user_errors(monkeypatch):
         monkeypatch.setattr(huggingface_hub, "snapshot_download", fail)
         with pytest.raises(UserError) as e:
             resolve(_ck("step1000"))
-        assert "\n" not in str(e.value) and "EleutherAI/pythia-14m@step1000" in str(e.value) and word in str(e.value)
+        assert (
+            "\n" not in str(e.value)
+            and "EleutherAI/pythia-14m@step1000" in str(e.value)
+            and word in str(e.value)
+        )

@@ -1,4 +1,4 @@
-"""Tests for lmdyn.regression: planted-coefficient recovery on data simulated here, clustering,
+"""Tests for lmdyn.divergence.regression: planted-coefficient recovery on data simulated here, clustering,
 odd tag names, input checks; pooled fits with step fixed effects, per-phase fits, phase assignment,
 collinearity diagnostics, and the rule script on tiny files."""
 
@@ -13,8 +13,8 @@ import pytest
 import statsmodels.formula.api as smf
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 
-from lmdyn.errors import UserError
-from lmdyn.regression import (
+from lmdyn.core.errors import UserError
+from lmdyn.divergence.regression import (
     assign_phases,
     fit_by_phase,
     fit_kl_regression,
@@ -38,11 +38,25 @@ def simulate(n=20000, n_types=300, seed=0, re_sd=0.4, noise_sd=0.3, models=tuple
     t = rng.integers(0, n_types, n)
     prev = rng.choice(list(PREV_EFFECT), n)
     model = rng.choice(list(models), n)
-    kl = (INTERCEPT + SLOPE * type_lu[t] + np.array([TAG_EFFECT[x] for x in type_tag[t]])
-          + np.array([PREV_EFFECT[x] for x in prev]) + np.array([MODEL_EFFECT[m] for m in model])
-          + type_re[t] + rng.normal(0, noise_sd, n))
-    return pd.DataFrame({"kl": kl, "log_unigram": type_lu[t], "tag": type_tag[t], "tag_prev": prev,
-                         "model": model, "target_id": t})
+    kl = (
+        INTERCEPT
+        + SLOPE * type_lu[t]
+        + np.array([TAG_EFFECT[x] for x in type_tag[t]])
+        + np.array([PREV_EFFECT[x] for x in prev])
+        + np.array([MODEL_EFFECT[m] for m in model])
+        + type_re[t]
+        + rng.normal(0, noise_sd, n)
+    )
+    return pd.DataFrame(
+        {
+            "kl": kl,
+            "log_unigram": type_lu[t],
+            "tag": type_tag[t],
+            "tag_prev": prev,
+            "model": model,
+            "target_id": t,
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,10 +68,13 @@ def sim():
 def test_planted_coefficients_recovered(sim):
     _, res = sim
     c = res.coefs.set_index("term")
-    planted = {"Intercept": INTERCEPT, "log_unigram": SLOPE,
-               **{f"tag[{k}]": v for k, v in TAG_EFFECT.items() if k != "NN"},
-               **{f"tag_prev[{k}]": v for k, v in PREV_EFFECT.items() if k != "NN"},
-               **{f"model[{k}]": v for k, v in MODEL_EFFECT.items() if k != "micro-s"}}
+    planted = {
+        "Intercept": INTERCEPT,
+        "log_unigram": SLOPE,
+        **{f"tag[{k}]": v for k, v in TAG_EFFECT.items() if k != "NN"},
+        **{f"tag_prev[{k}]": v for k, v in PREV_EFFECT.items() if k != "NN"},
+        **{f"model[{k}]": v for k, v in MODEL_EFFECT.items() if k != "micro-s"},
+    }
     assert set(c.index) == set(planted)
     for term, truth in planted.items():
         row = c.loc[term]
@@ -74,8 +91,11 @@ def test_planted_coefficients_recovered(sim):
 
 def test_clustered_se_exceed_naive_for_type_level_predictors(sim):
     df, res = sim
-    naive = smf.ols("kl ~ log_unigram + C(tag, Treatment('NN')) + C(tag_prev, Treatment('NN'))"
-                    " + C(model, Treatment('micro-s'))", data=df).fit()
+    naive = smf.ols(
+        "kl ~ log_unigram + C(tag, Treatment('NN')) + C(tag_prev, Treatment('NN'))"
+        " + C(model, Treatment('micro-s'))",
+        data=df,
+    ).fit()
     c = res.coefs.set_index("term")
     # A per-type random effect makes occurrences of a type correlated; type-level predictors
     # then carry far less information than the naive SE assumes.
@@ -99,10 +119,16 @@ def test_punctuation_tags_and_merging():
     rng = np.random.default_rng(1)
     tags = [".", ",", "``", "''", "-LRB-", "$", ":", "#"]
     n = 3000
-    df = pd.DataFrame({
-        "kl": rng.normal(0, 1, n), "log_unigram": rng.uniform(-10, -3, n),
-        "tag": rng.choice(tags, n), "tag_prev": rng.choice(tags, n),
-        "model": "micro-s", "target_id": rng.integers(0, 100, n)})
+    df = pd.DataFrame(
+        {
+            "kl": rng.normal(0, 1, n),
+            "log_unigram": rng.uniform(-10, -3, n),
+            "tag": rng.choice(tags, n),
+            "tag_prev": rng.choice(tags, n),
+            "model": "micro-s",
+            "target_id": rng.integers(0, 100, n),
+        }
+    )
     df.loc[:9, "tag"] = "RARE"  # 10 rows < min_tag_count -> merged
     res = fit_kl_regression(df, tag_reference="''")
     assert res.references == {"tag": "''", "tag_prev": "''"}
@@ -163,7 +189,9 @@ def test_vif_helper_matches_statsmodels_and_flags_near_duplicates():
     assert vif[1] > 1e4 and vif[4] > 1e4  # the near-duplicate pair
     assert vif[2] < 1.05 and vif[3] < 1.05  # the others are untouched
     exact = variance_inflation_factors(np.column_stack([indep, x1]))
-    assert np.isfinite(exact).sum() == 4 and exact[1] >= 1e12 and exact[4] >= 1e12  # statsmodels' 1e15 cap
+    assert (
+        np.isfinite(exact).sum() == 4 and exact[1] >= 1e12 and exact[4] >= 1e12
+    )  # statsmodels' 1e15 cap
 
 
 def test_fit_reports_diagnostics(sim):
@@ -171,15 +199,21 @@ def test_fit_reports_diagnostics(sim):
     dg = res.diagnostics
     assert dg["n_obs"] == 20000 and dg["n_clusters"] == 300 and dg["steps"] == []
     assert dg["rank"] == dg["n_columns"] == len(res.coefs)
-    assert np.isclose(dg["condition_number"], res.fit.condition_number) and dg["condition_number"] > 1
+    assert (
+        np.isclose(dg["condition_number"], res.fit.condition_number) and dg["condition_number"] > 1
+    )
     assert set(dg["max_vif"]) == {"log_unigram", "tag", "tag_prev", "model"}
     # independently drawn regressors: VIFs near 1 (factor dummies a little above: they share rows)
-    assert 1 <= dg["max_vif"]["log_unigram"] < 1.2 and all(1 <= v < 2 for v in dg["max_vif"].values())
+    assert 1 <= dg["max_vif"]["log_unigram"] < 1.2 and all(
+        1 <= v < 2 for v in dg["max_vif"].values()
+    )
     assert "Intercept" not in dg["vif"] and set(dg["vif"]) == set(res.coefs.term) - {"Intercept"}
     assert "condition number" in res.text and "Max VIF per variable: log_unigram=" in res.text
     # Plant collinearity: the context tag almost determines the model.
     rng = np.random.default_rng(5)
-    tied = df.assign(tag_prev=np.where(df.model == "micro-m", "IN", np.where(df.model == "micro-l", "DT", "NN")))
+    tied = df.assign(
+        tag_prev=np.where(df.model == "micro-m", "IN", np.where(df.model == "micro-l", "DT", "NN"))
+    )
     flip = rng.random(len(df)) < 0.02
     tied.loc[flip, "tag_prev"] = rng.choice(list(PREV_EFFECT), flip.sum())
     vif = fit_kl_regression(tied, size_order=list(MODEL_EFFECT)).diagnostics["max_vif"]
@@ -188,10 +222,19 @@ def test_fit_reports_diagnostics(sim):
 
 # ---- pooled over steps ---------------------------------------------------------------------------
 
-STEP_EFFECT = {0: 2.0, 1: 0.0, 2: 0.3, 4: 0.8, 8: 1.2, 16: 0.9}  # step 0 is odd on purpose: it must be left out
+STEP_EFFECT = {
+    0: 2.0,
+    1: 0.0,
+    2: 0.3,
+    4: 0.8,
+    8: 1.2,
+    16: 0.9,
+}  # step 0 is odd on purpose: it must be left out
 
 
-def simulate_steps(n_pos=1500, n_types=200, seed=0, models=("micro-s", "micro-m"), steps=tuple(STEP_EFFECT)):
+def simulate_steps(
+    n_pos=1500, n_types=200, seed=0, models=("micro-s", "micro-m"), steps=tuple(STEP_EFFECT)
+):
     """Fixed token positions (type, context tag) observed at every (model, step); models get the
     effects of MODEL_EFFECT in order."""
     model_effect = dict(zip(models, MODEL_EFFECT.values()))
@@ -201,16 +244,31 @@ def simulate_steps(n_pos=1500, n_types=200, seed=0, models=("micro-s", "micro-m"
     type_re = rng.normal(0, 0.4, n_types)
     t = rng.integers(0, n_types, n_pos)
     prev = rng.choice(list(PREV_EFFECT), n_pos)
-    base = (INTERCEPT + SLOPE * type_lu[t] + np.array([TAG_EFFECT[x] for x in type_tag[t]])
-            + np.array([PREV_EFFECT[x] for x in prev]) + type_re[t])
+    base = (
+        INTERCEPT
+        + SLOPE * type_lu[t]
+        + np.array([TAG_EFFECT[x] for x in type_tag[t]])
+        + np.array([PREV_EFFECT[x] for x in prev])
+        + type_re[t]
+    )
     frames = []
     for m in models:
         for st in steps:
-            frames.append(pd.DataFrame({
-                "doc_id": np.arange(n_pos) // 100, "position": np.arange(n_pos) % 100,
-                "kl": base + model_effect[m] + STEP_EFFECT[st] + rng.normal(0, 0.3, n_pos),
-                "log_unigram": type_lu[t], "tag": type_tag[t], "tag_prev": prev, "model": m, "step": st,
-                "target_id": t}))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "doc_id": np.arange(n_pos) // 100,
+                        "position": np.arange(n_pos) % 100,
+                        "kl": base + model_effect[m] + STEP_EFFECT[st] + rng.normal(0, 0.3, n_pos),
+                        "log_unigram": type_lu[t],
+                        "tag": type_tag[t],
+                        "tag_prev": prev,
+                        "model": m,
+                        "step": st,
+                        "target_id": t,
+                    }
+                )
+            )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -226,7 +284,12 @@ def test_pooled_step_effects_recovered(pooled_sim):
     assert res.references["step"] == "1"  # the first pooled step; step 0 is left out
     assert res.diagnostics["steps"] == [1, 2, 4, 8, 16]
     assert res.diagnostics["n_obs"] == (df.step > 0).sum() and res.diagnostics["n_clusters"] == 200
-    assert list(res.coefs.loc[res.coefs.variable == "step", "level"]) == ["2", "4", "8", "16"]  # numeric order
+    assert list(res.coefs.loc[res.coefs.variable == "step", "level"]) == [
+        "2",
+        "4",
+        "8",
+        "16",
+    ]  # numeric order
     for st in (2, 4, 8, 16):
         row = c.loc[f"step[{st}]"]
         truth = STEP_EFFECT[st] - STEP_EFFECT[1]
@@ -254,16 +317,42 @@ def test_rare_tags_counted_per_step():
 
 
 def phase_table():
-    """As lmdyn.phases.phase_table writes it: per-seed rows (ignored here) and a seed='mean' row per model."""
+    """As lmdyn.divergence.phases.phase_table writes it: per-seed rows (ignored here) and a seed='mean' row per model."""
     rows = [
         {"model": "a", "seed": 0, "uniform_end": 99.0, "contextual_onset": 99.0, "last_step": 32.0},
-        {"model": "a", "seed": "mean", "uniform_end": 4.0, "contextual_onset": 16.0, "last_step": 32.0},
-        {"model": "b", "seed": 0, "uniform_end": 0.0, "contextual_onset": np.nan, "last_step": 32.0},
-        {"model": "b", "seed": "mean", "uniform_end": 2.0, "contextual_onset": np.nan, "last_step": 32.0},
-        {"model": "c", "seed": "mean", "uniform_end": 2.83, "contextual_onset": 11.3, "last_step": 32.0},
+        {
+            "model": "a",
+            "seed": "mean",
+            "uniform_end": 4.0,
+            "contextual_onset": 16.0,
+            "last_step": 32.0,
+        },
+        {
+            "model": "b",
+            "seed": 0,
+            "uniform_end": 0.0,
+            "contextual_onset": np.nan,
+            "last_step": 32.0,
+        },
+        {
+            "model": "b",
+            "seed": "mean",
+            "uniform_end": 2.0,
+            "contextual_onset": np.nan,
+            "last_step": 32.0,
+        },
+        {
+            "model": "c",
+            "seed": "mean",
+            "uniform_end": 2.83,
+            "contextual_onset": 11.3,
+            "last_step": 32.0,
+        },
     ]
     buf = io.StringIO()
-    pd.DataFrame(rows).to_csv(buf, index=False)  # round trip: seeds come back as strings, NaN as NaN
+    pd.DataFrame(rows).to_csv(
+        buf, index=False
+    )  # round trip: seeds come back as strings, NaN as NaN
     return pd.read_csv(io.StringIO(buf.getvalue()))
 
 
@@ -276,7 +365,9 @@ def test_assign_phases_from_mean_rows():
     assert got["b"] == [U, U, U, G, G, G, G]  # no contextual onset: unigram to the end
     assert got["c"] == [U, U, U, G, G, C, C]  # fractional change points (means in log space)
     t = phase_table()
-    t.loc[(t.model == "a") & (t.seed == "mean"), "contextual_onset"] = 1.0  # onset before uniform_end
+    t.loc[(t.model == "a") & (t.seed == "mean"), "contextual_onset"] = (
+        1.0  # onset before uniform_end
+    )
     assert assign_phases(cells[cells.model == "a"], t).phase.tolist() == [U, U, U, U, C, C, C]
     with pytest.raises(UserError, match="no seed='mean' row for model.*: d"):
         assign_phases(pd.DataFrame({"model": ["d"], "step": [1]}), phase_table())
@@ -289,8 +380,14 @@ def test_assign_phases_from_mean_rows():
 @pytest.mark.filterwarnings("ignore:omni_normtest")  # the 3-row phase fit before it is discarded
 def test_fit_by_phase():
     df = simulate_steps(n_pos=600, models=("a", "b"), steps=(0, 1, 2, 4, 8, 16))
-    table = pd.DataFrame({"model": ["a", "b"], "seed": ["mean", "mean"], "uniform_end": [2.0, 1.0],
-                          "contextual_onset": [8.0, np.nan]})
+    table = pd.DataFrame(
+        {
+            "model": ["a", "b"],
+            "seed": ["mean", "mean"],
+            "uniform_end": [2.0, 1.0],
+            "contextual_onset": [8.0, np.nan],
+        }
+    )
     fits, cells, notes = fit_by_phase(df, table, size_order=["a", "b"])
     assert 0 not in set(cells.step)
     assert set(fits) == {"uniform", "unigram", "contextual"} and notes == []
@@ -298,34 +395,54 @@ def test_fit_by_phase():
     assert u.diagnostics["steps"] == [1, 2] and u.references["step"] == "1"
     assert g.diagnostics["steps"] == [2, 4, 8, 16] and g.references["step"] == "2"  # a: 4; b: 2..16
     assert c.diagnostics["steps"] == [8, 16] and "model" not in c.references  # only model a
-    assert abs(g.coefs.set_index("term").loc["step[8]"].coef - (STEP_EFFECT[8] - STEP_EFFECT[2])) < 0.05
-    assert abs(c.coefs.set_index("term").loc["step[16]"].coef - (STEP_EFFECT[16] - STEP_EFFECT[8])) < 0.05
+    assert (
+        abs(g.coefs.set_index("term").loc["step[8]"].coef - (STEP_EFFECT[8] - STEP_EFFECT[2]))
+        < 0.05
+    )
+    assert (
+        abs(c.coefs.set_index("term").loc["step[16]"].coef - (STEP_EFFECT[16] - STEP_EFFECT[8]))
+        < 0.05
+    )
     assert u.diagnostics["n_obs"] == 600 * 3 and "step" in u.diagnostics["max_vif"]
 
     # Models with no step in common inside a phase: model and step dummies would be collinear.
-    disjoint = table.assign(uniform_end=[1.0, 2.0], contextual_onset=[4.0, 8.0])  # unigram: a {2}, b {4}
+    disjoint = table.assign(
+        uniform_end=[1.0, 2.0], contextual_onset=[4.0, 8.0]
+    )  # unigram: a {2}, b {4}
     fits, _, _ = fit_by_phase(df, disjoint, size_order=["a", "b"])
     g = fits["unigram"]
     assert "model" not in g.references and any("not identified" in n for n in g.notes)
     assert g.diagnostics["rank"] == g.diagnostics["n_columns"]
 
     # A phase with too few rows is skipped with a note; a phase with no steps too.
-    few = df[(df.step != 16) & ((df.step != 8) | (df.doc_id * 100 + df.position < 3))]  # contextual: 3 rows
-    fits, _, notes = fit_by_phase(few, table.assign(contextual_onset=[8.0, np.nan]), size_order=["a", "b"])
+    few = df[
+        (df.step != 16) & ((df.step != 8) | (df.doc_id * 100 + df.position < 3))
+    ]  # contextual: 3 rows
+    fits, _, notes = fit_by_phase(
+        few, table.assign(contextual_onset=[8.0, np.nan]), size_order=["a", "b"]
+    )
     assert set(fits) == {"uniform", "unigram"}
     assert any(n.startswith("phase contextual: skipped") and "too few rows (3)" in n for n in notes)
-    few = df[(df.step != 16) & ((df.step != 8) | (df.doc_id * 100 + df.position < 2))]  # 2 rows < parameters
+    few = df[
+        (df.step != 16) & ((df.step != 8) | (df.doc_id * 100 + df.position < 2))
+    ]  # 2 rows < parameters
     _, _, notes = fit_by_phase(few, table.assign(contextual_onset=[8.0, np.nan]), min_tag_count=1)
-    assert any(n.startswith("phase contextual: skipped (2 rows)") and "parameters" in n for n in notes)
+    assert any(
+        n.startswith("phase contextual: skipped (2 rows)") and "parameters" in n for n in notes
+    )
     none = table.assign(uniform_end=[20.0, 20.0])
     fits, _, notes = fit_by_phase(df, none, size_order=["a", "b"])
     assert set(fits) == {"uniform"} and any("phase unigram: no steps" in n for n in notes)
 
 
 def test_sample_positions_fixed_and_shared():
-    keys = pd.DataFrame({"doc_id": np.repeat(np.arange(50), 20), "position": np.tile(np.arange(20), 50)})
+    keys = pd.DataFrame(
+        {"doc_id": np.repeat(np.arange(50), 20), "position": np.tile(np.arange(20), 50)}
+    )
     a = sample_positions(keys, 100, seed=0)
-    b = sample_positions(keys.sample(frac=1, random_state=1), 100, seed=0)  # row order must not matter
+    b = sample_positions(
+        keys.sample(frac=1, random_state=1), 100, seed=0
+    )  # row order must not matter
     assert len(a) == 100 and not a.duplicated().any()
     pd.testing.assert_frame_equal(a, b)
     assert not a.equals(sample_positions(keys, 100, seed=1))
@@ -336,10 +453,11 @@ def test_sample_positions_fixed_and_shared():
 
 
 def test_rule_script_writes_every_fit(tmp_path):
-    models, steps, seeds = ["a", "b"], [0, 1, 2, 4, 8], [0, 1]
+    models, steps = ["a", "b"], [0, 1, 2, 4, 8]
     df = simulate_steps(n_pos=500, n_types=120, models=models, steps=steps)
-    feats = df[(df.model == "a") & (df.step == 0)][["doc_id", "position", "target_id", "log_unigram", "tag",
-                                                    "tag_prev"]]
+    feats = df[(df.model == "a") & (df.step == 0)][
+        ["doc_id", "position", "target_id", "log_unigram", "tag", "tag_prev"]
+    ]
     feats.to_parquet(tmp_path / "features.parquet")
     values = []
     for m in models:
@@ -348,11 +466,19 @@ def test_rule_script_writes_every_fit(tmp_path):
             path = tmp_path / f"{m}/seeds_step{st}.parquet"
             path.parent.mkdir(exist_ok=True)
             # one seed pair whose symmetric KL is the simulated value
-            v[["doc_id", "position"]].assign(model=m, seed_a=0, seed_b=1, kl_ab=v.kl + 0.1,
-                                             kl_ba=v.kl - 0.1).to_parquet(path)
+            v[["doc_id", "position"]].assign(
+                model=m, seed_a=0, seed_b=1, kl_ab=v.kl + 0.1, kl_ba=v.kl - 0.1
+            ).to_parquet(path)
             values.append({"model": m, "step": st, "seed": None, "path": str(path)})
-    pd.DataFrame({"model": models, "seed": ["mean"] * 2, "uniform_end": [2.0, 1.0],
-                  "contextual_onset": [8.0, np.nan], "last_step": [8.0, 8.0]}).to_csv(tmp_path / "ph.csv", index=False)
+    pd.DataFrame(
+        {
+            "model": models,
+            "seed": ["mean"] * 2,
+            "uniform_end": [2.0, 1.0],
+            "contextual_onset": [8.0, np.nan],
+            "last_step": [8.0, 8.0],
+        }
+    ).to_csv(tmp_path / "ph.csv", index=False)
     out = {k: str(tmp_path / f"out_{k}") for k in ("coefs", "latex", "text", "pooled", "phases")}
 
     class Named(list):
@@ -364,16 +490,44 @@ def test_rule_script_writes_every_fit(tmp_path):
             return self.__dict__[k] if isinstance(k, str) else list.__getitem__(self, k)
 
     sm = types.SimpleNamespace(
-        input=Named([], features=str(tmp_path / "features.parquet"), values=[v["path"] for v in values],
-                    phases=str(tmp_path / "ph.csv")),
-        output=Named(list(out.values()), **out), log=[str(tmp_path / "log")], rule="regression", threads=1,
-        params=types.SimpleNamespace(metric="kl_seeds", wanted_metric="kl_seeds", step=8, files=values, models=models,
-                                     tag_reference="NN", min_tag_count=5, tokens_per_step=300))
+        input=Named(
+            [],
+            features=str(tmp_path / "features.parquet"),
+            values=[v["path"] for v in values],
+            phases=str(tmp_path / "ph.csv"),
+        ),
+        output=Named(list(out.values()), **out),
+        log=[str(tmp_path / "log")],
+        rule="regression",
+        threads=1,
+        params=types.SimpleNamespace(
+            metric="kl_seeds",
+            wanted_metric="kl_seeds",
+            step=8,
+            files=values,
+            models=models,
+            tag_reference="NN",
+            min_tag_count=5,
+            tokens_per_step=300,
+        ),
+    )
     script = Path(__file__).resolve().parents[1] / "scripts" / "regression.py"
     runpy.run_path(str(script), init_globals={"snakemake": sm})
 
     coefs = pd.read_csv(out["coefs"], keep_default_na=False, na_values=[""])
-    cols = ["term", "variable", "level", "coef", "se", "ci_low", "ci_high", "p_value", "n_obs", "response", "step"]
+    cols = [
+        "term",
+        "variable",
+        "level",
+        "coef",
+        "se",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "n_obs",
+        "response",
+        "step",
+    ]
     assert list(coefs.columns) == cols and (coefs.step == 8).all() and (coefs.n_obs == 1000).all()
     pooled = pd.read_csv(out["pooled"], keep_default_na=False, na_values=[""])
     assert list(pooled.columns) == cols + ["fit", "n_steps", "first_step", "last_step"]
@@ -386,4 +540,7 @@ def test_rule_script_writes_every_fit(tmp_path):
     text = Path(out["text"]).read_text()
     assert text.startswith("Response: kl_seeds (nats) per predicted token at step 8")
     assert text.count("Max VIF per variable") == 5 and text.count("condition number") == 5
-    assert "300 token positions per step" in text and "a: uniform 1, 2; unigram 4; contextual 8" in text
+    assert (
+        "300 token positions per step" in text
+        and "a: uniform 1, 2; unigram 4; contextual 8" in text
+    )

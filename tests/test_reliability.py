@@ -15,15 +15,15 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-
-from lmdyn.checkpoints import load_model, load_unembedding, pick_device
-from lmdyn.checks import checkpoint_label, require_finite
-from lmdyn.comparisons import comparisons
-from lmdyn.errors import UserError
-from lmdyn.evaluate import evaluate_checkpoint
-from lmdyn.micro import build_model, check_train_length, train_run
-from lmdyn.tokens import load_tokenizer, save_hf_tokenizer, train_bpe
 from test_workflow import SNAKEMAKE, make_corpus, snakemake, tiny_config, tiny_families
+
+from lmdyn.core.checkpoints import load_model, load_unembedding, pick_device
+from lmdyn.core.checks import checkpoint_label, require_finite
+from lmdyn.core.errors import UserError
+from lmdyn.core.evaluate import evaluate_checkpoint
+from lmdyn.data.micro import build_model, check_train_length, train_run
+from lmdyn.data.tokens import load_tokenizer, save_hf_tokenizer, train_bpe
+from lmdyn.divergence.comparisons import comparisons
 
 SIZE = {"hidden_size": 16, "num_layers": 1, "num_heads": 2, "intermediate_size": 32}
 LABEL = "suite s, model m, seed 0, step 8"
@@ -41,7 +41,13 @@ def one_line(exc_info) -> str:
 def test_comparisons_skip_what_a_suite_cannot_have():
     full = comparisons(2, 3, 10)
     assert full.skipped() == [] and full.regression_metric("kl_seeds") == ("kl_seeds", None)
-    assert set(full.figures(["a", "b"])) >= {"kl_seeds", "sigma_a", "learnability_b", "phases", "sizes"}
+    assert set(full.figures(["a", "b"])) >= {
+        "kl_seeds",
+        "sigma_a",
+        "learnability_b",
+        "phases",
+        "sizes",
+    }
     one_seed = comparisons(3, 1, 154)  # Pythia deduped
     assert [s["comparison"] for s in one_seed.skipped()] == ["seeds"]
     assert "the suite has 1 seed" in one_seed.skipped()[0]["line"]
@@ -90,26 +96,53 @@ def save_checkpoint(path, tok_dir, seed=0, arch="gpt2", context=64, poison=None)
 
 def tokens_table(n_windows=2, length=16, vocab=300):
     rng = np.random.default_rng(0)
-    rows = [(w, 0, p, int(rng.integers(3, vocab)), 0, 0) for w in range(n_windows) for p in range(length)]
+    rows = [
+        (w, 0, p, int(rng.integers(3, vocab)), 0, 0)
+        for w in range(n_windows)
+        for p in range(length)
+    ]
     return pd.DataFrame(rows, columns=["doc_id", "window", "position", "token_id", "start", "end"])
 
 
 def test_checkpoint_with_nan_weights_stops_before_the_forward_pass(tmp_path, tok_dir):
     vocab = save_checkpoint(tmp_path / "ck", tok_dir, poison="transformer.h.0.mlp.c_fc.weight")
     with pytest.raises(UserError) as e:
-        evaluate_checkpoint(tmp_path / "ck", tokens_table(vocab=vocab), np.full(vocab, -np.log(vocab)), "cpu",
-                            label=LABEL)
-    assert one_line(e).startswith(f"{LABEL}: weight transformer.h.0.mlp.c_fc.weight is not finite (nan")
+        evaluate_checkpoint(
+            tmp_path / "ck",
+            tokens_table(vocab=vocab),
+            np.full(vocab, -np.log(vocab)),
+            "cpu",
+            label=LABEL,
+        )
+    assert one_line(e).startswith(
+        f"{LABEL}: weight transformer.h.0.mlp.c_fc.weight is not finite (nan"
+    )
 
 
 def test_diverging_micro_run_stops_at_the_first_non_finite_loss(tmp_path, tok_dir):
     tok = load_tokenizer(str(tok_dir))
     ids = np.array(tok("the farmer builds the law quickly. " * 40)["input_ids"])
     with pytest.raises(UserError) as e:
-        train_run("gpt_neox", SIZE, 0, ids, len(tok), 16, [0, 4, 8, 64], 4, 1e6, 1, 0.0, tmp_path / "run", tok_dir)
+        train_run(
+            "gpt_neox",
+            SIZE,
+            0,
+            ids,
+            len(tok),
+            16,
+            [0, 4, 8, 64],
+            4,
+            1e6,
+            1,
+            0.0,
+            tmp_path / "run",
+            tok_dir,
+        )
     msg = one_line(e)
-    assert re.match(r"training diverged: the loss is (nan|inf) at step \d+ \(learning rate [\d.e+]+, train.lr 1e\+06\)",
-                    msg), msg
+    assert re.match(
+        r"training diverged: the loss is (nan|inf) at step \d+ \(learning rate [\d.e+]+, train.lr 1e\+06\)",
+        msg,
+    ), msg
 
 
 # ---- item 3: broken checkpoints --------------------------------------------------------------------
@@ -119,16 +152,24 @@ def test_truncated_safetensors_gives_one_line(tmp_path, tok_dir):
     vocab = save_checkpoint(tmp_path / "ck", tok_dir)
     f = tmp_path / "ck" / "model.safetensors"
     f.write_bytes(f.read_bytes()[:100])
-    for load in (lambda: load_model(tmp_path / "ck"), lambda: load_unembedding(tmp_path / "ck", vocab)):
+    for load in (
+        lambda: load_model(tmp_path / "ck"),
+        lambda: load_unembedding(tmp_path / "ck", vocab),
+    ):
         with pytest.raises(UserError) as e:
             load()
-        assert re.match(rf"checkpoint {tmp_path / 'ck'} has unreadable weights \(\w+: .*\); re-download", one_line(e))
+        assert re.match(
+            rf"checkpoint {tmp_path / 'ck'} has unreadable weights \(\w+: .*\); re-download",
+            one_line(e),
+        )
 
 
 def test_pickle_that_is_not_plain_weights_gives_one_line(tmp_path, tok_dir):
     save_checkpoint(tmp_path / "ck", tok_dir)
     (tmp_path / "ck" / "model.safetensors").unlink()
-    torch.save({"when": datetime.date(2020, 1, 1)}, tmp_path / "ck" / "pytorch_model.bin")  # not plain tensors
+    torch.save(
+        {"when": datetime.date(2020, 1, 1)}, tmp_path / "ck" / "pytorch_model.bin"
+    )  # not plain tensors
     with pytest.raises(UserError) as e:
         load_model(tmp_path / "ck")
     assert "has unreadable weights" in one_line(e)
@@ -137,17 +178,27 @@ def test_pickle_that_is_not_plain_weights_gives_one_line(tmp_path, tok_dir):
 def test_context_longer_than_position_embeddings_gives_one_line(tmp_path, tok_dir):
     vocab = save_checkpoint(tmp_path / "ck", tok_dir, context=16)
     with pytest.raises(UserError) as e:
-        evaluate_checkpoint(tmp_path / "ck", tokens_table(length=32, vocab=vocab), np.full(vocab, -np.log(vocab)),
-                            "cpu")
-    assert re.match(r"tokens.context_length 32 is longer than checkpoint .* allows \(16 positions\); set "
-                    r"tokens.context_length to at most 16$", one_line(e))
+        evaluate_checkpoint(
+            tmp_path / "ck",
+            tokens_table(length=32, vocab=vocab),
+            np.full(vocab, -np.log(vocab)),
+            "cpu",
+        )
+    assert re.match(
+        r"tokens.context_length 32 is longer than checkpoint .* allows \(16 positions\); set "
+        r"tokens.context_length to at most 16$",
+        one_line(e),
+    )
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_without_a_gpu_gives_one_line():
     with pytest.raises(UserError) as e:
         pick_device("cuda")
-    assert one_line(e) == "metrics.device is 'cuda' but no CUDA GPU is available here; use 'auto' or 'cpu'"
+    assert (
+        one_line(e)
+        == "metrics.device is 'cuda' but no CUDA GPU is available here; use 'auto' or 'cpu'"
+    )
 
 
 # ---- item 4: training split shorter than a context window ---------------------------------------
@@ -161,7 +212,7 @@ def test_training_split_shorter_than_a_window_gives_one_line():
 
 
 def test_unreadable_checkpoint_is_corrupt_in_the_integrity_table(tmp_path, tok_dir):
-    from lmdyn import registry
+    from lmdyn.core import registry
 
     good, cut = tmp_path / "good", tmp_path / "cut"
     save_checkpoint(good, tok_dir)
@@ -171,18 +222,23 @@ def test_unreadable_checkpoint_is_corrupt_in_the_integrity_table(tmp_path, tok_d
     assert registry.unreadable(good) is None
     why = registry.unreadable(cut)
     assert why.startswith("model.safetensors is unreadable (") and "\n" not in why
-    ckpts = [registry.Checkpoint("s", "m", 0, step, None, None, str(p)) for step, p in ((0, good), (1, cut))]
+    ckpts = [
+        registry.Checkpoint("s", "m", 0, step, None, None, str(p))
+        for step, p in ((0, good), (1, cut))
+    ]
     paths = {c: Path(c.path) for c in ckpts}
     table = registry.integrity_table(ckpts, paths, corrupt={ckpts[1]: why})
     assert list(table.status) == ["ok", "corrupt"] and table.note[1] == why
     registry.require_usable(table)  # one usable step: the corrupt one is only left out
     with pytest.raises(UserError) as e:
         registry.require_usable(table[table.step == 1])
-    assert one_line(e).startswith("every checkpoint of suite s model m seed 0 is unusable (1 corrupt)")
+    assert one_line(e).startswith(
+        "every checkpoint of suite s model m seed 0 is unusable (1 corrupt)"
+    )
 
 
 def test_more_frequency_bins_than_the_tokens_fill_gives_one_line():
-    from lmdyn.features import token_features
+    from lmdyn.data.features import token_features
 
     tokens = tokens_table(n_windows=1, length=9, vocab=5)
     tokens["token_id"] = [1, 1, 1, 1, 1, 1, 1, 2, 3]  # one type carries most occurrences
@@ -191,8 +247,10 @@ def test_more_frequency_bins_than_the_tokens_fill_gives_one_line():
     assert token_features(tokens, pos, unigram, 2).freq_bin.nunique() == 2
     with pytest.raises(UserError) as e:
         token_features(tokens, pos, unigram, 8)
-    assert re.match(r"aggregate.freq_bins 8 is more than the evaluation tokens can fill: only \d frequency bins",
-                    one_line(e))
+    assert re.match(
+        r"aggregate.freq_bins 8 is more than the evaluation tokens can fill: only \d frequency bins",
+        one_line(e),
+    )
 
 
 # ---- item 5: checks the config settles, before any job ------------------------------------------
@@ -201,10 +259,22 @@ def test_more_frequency_bins_than_the_tokens_fill_gives_one_line():
 @pytest.mark.parametrize(
     "section, values, expected",
     [
-        ("corpus", {"source": "sotu"}, r"^lmdyn: corpus.path is set but corpus.source is 'sotu'; set corpus.source: local"),
-        ("aggregate", {"freq_bins": 10_000}, r"^lmdyn: aggregate.freq_bins 10000 is more than the at most 372 "),
-        pytest.param("metrics", {"device": "cuda"}, r"^lmdyn: metrics.device is 'cuda' but the installed torch has no CUDA",
-                     marks=pytest.mark.skipif(torch.version.cuda is not None, reason="torch has CUDA")),
+        (
+            "corpus",
+            {"source": "sotu"},
+            r"^lmdyn: corpus.path is set but corpus.source is 'sotu'; set corpus.source: local",
+        ),
+        (
+            "aggregate",
+            {"freq_bins": 10_000},
+            r"^lmdyn: aggregate.freq_bins 10000 is more than the at most 372 ",
+        ),
+        pytest.param(
+            "metrics",
+            {"device": "cuda"},
+            r"^lmdyn: metrics.device is 'cuda' but the installed torch has no CUDA",
+            marks=pytest.mark.skipif(torch.version.cuda is not None, reason="torch has CUDA"),
+        ),
     ],
 )
 def test_config_settled_problems_stop_before_any_job(tmp_path, section, values, expected):
@@ -232,8 +302,11 @@ def test_a_corpus_path_alone_means_a_local_corpus(tmp_path):
 
 
 def skip_lines(tmp, suite):
-    return [ln.split(" WARNING ", 1)[1] for ln in (tmp / f"logs/study_suite/{suite}.log").read_text().splitlines()
-            if " WARNING " in ln]
+    return [
+        ln.split(" WARNING ", 1)[1]
+        for ln in (tmp / f"logs/study_suite/{suite}.log").read_text().splitlines()
+        if " WARNING " in ln
+    ]
 
 
 @pytest.mark.workflow
@@ -249,7 +322,14 @@ def test_one_seed_suite_finishes_and_skips_seed_comparisons(tmp_path):
     r = tmp_path / "results"
     figs = {p.stem for p in (r / "figures/micro").glob("*.png")}
     core = {p for p in figs if not p.startswith(("probe", "anisotropy", "geometry", "neurons"))}
-    assert core == {"kl_reference", "regression", "phases", "learnability_s", "learnability_xs", "sizes"}
+    assert core == {
+        "kl_reference",
+        "regression",
+        "phases",
+        "learnability_s",
+        "learnability_xs",
+        "sizes",
+    }
     assert skip_lines(tmp_path, "micro") == [
         "skipped seed comparisons: the suite has 1 seed (they need two seeds); not produced: figures kl_seeds, "
         "seed_divergence, seed_groups, ce_fit, dh_kl, sigma_<model>; empty: seed_groups, dh_kl, ce_fit, "
@@ -260,17 +340,28 @@ def test_one_seed_suite_finishes_and_skips_seed_comparisons(tmp_path):
     assert list(skipped.comparison) == ["seeds", "regression metric"]
     coefs = pd.read_csv(r / "regression/micro/coefficients.csv", keep_default_na=False)
     assert set(coefs.response) == {"kl_unigram"} and {"model[s]", "model[xs]"} & set(coefs.term)
-    assert (r / "regression/micro/summary.txt").read_text().startswith(
-        "regression.metric kl_seeds is not available for this suite (one seed): regressed kl_unigram")
+    assert (
+        (r / "regression/micro/summary.txt")
+        .read_text()
+        .startswith(
+            "regression.metric kl_seeds is not available for this suite (one seed): regressed kl_unigram"
+        )
+    )
     summary = pd.read_csv(r / "tables/micro/summary.csv")
-    assert len(summary) == 2 * 5 and summary.kl_seeds.isna().all() and summary.kl_steps.notna().sum() == 2 * 4
+    assert (
+        len(summary) == 2 * 5
+        and summary.kl_seeds.isna().all()
+        and summary.kl_steps.notna().sum() == 2 * 4
+    )
     assert len(pd.read_csv(r / "study/micro/phases.csv")) == 2 * 2  # seed 0 and mean, per model
     assert len(pd.read_csv(r / "study/micro/sizes.csv")) > 0
     # the vocabulary actually trained is logged and used everywhere
     trained = len(pd.read_parquet(r / "unigram/micro.parquet"))
     assert trained < 5000
-    assert (f"vocab_size 5000 asked for, but the train split only supports {trained} tokens: using {trained}"
-            in (tmp_path / "logs/train_tokenizer/micro.log").read_text())
+    assert (
+        f"vocab_size 5000 asked for, but the train split only supports {trained} tokens: using {trained}"
+        in (tmp_path / "logs/train_tokenizer/micro.log").read_text()
+    )
     config = (r / "checkpoints/micro/s/seed0/step8/config.json").read_text()
     assert f'"vocab_size": {trained}' in config
     snakemake(tmp_path, cfg, "--report", str(tmp_path / "report.html"))
@@ -286,11 +377,22 @@ def one_step_suite(tmp_path_factory):
     texts = pd.read_json(src / "corpus.jsonl", lines=True).text.tolist()
     save_hf_tokenizer(train_bpe(texts, 300), str(src / "tokenizer"))
     save_checkpoint(src / "ck" / "seed0" / "step4", src / "tokenizer")
-    cfg = {"corpus": {"source": "local", "path": str(src / "corpus.jsonl"), "n_eval": 6, "seed": 3},
-           "tokens": {"context_length": 32, "windows_per_doc": 1},
-           "suites": {"final": {"kind": "local", "path_pattern": str(src / "ck" / "seed{seed}" / "step{step}"),
-                                "seeds": [0], "models": ["tiny"], "steps": [4]}},
-           "regression": {"min_tag_count": 5}, "study": {"n_boot": 50}, **tiny_families(src / "corpus.jsonl")}
+    cfg = {
+        "corpus": {"source": "local", "path": str(src / "corpus.jsonl"), "n_eval": 6, "seed": 3},
+        "tokens": {"context_length": 32, "windows_per_doc": 1},
+        "suites": {
+            "final": {
+                "kind": "local",
+                "path_pattern": str(src / "ck" / "seed{seed}" / "step{step}"),
+                "seeds": [0],
+                "models": ["tiny"],
+                "steps": [4],
+            }
+        },
+        "regression": {"min_tag_count": 5},
+        "study": {"n_boot": 50},
+        **tiny_families(src / "corpus.jsonl"),
+    }
     (src / "config.yaml").write_text(yaml.safe_dump(cfg))
     run1 = tmp_path_factory.mktemp("final_run1")
     snakemake(run1, src / "config.yaml")
@@ -309,15 +411,22 @@ def test_one_step_one_size_suite_finishes_and_reruns_as_a_no_op(one_step_suite):
     core = {p for p in figs if not p.startswith(("probe", "anisotropy", "geometry", "neurons"))}
     assert core == {"kl_reference", "regression"}
     lines = skip_lines(run1, "final")
-    assert [ln.split(":")[0] for ln in lines] == ["skipped seed comparisons", "skipped step comparisons",
-                                                  "skipped size comparisons", "regression.metric kl_seeds needs two seeds and the suite has 1"]
+    assert [ln.split(":")[0] for ln in lines] == [
+        "skipped seed comparisons",
+        "skipped step comparisons",
+        "skipped size comparisons",
+        "regression.metric kl_seeds needs two seeds and the suite has 1",
+    ]
     assert lines[1:3] == [
         "skipped step comparisons: the suite has 1 step (they need two steps); not produced: figures phases, "
         "learnability_<model>; empty: phases, sigma (kl_steps), per-phase regressions",
         "skipped size comparisons: the suite has 1 model (they need two model sizes); not produced: figures sizes; "
         "empty: sizes, the regression's model term",
     ]
-    assert len(pd.read_csv(r / "study/final/phases.csv")) == 0 and len(pd.read_csv(r / "study/final/sizes.csv")) == 0
+    assert (
+        len(pd.read_csv(r / "study/final/phases.csv")) == 0
+        and len(pd.read_csv(r / "study/final/sizes.csv")) == 0
+    )
     coefs = pd.read_csv(r / "regression/final/coefficients.csv", keep_default_na=False)
     assert set(coefs.response) == {"kl_unigram"} and "log_unigram" in set(coefs.term)
     assert not any(t.startswith("model[") for t in coefs.term)
@@ -334,8 +443,13 @@ def test_one_step_one_size_suite_finishes_and_reruns_as_a_no_op(one_step_suite):
 def test_killed_run_resumes_after_unlock_to_byte_identical_outputs(one_step_suite, tmp_path):
     cfg, run1 = one_step_suite
     cmd = SNAKEMAKE + ["--cores", "2", "--directory", str(tmp_path), "--configfile", str(cfg)]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     target = tmp_path / "results/metrics/final/tiny/seed0/step4.parquet"
     deadline = time.time() + 400
     while not target.exists() and proc.poll() is None and time.time() < deadline:
@@ -345,13 +459,19 @@ def test_killed_run_resumes_after_unlock_to_byte_identical_outputs(one_step_suit
     proc.wait()
     res = snakemake(tmp_path, cfg, check=False)
     # a lock, or the outputs of the run job that died marked incomplete, stop the next run
-    assert res.returncode != 0 and ("LockException" in res.stderr or "IncompleteFilesException" in res.stderr)
+    assert res.returncode != 0 and (
+        "LockException" in res.stderr or "IncompleteFilesException" in res.stderr
+    )
     snakemake(tmp_path, cfg, "--unlock")
     snakemake(tmp_path, cfg, "--rerun-incomplete")
     files = tree(run1 / "results")
     assert files == tree(tmp_path / "results")
     assert any(f.endswith(".pdf") for f in files) and "regression/final/summary.txt" in files
-    differ = [f for f in files if not filecmp.cmp(run1 / "results" / f, tmp_path / "results" / f, shallow=False)]
+    differ = [
+        f
+        for f in files
+        if not filecmp.cmp(run1 / "results" / f, tmp_path / "results" / f, shallow=False)
+    ]
     assert differ == []
 
 
@@ -362,11 +482,22 @@ def test_local_suite_context_beyond_position_embeddings_stops_before_any_job(tmp
     make_corpus(tmp_path / "corpus.jsonl", n_docs=10)
     cfg = tiny_config(tmp_path)  # context_length 32
     c = yaml.safe_load(cfg.read_text())
-    c["suites"] = {"real": {"kind": "local", "path_pattern": str(tmp_path / "ck" / "seed{seed}" / "step{step}"),
-                            "seeds": [0], "models": ["tiny"], "steps": [0]}}
+    c["suites"] = {
+        "real": {
+            "kind": "local",
+            "path_pattern": str(tmp_path / "ck" / "seed{seed}" / "step{step}"),
+            "seeds": [0],
+            "models": ["tiny"],
+            "steps": [0],
+        }
+    }
     cfg.write_text(yaml.safe_dump(c))
-    one_line_error(tmp_path, cfg, r"^lmdyn: tokens.context_length 32 is longer than suite real's checkpoints allow "
-                                  r"\(16 positions in .*config.json\); set tokens.context_length to at most 16$")
+    one_line_error(
+        tmp_path,
+        cfg,
+        r"^lmdyn: tokens.context_length 32 is longer than suite real's checkpoints allow "
+        r"\(16 positions in .*config.json\); set tokens.context_length to at most 16$",
+    )
 
 
 @pytest.mark.workflow
@@ -383,23 +514,39 @@ def test_corrupt_checkpoint_and_nan_weights_are_left_out_with_one_line(tmp_path,
     make_corpus(tmp_path / "corpus.jsonl")
     cfg = tiny_config(tmp_path)
     c = yaml.safe_load(cfg.read_text())
-    c["suites"] = {"real": {"kind": "local", "path_pattern": str(tmp_path / "ck" / "seed{seed}" / "step{step}"),
-                            "seeds": [0], "models": ["tiny"], "steps": [0, 1, 2]}}
+    c["suites"] = {
+        "real": {
+            "kind": "local",
+            "path_pattern": str(tmp_path / "ck" / "seed{seed}" / "step{step}"),
+            "seeds": [0],
+            "models": ["tiny"],
+            "steps": [0, 1, 2],
+        }
+    }
     # the run pass computes the token neurons too: a prompt pair of equal length in this small tokenizer
-    c["neurons"]["prompts"] = [{"name": "farmer", "clean": "The farmer builds", "corrupted": "The nation builds"}]
+    c["neurons"]["prompts"] = [
+        {"name": "farmer", "clean": "The farmer builds", "corrupted": "The nation builds"}
+    ]
     cfg.write_text(yaml.safe_dump(c))
-    snakemake(tmp_path, cfg, "-k", "results/runs/real.csv", "results/integrity/real.csv")  # -k ends --configfile
+    snakemake(
+        tmp_path, cfg, "-k", "results/runs/real.csv", "results/integrity/real.csv"
+    )  # -k ends --configfile
     integrity = pd.read_csv(tmp_path / "results/integrity/real.csv")
     assert list(integrity.status) == ["ok", "corrupt", "ok"]
     log = (tmp_path / "logs/integrity/real.log").read_text()
     assert "left out: real tiny seed 0 step 1 is corrupt (model.safetensors is unreadable (" in log
     runs = pd.read_csv(tmp_path / "results/runs/real.csv", keep_default_na=False)
     assert list(zip(runs.step, runs.status)) == [(0, "failed"), (2, "ok")]
-    expected = ("suite real, model tiny, seed 0, step 0: weight transformer.h.0.attn.c_attn.weight is not finite "
-                "(nan at entry 3); the checkpoint's weights or training diverged: leave this checkpoint out or "
-                "retrain with a smaller learning rate")
+    expected = (
+        "suite real, model tiny, seed 0, step 0: weight transformer.h.0.attn.c_attn.weight is not finite "
+        "(nan at entry 3); the checkpoint's weights or training diverged: leave this checkpoint out or "
+        "retrain with a smaller learning rate"
+    )
     assert runs.error[0] == expected
-    assert f"left out: real tiny seed 0 step 0 failed: {expected}" in (tmp_path / "logs/run_status/real.log").read_text()
+    assert (
+        f"left out: real tiny seed 0 step 0 failed: {expected}"
+        in (tmp_path / "logs/run_status/real.log").read_text()
+    )
     assert not (tmp_path / "results/metrics/real/tiny/seed0/step0.parquet").exists()
     assert (tmp_path / "results/metrics/real/tiny/seed0/step2.parquet").exists()
 
@@ -407,11 +554,18 @@ def test_corrupt_checkpoint_and_nan_weights_are_left_out_with_one_line(tmp_path,
 def test_figures_and_regression_summaries_carry_no_wall_clock(tmp_path):
     import statsmodels.api as sm
 
-    from lmdyn import figures
-    from lmdyn.regression import undated
+    from lmdyn.divergence import figures
+    from lmdyn.divergence.regression import undated
 
-    summary = pd.DataFrame({"model": ["m"] * 4, "seed": [0, 0, 1, 1], "step": [0, 1, 0, 1],
-                            "kl_uniform": [0.0, 0.5, 0.1, 0.4], "kl_unigram": [1.0, 0.5, 0.9, 0.6]})
+    summary = pd.DataFrame(
+        {
+            "model": ["m"] * 4,
+            "seed": [0, 0, 1, 1],
+            "step": [0, 1, 0, 1],
+            "kl_uniform": [0.0, 0.5, 0.1, 0.4],
+            "kl_unigram": [1.0, 0.5, 0.9, 0.6],
+        }
+    )
     for name in ("a", "b"):
         figures.kl_reference(summary, [tmp_path / f"{name}.pdf", tmp_path / f"{name}.png"])
         time.sleep(1.1)  # PDF dates have a resolution of one second

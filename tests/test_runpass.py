@@ -7,13 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from scipy.special import log_softmax, rel_entr
-
 from conftest import tiny_model
-from lmdyn.pairs import pair_tables, plan_pairs
-from lmdyn.registry import Checkpoint, encode
-from lmdyn.runpass import EXTRAS, Extra, make_extras, run_pass
+from scipy.special import log_softmax, rel_entr
 from test_evaluate import VOCAB, token_table
+
+from lmdyn.core.registry import Checkpoint, encode
+from lmdyn.core.runpass import EXTRAS, Extra, make_extras, run_pass
+from lmdyn.divergence.pairs import pair_tables, plan_pairs
 
 
 def ref(path, step, seed=0, model="tiny"):
@@ -21,7 +21,9 @@ def ref(path, step, seed=0, model="tiny"):
 
 
 def windows_ids(tokens):
-    return torch.tensor(np.stack([g.token_id.to_numpy() for _, g in tokens.groupby(["doc_id", "window"])]))
+    return torch.tensor(
+        np.stack([g.token_id.to_numpy() for _, g in tokens.groupby(["doc_id", "window"])])
+    )
 
 
 class Layer0(Extra):
@@ -32,7 +34,11 @@ class Layer0(Extra):
 
     def begin(self, model, windows, checkpoint):
         self.rows, self.order = {}, []
-        block = model.base_model.layers[0] if hasattr(model.base_model, "layers") else model.base_model.h[0]
+        block = (
+            model.base_model.layers[0]
+            if hasattr(model.base_model, "layers")
+            else model.base_model.h[0]
+        )
         self.handle = block.register_forward_hook(self.hook)
 
     def batch(self, indices):
@@ -52,7 +58,9 @@ class Layer0(Extra):
 
 
 @pytest.mark.parametrize("arch", ["gpt_neox", "gpt2"])
-def test_run_pass_matches_transformers_skips_a_broken_checkpoint_and_feeds_extras(tmp_path, rng, arch, monkeypatch):
+def test_run_pass_matches_transformers_skips_a_broken_checkpoint_and_feeds_extras(
+    tmp_path, rng, arch, monkeypatch
+):
     models = {}
     for step in (0, 1, 4):
         models[step] = tiny_model(arch, VOCAB, seed=step)
@@ -74,12 +82,19 @@ def test_run_pass_matches_transformers_skips_a_broken_checkpoint_and_feeds_extra
             o = model(input_ids=ids, labels=ids, output_hidden_states=True)
         assert table.nll.mean() == pytest.approx(o.loss.item(), abs=1e-5)
         lp = log_softmax(o.logits[:, :-1].double().numpy(), axis=-1)
-        np.testing.assert_allclose(table.nll, -np.take_along_axis(lp, ids[:, 1:, None].numpy(), -1).ravel(), atol=1e-4)
+        np.testing.assert_allclose(
+            table.nll, -np.take_along_axis(lp, ids[:, 1:, None].numpy(), -1).ravel(), atol=1e-4
+        )
         kl_u = (np.exp(lp) * (lp - logu)).sum(-1).ravel()
         np.testing.assert_allclose(table.kl_unigram, kl_u, atol=1e-4)
-        assert np.load(out["hidden"] / f"step{step}.npy").shape == (len(table), model.config.hidden_size)
+        assert np.load(out["hidden"] / f"step{step}.npy").shape == (
+            len(table),
+            model.config.hidden_size,
+        )
         # the extra saw the same forward pass: block 0's output is transformers' hidden_states[1]
-        np.testing.assert_allclose(np.load(out["layer0"] / f"step{step}.npy"), o.hidden_states[1].numpy(), atol=1e-5)
+        np.testing.assert_allclose(
+            np.load(out["layer0"] / f"step{step}.npy"), o.hidden_states[1].numpy(), atol=1e-5
+        )
 
 
 def test_unknown_extra_is_one_line():
@@ -100,7 +115,9 @@ def test_lower_precision_body_error_against_float32(tmp_path, rng, dtype, bound,
         tables[dt] = pd.read_parquet(out["metrics"] / "step0.parquet")
     err = np.abs(tables[dtype].nll - tables["float32"].nll)
     with capsys.disabled():
-        print(f"\n{dtype} body: per-token nll error vs float32 mean {err.mean():.2e}, max {err.max():.2e} nats")
+        print(
+            f"\n{dtype} body: per-token nll error vs float32 mean {err.mean():.2e}, max {err.max():.2e} nats"
+        )
     assert 0 < err.max() < bound  # really ran in lower precision, and stays close
 
 
@@ -109,7 +126,13 @@ def test_pairs_of_a_step_match_float64_and_use_each_checkpoint_once(tmp_path, rn
     from 12 distinct checkpoints, against KL from transformers' logits in float64."""
     tokens = token_table(rng, [24, 24])
     ids = windows_ids(tokens)
-    job = {"step": 2, "models": ["a", "b"], "seeds": [0, 1, 2], "prev": {"a": 1, "b": 1}, "sizes": True}
+    job = {
+        "step": 2,
+        "models": ["a", "b"],
+        "seeds": [0, 1, 2],
+        "prev": {"a": 1, "b": 1},
+        "sizes": True,
+    }
     checkpoints, logp = {}, {}
     for m, arch in (("a", "gpt_neox"), ("b", "gpt2")):
         for seed in (0, 1, 2):
@@ -119,11 +142,19 @@ def test_pairs_of_a_step_match_float64_and_use_each_checkpoint_once(tmp_path, rn
                 model.save_pretrained(path)
                 with torch.no_grad():
                     o = model(input_ids=ids, output_hidden_states=True)
-                np.save(path / "h.npy", o.hidden_states[-1][:, :-1].reshape(-1, model.config.hidden_size).numpy())
-                logp[m, seed, step] = log_softmax(o.logits[:, :-1].double().numpy(), -1).reshape(-1, VOCAB)
-                checkpoints[f"{m}/{seed}/{step}"] = {"hidden": str(path / "h.npy"), "checkpoint": ref(path, step, seed, m)}
+                np.save(
+                    path / "h.npy",
+                    o.hidden_states[-1][:, :-1].reshape(-1, model.config.hidden_size).numpy(),
+                )
+                logp[m, seed, step] = log_softmax(o.logits[:, :-1].double().numpy(), -1).reshape(
+                    -1, VOCAB
+                )
+                checkpoints[f"{m}/{seed}/{step}"] = {
+                    "hidden": str(path / "h.npy"),
+                    "checkpoint": ref(path, step, seed, m),
+                }
     calls = []
-    import lmdyn.pairs as pairs_mod
+    import lmdyn.divergence.pairs as pairs_mod
 
     real = pairs_mod.pairwise_kl_many
 
@@ -158,4 +189,12 @@ def test_pairs_of_a_step_match_float64_and_use_each_checkpoint_once(tmp_path, rn
         assert set(zip(z.model_a, z.model_b)) == {("a", "b")}
         np.testing.assert_allclose(z.kl_ab, kl(("a", seed, 2), ("b", seed, 2)), atol=1e-4)
         np.testing.assert_allclose(z.kl_ba, kl(("b", seed, 2), ("a", seed, 2)), atol=1e-4)
-    assert list(out["seeds"].columns) == ["doc_id", "position", "model", "seed_a", "seed_b", "kl_ab", "kl_ba"]
+    assert list(out["seeds"].columns) == [
+        "doc_id",
+        "position",
+        "model",
+        "seed_a",
+        "seed_b",
+        "kl_ab",
+        "kl_ba",
+    ]

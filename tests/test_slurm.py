@@ -32,7 +32,9 @@ def cluster_problem():
     except ImportError:
         return "snakemake-executor-plugin-slurm is not installed (pip install -e '.[slurm]')"
     try:
-        res = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=30)
+        res = subprocess.run(
+            ["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, timeout=30
+        )
     except subprocess.TimeoutExpired:
         return "sinfo timed out: slurmctld does not answer"
     if res.returncode != 0:
@@ -60,9 +62,19 @@ def run(workdir: Path, configfile: Path, args, timeout):
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, timeout=timeout)
     except subprocess.TimeoutExpired as e:
-        out = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
-        err = (e.stderr or b"").decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
-        raise AssertionError(f"snakemake {' '.join(args)} timed out after {timeout}s:\n{out[-2000:]}\n{err[-4000:]}")
+        out = (
+            (e.stdout or b"").decode(errors="replace")
+            if isinstance(e.stdout, bytes)
+            else (e.stdout or "")
+        )
+        err = (
+            (e.stderr or b"").decode(errors="replace")
+            if isinstance(e.stderr, bytes)
+            else (e.stderr or "")
+        )
+        raise AssertionError(
+            f"snakemake {' '.join(args)} timed out after {timeout}s:\n{out[-2000:]}\n{err[-4000:]}"
+        ) from None
     if res.returncode != 0:
         logs = ""
         for log in sorted((workdir / ".snakemake/slurm_logs").rglob("*.log"))[-3:]:
@@ -78,7 +90,9 @@ def test_slurm_run_equals_local_run(tmp_path):
     problem = cluster_problem()
     if problem:
         if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but SLURM is not usable: {problem} (.ci/slurm-setup.sh should start it)")
+            pytest.fail(
+                f"CI=true but SLURM is not usable: {problem} (.ci/slurm-setup.sh should start it)"
+            )
         pytest.skip(problem)
 
     make_corpus(tmp_path / "corpus.jsonl")
@@ -103,8 +117,13 @@ def test_slurm_run_equals_local_run(tmp_path):
     b = sorted(p.relative_to(slurm) for p in (slurm / "results/metrics").rglob("*.parquet"))
     assert a and a == b
     for rel in a:
-        pd.testing.assert_frame_equal(pd.read_parquet(local / rel), pd.read_parquet(slurm / rel), check_exact=True,
-                                      obj=str(rel))
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(local / rel),
+            pd.read_parquet(slurm / rel),
+            check_exact=True,
+            obj=str(rel),
+        )
     rel = Path(TARGET)
-    pd.testing.assert_frame_equal(pd.read_parquet(local / rel), pd.read_parquet(slurm / rel), check_exact=True,
-                                  obj=str(rel))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(local / rel), pd.read_parquet(slurm / rel), check_exact=True, obj=str(rel)
+    )

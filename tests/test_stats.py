@@ -1,4 +1,4 @@
-"""Tests for lmdyn.stats against truths planted in data simulated here: interval coverage with a
+"""Tests for lmdyn.core.stats against truths planted in data simulated here: interval coverage with a
 cluster random effect (and the under-coverage of the naive item bootstrap), planted sigma,
 planted trajectory coefficients, and the low-KL / high-|dH| rates."""
 
@@ -6,8 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lmdyn.errors import UserError
-from lmdyn.stats import bootstrap_mean, fit_trajectory, grouped_bootstrap, low_kl_high_dh, sigma_bootstrap
+from lmdyn.core.errors import UserError
+from lmdyn.core.stats import (
+    bootstrap_mean,
+    fit_trajectory,
+    grouped_bootstrap,
+    low_kl_high_dh,
+    sigma_bootstrap,
+)
 
 MU = 2.0
 
@@ -43,7 +49,11 @@ def test_bootstrap_mean_point_estimate_determinism_and_fields():
     assert a["mean"] == pytest.approx(np.mean(v), rel=1e-12)
     assert a == bootstrap_mean(v, labels, n_boot=200, seed=7)
     assert a != bootstrap_mean(v, labels, n_boot=200, seed=8)
-    assert a["n"] == v.size and a["n_clusters"] == 25 and a["method"] == "cluster bootstrap over 25 clusters"
+    assert (
+        a["n"] == v.size
+        and a["n_clusters"] == 25
+        and a["method"] == "cluster bootstrap over 25 clusters"
+    )
     assert a["ci_low"] < a["mean"] < a["ci_high"]
     # Labels are only labels: integer codes give the same draws.
     codes = pd.factorize(labels)[0]
@@ -64,7 +74,12 @@ def test_bootstrap_mean_width_matches_cluster_standard_error():
 
 def test_bootstrap_mean_edge_cases():
     one = bootstrap_mean([1.0, 2.0, 3.0], [5, 5, 5])
-    assert one["mean"] == 2.0 and np.isnan(one["ci_low"]) and np.isnan(one["ci_high"]) and one["n_clusters"] == 1
+    assert (
+        one["mean"] == 2.0
+        and np.isnan(one["ci_low"])
+        and np.isnan(one["ci_high"])
+        and one["n_clusters"] == 1
+    )
     nan = bootstrap_mean([1.0, np.nan, 3.0, 4.0], [0, 1, 1, 2], n_boot=50)
     assert nan["mean"] == pytest.approx(8 / 3) and nan["n"] == 3 and nan["n_clusters"] == 3
     with pytest.raises(UserError):
@@ -82,24 +97,35 @@ def test_grouped_bootstrap():
         for step in (0, 100):
             v, c = clustered(rng, k=12, m=8)
             rows.append(pd.DataFrame({"model": model, "step": step, "doc_id": c, "kl": v + shift}))
-    rows.append(pd.DataFrame({"model": "l", "step": 0, "doc_id": 0, "kl": [1.0, 2.0]}))  # one document
+    rows.append(
+        pd.DataFrame({"model": "l", "step": 0, "doc_id": 0, "kl": [1.0, 2.0]})
+    )  # one document
     df = pd.concat(rows, ignore_index=True)
     out = grouped_bootstrap(df, "kl", ["model", "step"], "doc_id", n_boot=200, seed=0)
     assert list(out.columns) == ["model", "step", "mean", "ci_low", "ci_high", "n", "n_clusters"]
-    expect = df.groupby(["model", "step"]).agg(mean=("kl", "mean"), n=("kl", "size"), k=("doc_id", "nunique"))
+    expect = df.groupby(["model", "step"]).agg(
+        mean=("kl", "mean"), n=("kl", "size"), k=("doc_id", "nunique")
+    )
     got = out.set_index(["model", "step"]).loc[expect.index]
     np.testing.assert_allclose(got["mean"], expect["mean"])
     assert (got["n"].to_numpy() == expect["n"].to_numpy()).all()
     assert (got["n_clusters"].to_numpy() == expect["k"].to_numpy()).all()
-    assert np.isnan(got.loc[("l", 0), "ci_low"]) and (got.drop(("l", 0))["ci_low"] < got.drop(("l", 0))["mean"]).all()
-    pd.testing.assert_frame_equal(out, grouped_bootstrap(df, "kl", ["model", "step"], "doc_id", n_boot=200, seed=0))
+    assert (
+        np.isnan(got.loc[("l", 0), "ci_low"])
+        and (got.drop(("l", 0))["ci_low"] < got.drop(("l", 0))["mean"]).all()
+    )
+    pd.testing.assert_frame_equal(
+        out, grouped_bootstrap(df, "kl", ["model", "step"], "doc_id", n_boot=200, seed=0)
+    )
     with pytest.raises(UserError):
         grouped_bootstrap(df, "nll", ["model"], "doc_id")
 
 
 def positive_clustered(rng, k=30, m=20):
     """Positive, KL-like tokens: document-level multiplicative effect times gamma noise."""
-    return np.repeat(rng.lognormal(0, 0.4, k), m) * rng.gamma(2.0, 0.5, k * m), np.repeat(np.arange(k), m)
+    return np.repeat(rng.lognormal(0, 0.4, k), m) * rng.gamma(2.0, 0.5, k * m), np.repeat(
+        np.arange(k), m
+    )
 
 
 def test_sigma_bootstrap_planted_two():
@@ -136,7 +162,9 @@ def test_sigma_bootstrap_input_checks():
 
 
 STEPS = np.arange(120)
-Q = 3.0 + 5.0 * np.exp(-STEPS / 15) + 0.3 * np.exp(-((STEPS - 60) / 10) ** 2)  # decay plus a late bump
+Q = (
+    3.0 + 5.0 * np.exp(-STEPS / 15) + 0.3 * np.exp(-(((STEPS - 60) / 10) ** 2))
+)  # decay plus a late bump
 
 
 def test_fit_trajectory_difference_form():
@@ -152,13 +180,17 @@ def test_fit_trajectory_difference_form():
 def test_fit_trajectory_ratio_form():
     rng = np.random.default_rng(7)
     kl0 = 4.0
-    kl = np.concatenate([[kl0], kl0 * (0.7 * Q[1:] / Q[0] + 0.2 + rng.normal(0, 0.003, Q.size - 1))])
+    kl = np.concatenate(
+        [[kl0], kl0 * (0.7 * Q[1:] / Q[0] + 0.2 + rng.normal(0, 0.003, Q.size - 1))]
+    )
     r = fit_trajectory(kl, Q, form="ratio")
     assert r["alpha"] == pytest.approx(0.7, abs=0.01) and r["b"] == pytest.approx(0.2, abs=0.01)
     assert r["r2"] > 0.99 and r["n"] == Q.size - 1
     # The same series in difference form: alpha = kl0 * 0.7 / q0, b = kl0 * 0.2.
     d = fit_trajectory(kl, Q)
-    assert d["alpha"] == pytest.approx(kl0 * 0.7 / Q[0], abs=0.02) and d["b"] == pytest.approx(kl0 * 0.2, abs=0.05)
+    assert d["alpha"] == pytest.approx(kl0 * 0.7 / Q[0], abs=0.02) and d["b"] == pytest.approx(
+        kl0 * 0.2, abs=0.05
+    )
 
 
 def test_fit_trajectory_degenerate():
@@ -182,6 +214,8 @@ def test_low_kl_high_dh():
     ind = low_kl_high_dh(rng.exponential(1.0, dh.size), dh)
     assert ind["p_high_dh_given_low_kl"] == pytest.approx(ind["p_high_dh_overall"], abs=0.05)
     fixed = low_kl_high_dh(rng.exponential(1.0, dh.size), dh, dh_threshold=2.0)
-    assert fixed["dh_cut"] == 2.0 and fixed["p_high_dh_overall"] == pytest.approx(np.mean(np.abs(dh) >= 2.0))
+    assert fixed["dh_cut"] == 2.0 and fixed["p_high_dh_overall"] == pytest.approx(
+        np.mean(np.abs(dh) >= 2.0)
+    )
     with pytest.raises(UserError):
         low_kl_high_dh([1.0, 2.0], [1.0])

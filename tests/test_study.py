@@ -4,17 +4,31 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lmdyn.study import ModelStudy, word_class
+from lmdyn.divergence.study import ModelStudy, word_class
 
 
 def test_word_classes():
     tags = pd.Series(["NN", "NNPS", "VBG", "VBN", "VBD", "VB", "DT", "_SP"])
-    assert list(word_class(tags)) == ["noun", "noun", "VBG", "VBN", "verb", "verb", "other", "other"]
+    assert list(word_class(tags)) == [
+        "noun",
+        "noun",
+        "VBG",
+        "VBN",
+        "verb",
+        "verb",
+        "other",
+        "other",
+    ]
 
 
 def synthetic(rng, n_docs=40, per_doc=50):
     n = n_docs * per_doc
-    feats = pd.DataFrame({"doc_id": np.repeat(np.arange(n_docs), per_doc), "position": np.tile(np.arange(1, per_doc + 1), n_docs)})
+    feats = pd.DataFrame(
+        {
+            "doc_id": np.repeat(np.arange(n_docs), per_doc),
+            "position": np.tile(np.arange(1, per_doc + 1), n_docs),
+        }
+    )
     feats["tag"] = rng.choice(["NN", "DT", "VBZ"], n)
     feats["tag_prev"] = rng.choice(["NN", "DT", "VBZ"], n)
     feats["freq_bin"] = rng.integers(0, 3, n)
@@ -29,15 +43,27 @@ def test_planted_subgroup_divergence_is_recovered(rng):
     study = ModelStudy(feats, n_boot=200)
     doc_effect = rng.normal(0, 0.1, 40)[feats.doc_id]
     for step, scale in ((0, 0.1), (10, 1.0)):
-        metrics = {s: feats[["doc_id", "position"]].assign(target_id=0, nll=5.0 - step / 10 + rng.normal(0, .01, n),
-                                                          entropy=1.0, kl_uniform=0.1, kl_unigram=1.0) for s in (0, 1)}
+        metrics = {
+            s: feats[["doc_id", "position"]].assign(
+                target_id=0,
+                nll=5.0 - step / 10 + rng.normal(0, 0.01, n),
+                entropy=1.0,
+                kl_uniform=0.1,
+                kl_unigram=1.0,
+            )
+            for s in (0, 1)
+        }
         # NN tokens diverge 3x more than the rest across seeds: planted sigma(NN) = 3 / mean
         base = scale * (1 + doc_effect) * np.where(feats.tag == "NN", 3.0, 1.0)
         pairs = feats[["doc_id", "position"]].assign(seed_a=0, seed_b=1, kl_ab=base, kl_ba=base)
-        steps = feats[["doc_id", "position"]].assign(seed=0, step_a=0, step_b=step, kl_ab=base, kl_ba=base)
+        steps = feats[["doc_id", "position"]].assign(
+            seed=0, step_a=0, step_b=step, kl_ab=base, kl_ba=base
+        )
         study.add_step(step, metrics, pairs, steps if step else steps.iloc[:0])
     t = study.tables()
-    sig = t["sigma"][(t["sigma"].step == 10) & (t["sigma"].metric == "kl_seeds") & (t["sigma"].grouping == "tag")]
+    sig = t["sigma"][
+        (t["sigma"].step == 10) & (t["sigma"].metric == "kl_seeds") & (t["sigma"].grouping == "tag")
+    ]
     nn = sig[sig.group == "NN"].iloc[0]
     share = (feats.tag == "NN").mean()
     expected = 3.0 / (3.0 * share + (1 - share))
@@ -45,6 +71,8 @@ def test_planted_subgroup_divergence_is_recovered(rng):
     c = t["curves"][(t["curves"].metric == "kl_seeds")].set_index("step")["mean"]
     assert c[10] == pytest.approx(base.mean(), rel=1e-9)
     groups = t["seed_groups"]
-    g = groups[(groups.step == 10) & (groups.grouping == "class") & (groups.direction == "mean")].set_index("group")
+    g = groups[
+        (groups.step == 10) & (groups.grouping == "class") & (groups.direction == "mean")
+    ].set_index("group")
     assert g.loc["noun", "mean"] / g.loc["other", "mean"] == pytest.approx(3.0, rel=0.1)
     assert set(t["ce_fit"].form) == {"difference", "ratio"}

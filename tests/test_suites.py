@@ -10,10 +10,10 @@ import subprocess
 import pandas as pd
 import pytest
 import yaml
-
-from lmdyn.micro import build_model
-from lmdyn.tokens import load_tokenizer, save_hf_tokenizer, train_bpe
 from test_workflow import SNAKEMAKE, make_corpus, tiny_families
+
+from lmdyn.data.micro import build_model
+from lmdyn.data.tokens import load_tokenizer, save_hf_tokenizer, train_bpe
 
 SIZE = {"hidden_size": 16, "num_layers": 1, "num_heads": 2, "intermediate_size": 32}
 
@@ -45,8 +45,17 @@ def run(tmp, suite, env=None, check=True):
         **tiny_families(tmp / "corpus.jsonl"),
     }
     (tmp / "config.yaml").write_text(yaml.safe_dump(cfg))
-    cmd = SNAKEMAKE + ["--cores", "2", "--directory", str(tmp), "--configfile", str(tmp / "config.yaml")]
-    res = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp, env={**os.environ, **(env or {})})
+    cmd = SNAKEMAKE + [
+        "--cores",
+        "2",
+        "--directory",
+        str(tmp),
+        "--configfile",
+        str(tmp / "config.yaml"),
+    ]
+    res = subprocess.run(
+        cmd, capture_output=True, text=True, cwd=tmp, env={**os.environ, **(env or {})}
+    )
     if check and res.returncode != 0:
         raise AssertionError(res.stderr[-5000:])
     return res
@@ -57,13 +66,20 @@ def test_local_gpt2_directories_with_a_duplicate_and_a_missing_checkpoint(tmp_pa
     ck = tmp_path / "runs"
     for seed in (0, 1):
         for step in (0, 1, 2, 4):
-            save_checkpoint(ck / f"seed{seed}" / f"step{step}", tokenizer_dir, seed, step, arch="gpt2")
+            save_checkpoint(
+                ck / f"seed{seed}" / f"step{step}", tokenizer_dir, seed, step, arch="gpt2"
+            )
     # seed 1's step 4 serves step 2's weights; seed 0 has no step 8
     shutil.rmtree(ck / "seed1" / "step4")
     shutil.copytree(ck / "seed1" / "step2", ck / "seed1" / "step4")
     save_checkpoint(ck / "seed1" / "step8", tokenizer_dir, 1, 8, arch="gpt2")
-    suite = {"kind": "local", "path_pattern": str(ck / "seed{seed}" / "step{step}"), "seeds": [0, 1],
-             "models": ["tiny"], "steps": [0, 1, 2, 4, 8]}
+    suite = {
+        "kind": "local",
+        "path_pattern": str(ck / "seed{seed}" / "step{step}"),
+        "seeds": [0, 1],
+        "models": ["tiny"],
+        "steps": [0, 1, 2, 4, 8],
+    }
     run(tmp_path, suite)
     r = tmp_path / "results"
     integrity = pd.read_csv(r / "integrity/real.csv")
@@ -98,9 +114,17 @@ def test_offline_hub_cache_with_real_names(tmp_path, tokenizer_dir):
     for seed, repo in ((0, "EleutherAI/pythia-14m"), (1, "EleutherAI/pythia-14m-seed1")):
         for step in (0, 1):
             src = tmp_path / "build" / f"{seed}-{step}"
-            save_checkpoint(src, tokenizer_dir, seed, step, padded_vocab=320)  # padded rows, as in Pythia
+            save_checkpoint(
+                src, tokenizer_dir, seed, step, padded_vocab=320
+            )  # padded rows, as in Pythia
             lay_out_hub_cache(cache, repo, f"step{step}", src)
-    suite = {"kind": "polypythia", "sizes": ["14m"], "seeds": [0, 1], "steps": [0, 1], "cache_dir": str(cache)}
+    suite = {
+        "kind": "polypythia",
+        "sizes": ["14m"],
+        "seeds": [0, 1],
+        "steps": [0, 1],
+        "cache_dir": str(cache),
+    }
     run(tmp_path, suite, env={"HF_HUB_OFFLINE": "1"})
     r = tmp_path / "results"
     integrity = pd.read_csv(r / "integrity/real.csv")

@@ -4,11 +4,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lmdyn.errors import UserError
-from lmdyn.features import token_features
-from lmdyn.grid import log_then_linear, previous_step
-from lmdyn.tokens import predicted, save_hf_tokenizer, load_tokenizer, tokenize_documents, train_bpe
-from lmdyn.unigram import count_tokens, smoothed
+from lmdyn.core.errors import UserError
+from lmdyn.core.grid import log_then_linear, previous_step
+from lmdyn.data.features import token_features
+from lmdyn.data.tokens import (
+    load_tokenizer,
+    predicted,
+    save_hf_tokenizer,
+    tokenize_documents,
+    train_bpe,
+)
+from lmdyn.data.unigram import count_tokens, smoothed
 
 TEXT = "The cat sat on the mat. The dog sat on the log. A cat and a dog met on a mat."
 
@@ -60,12 +66,30 @@ def test_unigram_ghost_counts(tokenizer):
 
 
 def test_token_features_join_target_and_context():
-    tokens = pd.DataFrame({"doc_id": 0, "window": 0, "position": range(4), "token_id": [3, 1, 2, 1],
-                           "start": 0, "end": 0})
-    pos = pd.DataFrame({"doc_id": 0, "position": range(4), "word": ["a", "b", "c", "b"],
-                        "tag": ["DT", "NN", "VBD", "NN"], "pos": ["DET", "NOUN", "VERB", "NOUN"],
-                        "bow": True, "eow": True})
-    uni = pd.DataFrame({"token_id": range(4), "count": [1, 50, 5, 1], "prob": [0.01, 0.8, 0.18, 0.01]})
+    tokens = pd.DataFrame(
+        {
+            "doc_id": 0,
+            "window": 0,
+            "position": range(4),
+            "token_id": [3, 1, 2, 1],
+            "start": 0,
+            "end": 0,
+        }
+    )
+    pos = pd.DataFrame(
+        {
+            "doc_id": 0,
+            "position": range(4),
+            "word": ["a", "b", "c", "b"],
+            "tag": ["DT", "NN", "VBD", "NN"],
+            "pos": ["DET", "NOUN", "VERB", "NOUN"],
+            "bow": True,
+            "eow": True,
+        }
+    )
+    uni = pd.DataFrame(
+        {"token_id": range(4), "count": [1, 50, 5, 1], "prob": [0.01, 0.8, 0.18, 0.01]}
+    )
     f = token_features(tokens, pos, uni, freq_bins=2)
     assert list(f.position) == [1, 2, 3]
     assert list(f.tag) == ["NN", "VBD", "NN"] and list(f.tag_prev) == ["DT", "NN", "VBD"]

@@ -1,7 +1,6 @@
 """The weight-only analyses in the workflow: weights read from safetensors, per-checkpoint results
 reused across reruns, and config/embeddings.yaml run unchanged against an offline hub cache."""
 
-import json
 import os
 import re
 import shutil
@@ -15,10 +14,10 @@ from conftest import tiny_model
 from test_internals import tiny_neo
 from test_workflow import REPO, SNAKEMAKE, make_corpus
 
-from lmdyn import registry
-from lmdyn.errors import UserError
-from lmdyn.internals import Internals, load_embeddings
-from lmdyn.weightruns import run_steps
+from lmdyn.core import registry
+from lmdyn.core.errors import UserError
+from lmdyn.core.internals import Internals, load_embeddings
+from lmdyn.core.weightruns import run_steps
 
 
 def test_load_embeddings_from_safetensors(tmp_path):
@@ -37,12 +36,22 @@ def test_load_embeddings_from_safetensors(tmp_path):
 def test_unknown_architecture_stops_with_one_line(tmp_path):
     import transformers
 
-    cfg = transformers.LlamaConfig(vocab_size=97, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                                   num_attention_heads=2, num_key_value_heads=2)
+    cfg = transformers.LlamaConfig(
+        vocab_size=97,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+    )
     transformers.LlamaForCausalLM(cfg).save_pretrained(tmp_path / "llama")
     with pytest.raises(UserError) as e:
         load_embeddings(tmp_path / "llama", 97)
-    assert "\n" not in str(e.value) and "'llama'" in str(e.value) and "gpt_neox, gpt2, gpt_neo" in str(e.value)
+    assert (
+        "\n" not in str(e.value)
+        and "'llama'" in str(e.value)
+        and "gpt_neox, gpt2, gpt_neo" in str(e.value)
+    )
 
 
 def test_per_checkpoint_results_are_reused_and_keyed_by_weights(tmp_path):
@@ -50,11 +59,22 @@ def test_per_checkpoint_results_are_reused_and_keyed_by_weights(tmp_path):
     for step in (0, 1, 2):
         d = tmp_path / f"step{step}"
         tiny_model("gpt2", seed=step).save_pretrained(d)
-        plan.append({"suite": "s", "model": "m", "seed": 0, "step": step, "repo": None, "revision": None,
-                     "path": str(d)})
+        plan.append(
+            {
+                "suite": "s",
+                "model": "m",
+                "seed": 0,
+                "step": step,
+                "repo": None,
+                "revision": None,
+                "path": str(d),
+            }
+        )
         rows.append(("m", 0, step, "ok", registry.weights_hash(d)))
     integrity = tmp_path / "integrity.csv"
-    pd.DataFrame(rows, columns=["model", "seed", "step", "status", "sha256"]).to_csv(integrity, index=False)
+    pd.DataFrame(rows, columns=["model", "seed", "step", "status", "sha256"]).to_csv(
+        integrity, index=False
+    )
     calls = []
 
     def compute(path, detailed):
@@ -65,19 +85,39 @@ def test_per_checkpoint_results_are_reused_and_keyed_by_weights(tmp_path):
     assert calls == ["step0", "step1"] and first.step.tolist() == [0, 1]
     both = run_steps(plan, [0, 1, 2], integrity, tmp_path / "cache", {"a": 1}, compute, ("t",))["t"]
     assert calls == ["step0", "step1", "step2"]  # a step added: only it is computed
-    assert both.iloc[:2].equals(first) and list(both.columns[:4]) == ["suite", "model", "seed", "step"]
+    assert both.iloc[:2].equals(first) and list(both.columns[:4]) == [
+        "suite",
+        "model",
+        "seed",
+        "step",
+    ]
     run_steps(plan, [0, 1, 2], integrity, tmp_path / "cache", {"a": 2}, compute, ("t",))
     assert len(calls) == 6  # other parameters: everything again
     # other weights under the same step (e.g. a retrained run): recomputed
-    pd.read_csv(integrity).assign(sha256=lambda t: t.sha256.where(t.step != 1, "x")).to_csv(integrity, index=False)
+    pd.read_csv(integrity).assign(sha256=lambda t: t.sha256.where(t.step != 1, "x")).to_csv(
+        integrity, index=False
+    )
     run_steps(plan, [0, 1, 2], integrity, tmp_path / "cache", {"a": 2}, compute, ("t",))
     assert calls[6:] == ["step1"]
 
 
 def test_embeddings_config_parses_and_plans(tmp_path):
-    res = subprocess.run(SNAKEMAKE + ["-n", "--cores", "1", "--configfile", str(REPO / "config/embeddings.yaml"),
-                                      "--replace-workflow-config", "--directory", str(tmp_path)],
-                         capture_output=True, text=True, cwd=tmp_path)
+    res = subprocess.run(
+        SNAKEMAKE
+        + [
+            "-n",
+            "--cores",
+            "1",
+            "--configfile",
+            str(REPO / "config/embeddings.yaml"),
+            "--replace-workflow-config",
+            "--directory",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     assert re.search(r"fetch_run\s+5\b", res.stdout + res.stderr)
 
@@ -85,7 +125,11 @@ def test_embeddings_config_parses_and_plans(tmp_path):
 def lay_out(cache, repo, revision, src):
     """A hub cache entry: a commit revision is its own snapshot; a branch gets a ref to a made-up commit."""
     d = cache / f"models--{repo.replace('/', '--')}"
-    commit = revision if re.fullmatch(r"[0-9a-f]{40}", revision) else f"{abs(hash((repo, revision))):040x}"[-40:]
+    commit = (
+        revision
+        if re.fullmatch(r"[0-9a-f]{40}", revision)
+        else f"{abs(hash((repo, revision))):040x}"[-40:]
+    )
     shutil.copytree(src, d / "snapshots" / commit)
     (d / "refs").mkdir(parents=True, exist_ok=True)
     (d / "blobs").mkdir(exist_ok=True)
@@ -95,7 +139,7 @@ def lay_out(cache, repo, revision, src):
 
 @pytest.mark.workflow
 def test_embeddings_config_runs_unchanged_against_an_offline_cache(tmp_path):
-    from lmdyn.tokens import load_tokenizer, save_hf_tokenizer, train_bpe
+    from lmdyn.data.tokens import load_tokenizer, save_hf_tokenizer, train_bpe
 
     make_corpus(tmp_path / "corpus.jsonl")
     texts = pd.read_json(tmp_path / "corpus.jsonl", lines=True).text.tolist()
@@ -103,37 +147,80 @@ def test_embeddings_config_runs_unchanged_against_an_offline_cache(tmp_path):
     tok = load_tokenizer(str(tmp_path / "tok"))
     spec = yaml.safe_load((REPO / "config/embeddings.yaml").read_text())["suites"]
     cache = tmp_path / "hf"
-    builds = [(e["repo"], e["revision"], "gpt_neo" if "neo" in name else "gpt2")
-              for name, e in spec["final"]["models"].items()]
+    builds = [
+        (e["repo"], e["revision"], "gpt_neo" if "neo" in name else "gpt2")
+        for name, e in spec["final"]["models"].items()
+    ]
     builds += [(c.repo, c.revision, "gpt2") for c in registry.plan("crfm-a", spec["crfm-a"])]
     for i, (repo, rev, arch) in enumerate(builds):
-        model = tiny_neo(len(tok), seed=i) if arch == "gpt_neo" else tiny_model("gpt2", vocab=len(tok), seed=i)
+        model = (
+            tiny_neo(len(tok), seed=i)
+            if arch == "gpt_neo"
+            else tiny_model("gpt2", vocab=len(tok), seed=i)
+        )
         src = tmp_path / "build" / str(i)
         model.save_pretrained(src)
         tok.save_pretrained(src)
         lay_out(cache, repo, rev, src)
     override = tmp_path / "corpus.yaml"  # the corpus only: the suites run as written
-    override.write_text(yaml.safe_dump({"corpus": {"source": "local", "path": str(tmp_path / "corpus.jsonl"),
-                                                   "n_eval": 6, "seed": 3}}))
-    targets = [f"results/{fam}/{s}/{name}.csv" for s in ("final", "crfm-a")
-               for fam, name in (("probe", "probe"), ("anisotropy", "anisotropy"))]
-    targets += [f"results/figures/{s}/{name}.png" for s in ("final", "crfm-a")
-                for name in ("probe_kl", "anisotropy_mean")]
-    cmd = SNAKEMAKE + targets + ["--cores", "2", "--directory", str(tmp_path), "--configfile",
-                                 str(REPO / "config/embeddings.yaml"), str(override)]
+    override.write_text(
+        yaml.safe_dump(
+            {
+                "corpus": {
+                    "source": "local",
+                    "path": str(tmp_path / "corpus.jsonl"),
+                    "n_eval": 6,
+                    "seed": 3,
+                }
+            }
+        )
+    )
+    targets = [
+        f"results/{fam}/{s}/{name}.csv"
+        for s in ("final", "crfm-a")
+        for fam, name in (("probe", "probe"), ("anisotropy", "anisotropy"))
+    ]
+    targets += [
+        f"results/figures/{s}/{name}.png"
+        for s in ("final", "crfm-a")
+        for name in ("probe_kl", "anisotropy_mean")
+    ]
+    cmd = (
+        SNAKEMAKE
+        + targets
+        + [
+            "--cores",
+            "2",
+            "--directory",
+            str(tmp_path),
+            "--configfile",
+            str(REPO / "config/embeddings.yaml"),
+            str(override),
+        ]
+    )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache)}
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env)
     assert res.returncode == 0, res.stderr[-5000:]
     r = tmp_path / "results"
     final = pd.read_csv(r / "probe/final/probe.csv")
     assert sorted(final.model) == ["gpt-neo-125m", "gpt2", "gpt2-medium"] and set(final.step) == {0}
-    assert set(final.arch) == {"gpt2", "gpt_neo"} and final.converged.all() and (final.kl_u_probe > 0).all()
+    assert (
+        set(final.arch) == {"gpt2", "gpt_neo"}
+        and final.converged.all()
+        and (final.kl_u_probe > 0).all()
+    )
     crfm = pd.read_csv(r / "probe/crfm-a/probe.csv")
     assert len(crfm) == 12 and sorted(crfm.step.unique()) == [10, 100, 1000, 10000, 100000, 400000]
     aniso = pd.read_csv(r / "anisotropy/final/anisotropy.csv")
     assert set(aniso.matrix) == {"W_E"} and len(aniso) == 6  # tied: W_U is W_E
     for s in ("final", "crfm-a"):  # one seed (final: one step as well): figures still drawn
-        for name in ("probe_kl", "probe_scatter", "probe_pca", "anisotropy_hist", "anisotropy_mean"):
+        for name in (
+            "probe_kl",
+            "probe_scatter",
+            "probe_pca",
+            "anisotropy_hist",
+            "anisotropy_mean",
+        ):
             assert (r / f"figures/{s}/{name}.png").stat().st_size > 1000
     tokens = pd.read_parquet(r / "probe/crfm-a/tokens.parquet")
     assert sorted(tokens.step.unique()) == [10, 400000] and len(tokens) == 2 * 2 * len(tok)

@@ -16,9 +16,25 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 
-SUBJECTS = ["the farmer", "a soldier", "the nation", "our people", "the congress", "every citizen", "the court"]
+SUBJECTS = [
+    "the farmer",
+    "a soldier",
+    "the nation",
+    "our people",
+    "the congress",
+    "every citizen",
+    "the court",
+]
 VERBS = ["builds", "defends", "needs", "protects", "values", "remembers", "serves"]
-OBJECTS = ["the law", "a new road", "the peace", "their rights", "the treasury", "our union", "the harbor"]
+OBJECTS = [
+    "the law",
+    "a new road",
+    "the peace",
+    "their rights",
+    "the treasury",
+    "our union",
+    "the harbor",
+]
 ADVERBS = ["quickly", "always", "today", "again", "firmly"]
 
 
@@ -39,10 +55,19 @@ def tiny_families(corpus: Path) -> dict:
     """Layer geometry and token neurons on a tiny corpus (make_corpus): the corpus as its own transfer
     corpus (no npm) and a prompt in its words whose targets are single tokens of a 300-token BPE."""
     return {
-        "geometry": {"n_windows": 8, "n_tokens": 8, "lengths": [4],
-                     "transfer": {"source": "local", "path": str(corpus), "n_docs": 4}},
-        "neurons": {"prompts": [{"name": "farmer", "clean": "The farmer builds", "corrupted": "The farmer farmer"}],
-                    "targets": [" the", " a"], "n_windows": 8},
+        "geometry": {
+            "n_windows": 8,
+            "n_tokens": 8,
+            "lengths": [4],
+            "transfer": {"source": "local", "path": str(corpus), "n_docs": 4},
+        },
+        "neurons": {
+            "prompts": [
+                {"name": "farmer", "clean": "The farmer builds", "corrupted": "The farmer farmer"}
+            ],
+            "targets": [" the", " a"],
+            "n_windows": 8,
+        },
     }
 
 
@@ -55,9 +80,18 @@ def tiny_config(tmp: Path, **overrides):
                 "kind": "micro",
                 "vocab_size": 300,
                 "seeds": [0, 1],
-                "models": {"xs": {"hidden_size": 16, "num_layers": 1, "num_heads": 2},
-                           "s": {"hidden_size": 32, "num_layers": 1, "num_heads": 2}},
-                "train": {"max_step": 8, "log_until": 4, "every": 8, "batch_size": 8, "lr": 0.01, "warmup": 2},
+                "models": {
+                    "xs": {"hidden_size": 16, "num_layers": 1, "num_heads": 2},
+                    "s": {"hidden_size": 32, "num_layers": 1, "num_heads": 2},
+                },
+                "train": {
+                    "max_step": 8,
+                    "log_until": 4,
+                    "every": 8,
+                    "batch_size": 8,
+                    "lr": 0.01,
+                    "warmup": 2,
+                },
             }
         },
         "regression": {"min_tag_count": 5},
@@ -72,7 +106,15 @@ def tiny_config(tmp: Path, **overrides):
 
 
 def snakemake(workdir, configfile, *args, check=True):
-    cmd = SNAKEMAKE + ["--cores", "2", "--directory", str(workdir), "--configfile", str(configfile), *args]
+    cmd = SNAKEMAKE + [
+        "--cores",
+        "2",
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
+        *args,
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
     if check and res.returncode != 0:
         raise AssertionError(f"snakemake failed:\n{res.stdout[-3000:]}\n{res.stderr[-5000:]}")
@@ -102,8 +144,15 @@ def test_outputs_have_the_documented_shape_and_sane_values(finished_run):
         for seed in (0, 1):
             first = pd.read_parquet(r / f"metrics/micro/{model}/seed{seed}/step0.parquet")
             last = pd.read_parquet(r / f"metrics/micro/{model}/seed{seed}/step8.parquet")
-            assert list(first.columns) == ["doc_id", "position", "target_id", "nll", "entropy", "kl_uniform",
-                                           "kl_unigram"]
+            assert list(first.columns) == [
+                "doc_id",
+                "position",
+                "target_id",
+                "nll",
+                "entropy",
+                "kl_uniform",
+                "kl_unigram",
+            ]
             assert len(first) == n_pred
             hidden = np.load(r / f"hidden/micro/{model}/seed{seed}/step0.npy")
             assert hidden.shape[0] == n_pred
@@ -116,14 +165,33 @@ def test_outputs_have_the_documented_shape_and_sane_values(finished_run):
             assert last.kl_uniform.mean() > first.kl_uniform.mean()
     summary = pd.read_csv(r / "tables/micro/summary.csv")
     assert len(summary) == 2 * 2 * len(steps)
-    assert set(summary.columns) >= {"suite", "model", "seed", "step", "nll", "entropy", "kl_uniform", "kl_unigram",
-                                    "kl_seeds", "kl_steps"}
+    assert set(summary.columns) >= {
+        "suite",
+        "model",
+        "seed",
+        "step",
+        "nll",
+        "entropy",
+        "kl_uniform",
+        "kl_unigram",
+        "kl_seeds",
+        "kl_steps",
+    }
     pairs = pd.read_parquet(r / "pairs/micro/seeds_step8.parquet")
-    assert list(pairs.columns) == ["doc_id", "position", "model", "seed_a", "seed_b", "kl_ab", "kl_ba"]
+    assert list(pairs.columns) == [
+        "doc_id",
+        "position",
+        "model",
+        "seed_a",
+        "seed_b",
+        "kl_ab",
+        "kl_ba",
+    ]
     assert len(pairs) == 2 * n_pred and set(pairs.model) == {"xs", "s"} and (pairs.kl_ab > 0).all()
     steps_pairs = pd.read_parquet(r / "pairs/micro/steps_step8.parquet")
     assert set(zip(steps_pairs.model, steps_pairs.seed, steps_pairs.step_a)) == {
-        (m, k, 4) for m in ("xs", "s") for k in (0, 1)}
+        (m, k, 4) for m in ("xs", "s") for k in (0, 1)
+    }
     # one process per run: every checkpoint of the run is in its status table
     runs = pd.read_csv(r / "runs/micro.csv")
     assert len(runs) == 2 * 2 * len(steps) and set(runs.status) == {"ok"}
@@ -131,17 +199,35 @@ def test_outputs_have_the_documented_shape_and_sane_values(finished_run):
     s = summary[summary.model == "s"].groupby("step").kl_seeds.mean()
     assert s[8] > s[0]
     breakdown = pd.read_csv(r / "tables/micro/breakdown.csv", keep_default_na=False)
-    tags = breakdown[(breakdown.metric == "kl_seeds") & (breakdown.grouping == "tag") & (breakdown.step == 8)]
+    tags = breakdown[
+        (breakdown.metric == "kl_seeds") & (breakdown.grouping == "tag") & (breakdown.step == 8)
+    ]
     assert {"NN", "DT", "VBZ"} <= set(tags.group)
     # sigma weighted by subgroup size averages to 1
     one = tags[tags.model == "s"]
     assert (one.sigma * one.n_tokens).sum() / one.n_tokens.sum() == pytest.approx(1.0, rel=1e-4)
     coefs = pd.read_csv(r / "regression/micro/coefficients.csv", keep_default_na=False)
-    assert {"log_unigram", "model[xs]"} <= set(coefs.term) or {"log_unigram", "model[s]"} <= set(coefs.term)
-    assert "Reference" in (r / "regression/micro/summary.txt").read_text() or "reference" in (
-        r / "regression/micro/summary.txt").read_text()
-    for fig in ("kl_reference", "kl_seeds", "regression", "sigma_s", "sigma_xs", "learnability_s", "phases",
-                "seed_divergence", "seed_groups", "ce_fit", "dh_kl", "sizes"):
+    assert {"log_unigram", "model[xs]"} <= set(coefs.term) or {"log_unigram", "model[s]"} <= set(
+        coefs.term
+    )
+    assert (
+        "Reference" in (r / "regression/micro/summary.txt").read_text()
+        or "reference" in (r / "regression/micro/summary.txt").read_text()
+    )
+    for fig in (
+        "kl_reference",
+        "kl_seeds",
+        "regression",
+        "sigma_s",
+        "sigma_xs",
+        "learnability_s",
+        "phases",
+        "seed_divergence",
+        "seed_groups",
+        "ce_fit",
+        "dh_kl",
+        "sizes",
+    ):
         assert (r / f"figures/micro/{fig}.png").stat().st_size > 5000
         assert (r / f"figures/micro/{fig}.pdf").exists()
 
@@ -157,7 +243,9 @@ def test_study_tables_are_consistent_with_the_per_token_tables(finished_run):
         c = curves[curves.metric == metric].set_index(["model", "step"])["mean"].sort_index()
         s = summary.groupby(["model", "step"])[metric].mean().sort_index()
         np.testing.assert_allclose(c.to_numpy(), s.loc[c.index].to_numpy(), rtol=1e-5)
-    assert (curves.ci_low <= curves["mean"] + 1e-12).all() and (curves["mean"] <= curves.ci_high + 1e-12).all()
+    assert (curves.ci_low <= curves["mean"] + 1e-12).all() and (
+        curves["mean"] <= curves.ci_high + 1e-12
+    ).all()
     assert {"kl_seeds_ab", "kl_seeds_ba", "kl_steps"} <= set(curves.metric)
     phases = pd.read_csv(r / "study/micro/phases.csv")
     assert len(phases) == 2 * 2 + 2 and set(phases.seed.astype(str)) == {"0", "1", "mean"}
@@ -195,9 +283,21 @@ def test_report_contains_every_figure_and_table(finished_run):
     tmp, cfg = finished_run
     snakemake(tmp, cfg, "--report", str(tmp / "report.html"))
     html = (tmp / "report.html").read_text(errors="ignore")
-    for name in ("kl_reference.png", "kl_seeds.png", "regression.png", "sigma_s.png", "summary.csv",
-                 "coefficients.csv", "phases.png", "seed_groups.png", "ce_fit.png", "sizes.png", "outliers.csv",
-                 "pooled.csv", "curves.csv"):
+    for name in (
+        "kl_reference.png",
+        "kl_seeds.png",
+        "regression.png",
+        "sigma_s.png",
+        "summary.csv",
+        "coefficients.csv",
+        "phases.png",
+        "seed_groups.png",
+        "ce_fit.png",
+        "sizes.png",
+        "outliers.csv",
+        "pooled.csv",
+        "curves.csv",
+    ):
         assert name in html, name
 
 
@@ -216,7 +316,10 @@ def one_line_error(tmp, cfg, expected):
         ({"tokens__context_length": 1}, r"tokens\.context_length.*minimum"),
         ({"corpus__source": "gutenberg"}, r"corpus\.source.*'gutenberg'"),
         ({"corpus__path": "/nonexistent/corpus.txt"}, r"does not exist"),
-        ({"pos__spacy_model": "xx_no_such_model"}, r"spaCy model 'xx_no_such_model' is not installed"),
+        (
+            {"pos__spacy_model": "xx_no_such_model"},
+            r"spaCy model 'xx_no_such_model' is not installed",
+        ),
         ({"corpus__n_docs": 5, "corpus__n_eval": 5}, r"n_eval"),
     ],
 )
@@ -234,7 +337,9 @@ def test_bad_config_gives_one_line(tmp_path, overrides, expected):
 
 
 def test_documents_too_short_fail_cleanly(tmp_path):
-    (tmp_path / "corpus.jsonl").write_text("\n".join(json.dumps({"text": w}) for w in ["Hi"] * 10) + "\n")
+    (tmp_path / "corpus.jsonl").write_text(
+        "\n".join(json.dumps({"text": w}) for w in ["Hi"] * 10) + "\n"
+    )
     cfg = tiny_config(tmp_path)
     res = snakemake(tmp_path, cfg, "--until", "tokenize_eval", check=False)
     assert res.returncode != 0
@@ -252,7 +357,10 @@ def test_default_corpus_without_npm_gives_one_line(tmp_path):
     bin_dir.mkdir()
     for d in ("/usr/local/bin", "/usr/bin", "/bin"):
         for f in Path(d).iterdir() if Path(d).is_dir() else []:
-            if f.name not in ("npm", "npx", "node", "nodejs", "corepack") and not (bin_dir / f.name).exists():
+            if (
+                f.name not in ("npm", "npx", "node", "nodejs", "corepack")
+                and not (bin_dir / f.name).exists()
+            ):
                 (bin_dir / f.name).symlink_to(f)
     env = {"PATH": f"{Path(sys.executable).parent}:{bin_dir}", "HOME": str(tmp_path)}
     cmd = SNAKEMAKE + ["-n", "--cores", "1", "--directory", str(tmp_path), "--configfile", str(cfg)]

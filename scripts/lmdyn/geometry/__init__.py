@@ -1,0 +1,1 @@
+"""Family 4, layer geometry: norms, PCA and the layer classifier."""

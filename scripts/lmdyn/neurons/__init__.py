@@ -1,0 +1,1 @@
+"""Family 5, token neurons: logit lens, activation patching, neuron-token congruence."""

@@ -1,0 +1,148 @@
+"""Figures of the token neurons."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from lmdyn.core.plots import band as _band  # noqa: E402
+from lmdyn.core.plots import save as _save  # noqa: E402
+from lmdyn.core.plots import step_axis as _step_axis  # noqa: E402
+
+
+def neurons_lens(lens: pd.DataFrame, paths, dpi=150):
+    """Logit lens at the last step: logit difference after the embedding and every block, per model."""
+    models = list(dict.fromkeys(lens.model))
+    fig, axes = plt.subplots(1, len(models), figsize=(4.5 * len(models), 3.6), squeeze=False)
+    for ax, m in zip(axes[0], models):
+        d = lens[(lens.model == m)]
+        d = d[d.step == d.step.max()]
+        prompt = d.prompt.iloc[0]
+        d = d[d.prompt == prompt]
+        for (mode, seed), g in d.groupby(["mode", "seed"]):
+            g = g.sort_values("layer")
+            ax.plot(
+                g.layer,
+                g.logit_diff,
+                marker="o",
+                ms=3,
+                ls="-" if mode == "per_layer" else ":",
+                label=f"{mode}, seed {seed}",
+            )
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_xticks(list(g.layer))
+        ax.set_xticklabels(list(g.name), rotation=45, fontsize=7)
+        ax.set_title(f"{m} step {d.step.max()} ({prompt})", fontsize=9)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+    axes[0, 0].set_ylabel("logit difference [nats]")
+    _save(fig, paths, dpi)
+
+
+def neurons_patching(lp: pd.DataFrame, title: str, paths, dpi=150):
+    """Restored fraction per layer and position for resid_pre, attn_out and mlp_out (one run, one step)."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.2), sharey=True)
+    tokens = lp.drop_duplicates("position").sort_values("position").token.tolist()
+    vmax = max(
+        1.0, float(np.nanmax(np.abs(lp.restored.to_numpy()))) if lp.restored.notna().any() else 1.0
+    )
+    for ax, comp in zip(axes, ("resid_pre", "attn_out", "mlp_out")):
+        h = lp[lp.component == comp].pivot(index="layer", columns="position", values="restored")
+        im = ax.imshow(h.to_numpy(), cmap="RdBu", vmin=-vmax, vmax=vmax, aspect="auto")
+        ax.set_title(comp)
+        ax.set_yticks(range(len(h.index)))
+        ax.set_yticklabels([str(i) for i in h.index])
+        ax.set_xticks(range(len(tokens)))
+        ax.set_xticklabels([repr(t)[1:-1] for t in tokens], rotation=90, fontsize=6)
+        ax.set_xlabel("position")
+    axes[0].set_ylabel("layer")
+    fig.colorbar(
+        im, ax=axes, shrink=0.8, label="restored (patched - corrupted) / (clean - corrupted)"
+    )
+    fig.suptitle(title, fontsize=9)
+    _save(fig, paths, dpi)
+
+
+def neurons_emergence(
+    summary: pd.DataFrame,
+    top: pd.DataFrame,
+    patch: pd.DataFrame,
+    cong: pd.DataFrame,
+    paths,
+    dpi=150,
+    min_gap: float = 0.5,
+):
+    """Across steps: clean logit difference, and the last step's top neuron: its restored fraction and
+    its congruence difference (target a minus target b), per model with a band across seeds.
+
+    Restored fractions are left out at steps where clean and corrupted differ by less than
+    ``min_gap`` nats (the normalisation divides by that difference)."""
+    models = list(dict.fromkeys(summary.model))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for m in models:
+        s = summary[summary.model == m]
+        prompt = s.prompt.iloc[0]
+        _band(axes[0], s[s.prompt == prompt], "logit_diff_clean", m)
+        rows_r, rows_c = [], []
+        for seed, t in top[(top.model == m) & (top.prompt == prompt)].groupby("seed"):
+            last = t[t.step == t.step.max()].iloc[0]
+            l, n = int(last.layer), int(last.neuron)
+            p = patch[
+                (patch.model == m)
+                & (patch.seed == seed)
+                & (patch.prompt == prompt)
+                & (patch.layer == l)
+                & (patch.neuron == n)
+            ]
+            sd = s[(s.seed == seed) & (s.prompt == prompt)]
+            big = set(sd.step[(sd.logit_diff_clean - sd.logit_diff_corrupted).abs() >= min_gap])
+            rows_r.append(p[p.step.isin(big)][["step", "restored"]].assign(seed=seed))
+            c = cong[
+                (cong.model == m) & (cong.seed == seed) & (cong.layer == l) & (cong.neuron == n)
+            ]
+            rows_c.append(
+                c.assign(diff=c.congruence_a - c.congruence_b)[["step", "diff"]].assign(seed=seed)
+            )
+        if rows_r:
+            _band(axes[1], pd.concat(rows_r), "restored", m)
+            _band(axes[2], pd.concat(rows_c), "diff", m)
+    axes[0].set_ylabel("clean logit difference [nats]")
+    axes[1].set_ylabel(
+        f"restored by the last step's top neuron\n(steps with |clean - corrupted| >= {min_gap})"
+    )
+    axes[2].set_ylabel("its congruence: target a - target b")
+    for ax in axes:
+        _step_axis(ax)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    _save(fig, paths, dpi)
+
+
+def neurons_activation(act: pd.DataFrame, title: str, paths, dpi=150):
+    """Share of positions whose top-1 prediction is the token, per bin of the neuron's activation."""
+    groups = list(act.groupby(["layer", "neuron", "token_id"], sort=False))
+    if not groups:
+        fig, ax = plt.subplots(figsize=(4, 2))
+        ax.text(0.5, 0.5, "no neuron-token pair", ha="center")
+        ax.axis("off")
+        _save(fig, paths, dpi)
+        return
+    fig, axes = plt.subplots(1, len(groups), figsize=(4 * len(groups), 3.4), squeeze=False)
+    for ax, ((l, n, _t), g) in zip(axes[0], groups):
+        mid = (g.act_low + g.act_high) / 2
+        ax.bar(
+            mid, g.top1_share.fillna(0), width=(g.act_high - g.act_low).iloc[0] * 0.9, color="C0"
+        )
+        for x, y, c in zip(mid, g.top1_share.fillna(0), g["count"]):
+            if c:
+                ax.text(x, y, str(int(c)), ha="center", va="bottom", fontsize=5, rotation=90)
+        ax.set_title(f"L{l}.N{n} -> {g.token.iloc[0]!r}\n{g.source.iloc[0]}", fontsize=8)
+        ax.set_xlabel("activation")
+        ax.set_ylim(0, 1.1)
+    axes[0, 0].set_ylabel("share of positions predicting the token")
+    fig.suptitle(title, fontsize=9)
+    _save(fig, paths, dpi)

@@ -1,0 +1,1 @@
+"""Family 2, the unigram latent probe."""
