@@ -11,6 +11,7 @@ from lmdyn.core.errors import UserError
 from lmdyn.core.runner import run
 from lmdyn.core.workflow import sound_refs
 from lmdyn.geometry import compute as geometry
+from lmdyn.geometry import states as geostates
 
 
 def main(sm, log):
@@ -26,8 +27,8 @@ def main(sm, log):
         ):  # its forward pass failed (see results/runs/): left out here too
             log.warning("step %d left out: the run pass wrote no layer states for it", step)
             continue
-        states, sdocs = geometry.load_states(state_files[step])
-        tr = geometry.load_transfer(state_files[step]) if p.transfer else None
+        states, sdocs = geostates.load_states(state_files[step])
+        tr = geostates.load_transfer(state_files[step]) if p.transfer else None
         if p.transfer and tr is None:
             raise UserError(
                 f"{state_files[step]} holds no transfer states; rerun its run pass (--forcerun run_metrics)"

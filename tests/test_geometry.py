@@ -7,6 +7,7 @@ import pytest
 
 from lmdyn.core.errors import UserError
 from lmdyn.geometry import compute as geometry
+from lmdyn.geometry import states as geostates
 
 
 def planted(C=5, N=60, L=6, d=24, offset=1.0, seed=0, docs_per=3):
@@ -89,12 +90,12 @@ def test_document_split_never_shares_a_document():
 
 def test_select_windows_is_seeded_and_cut():
     windows = [np.arange(k) for k in (3, 10, 12, 8, 20)]
-    ids, docs, take = geometry.select_windows(windows, [0, 0, 1, 1, 2], 3, 8, seed=1)
+    ids, docs, take = geostates.select_windows(windows, [0, 0, 1, 1, 2], 3, 8, seed=1)
     assert ids.shape == (3, 8) and set(take) <= {1, 2, 3, 4}
-    ids2, _, _ = geometry.select_windows(windows, [0, 0, 1, 1, 2], 3, 8, seed=1)
+    ids2, _, _ = geostates.select_windows(windows, [0, 0, 1, 1, 2], 3, 8, seed=1)
     np.testing.assert_array_equal(ids, ids2)
     with pytest.raises(UserError, match="n_tokens"):
-        geometry.select_windows(windows, [0] * 5, 2, 50, seed=0)
+        geostates.select_windows(windows, [0] * 5, 2, 50, seed=0)
 
 
 def test_capture_and_collector_equal_transformers_hidden_states(tmp_path):
@@ -110,10 +111,10 @@ def test_capture_and_collector_equal_transformers_hidden_states(tmp_path):
     g = torch.Generator().manual_seed(0)
     windows = [torch.randint(0, 97, (n,), generator=g).numpy() for n in (12, 12, 9, 12, 4, 12)]
     docs = [0, 0, 1, 2, 3, 3]
-    states, sd = geometry.capture_states(
+    states, sd = geostates.capture_states(
         ix, windows, docs, n_windows=4, n_tokens=8, seed=2, batch_size=3
     )
-    ids, d2, take = geometry.select_windows(windows, docs, 4, 8, seed=2)
+    ids, d2, take = geostates.select_windows(windows, docs, 4, 8, seed=2)
     np.testing.assert_array_equal(sd, d2)
     with torch.no_grad():
         hs = model(input_ids=torch.from_numpy(ids), output_hidden_states=True).hidden_states
@@ -123,7 +124,7 @@ def test_capture_and_collector_equal_transformers_hidden_states(tmp_path):
     last = ix.ln_final(torch.from_numpy(states[-1])).numpy()
     np.testing.assert_allclose(last, hs[-1].numpy(), atol=1e-5)
     # the collector inside a pass over full windows, batched in another order, gives the same states
-    col = geometry.StateCollector(ix.n_layers, windows, docs, 4, 8, seed=2)
+    col = geostates.StateCollector(ix.n_layers, windows, docs, 4, 8, seed=2)
     for batch in ([5, 3], [1, 0], [2], [4]):
         ws = [windows[i] for i in batch]
         if len({len(w) for w in ws}) > 1 or not col.wants(batch):
@@ -131,7 +132,7 @@ def test_capture_and_collector_equal_transformers_hidden_states(tmp_path):
         _, cache = ix.run(torch.from_numpy(np.stack(ws)), names=col.names)
         col.add(batch, cache)
     col.save(tmp_path / "s.npz")
-    s2, d3 = geometry.load_states(tmp_path / "s.npz")
+    s2, d3 = geostates.load_states(tmp_path / "s.npz")
     np.testing.assert_allclose(s2, states, atol=1e-6)
     np.testing.assert_array_equal(d3, sd)
 
@@ -171,11 +172,11 @@ def test_run_pass_layers_extra_equals_capture_states(tmp_path, arch):
         extras=make_extras({"layers": opts}, {"transfer": tmp_path / "transfer.parquet"}),
     )
     assert list(status.status) == ["ok"]
-    states, docs = geometry.load_states(out["layers"] / "step3.npz")
+    states, docs = geostates.load_states(out["layers"] / "step3.npz")
     groups = tokens.groupby(["doc_id", "window"], sort=False)
     windows = [g.token_id.to_numpy() for _, g in groups]
     wdocs = [k[0] for k in groups.size().index]
-    ref_states, ref_docs = geometry.capture_states(
+    ref_states, ref_docs = geostates.capture_states(
         Internals(model, VOCAB), windows, wdocs, 4, 6, seed=1
     )
     assert (
@@ -190,12 +191,12 @@ def test_run_pass_layers_extra_equals_capture_states(tmp_path, arch):
     tgroups = transfer.groupby(["doc_id", "window"], sort=False)
     twindows = [g.token_id.to_numpy() for _, g in tgroups]
     tdocs = [k[0] for k in tgroups.size().index]
-    ref_tr = geometry.capture_states(
+    ref_tr = geostates.capture_states(
         Internals(load_model(tmp_path / "step3"), VOCAB), twindows, tdocs, 4, 6, seed=1
     )
-    tr_states, tr_docs = geometry.load_transfer(out["layers"] / "step3.npz")
+    tr_states, tr_docs = geostates.load_transfer(out["layers"] / "step3.npz")
     assert tr_states.shape == ref_tr[0].shape
     np.testing.assert_allclose(tr_states, ref_tr[0], atol=1e-6)
     np.testing.assert_array_equal(tr_docs, ref_tr[1])
-    geometry.save_states(tmp_path / "none.npz", states, docs)  # no transfer corpus configured
-    assert geometry.load_transfer(tmp_path / "none.npz") is None
+    geostates.save_states(tmp_path / "none.npz", states, docs)  # no transfer corpus configured
+    assert geostates.load_transfer(tmp_path / "none.npz") is None

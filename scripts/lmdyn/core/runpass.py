@@ -36,15 +36,13 @@ STATUS_COLUMNS = ["suite", "model", "seed", "step", "status", "error"]
 
 
 def _layer_states(options: dict, files: dict) -> Extra:
-    from lmdyn.geometry.compute import (
-        LayerStates,
-    )  # scikit-learn and the geometry family load only when used
+    from lmdyn.geometry.states import LayerStates
 
     return LayerStates(options, files)
 
 
 def _token_neurons(options: dict, files: dict) -> Extra:
-    from lmdyn.neurons.compute import TokenNeurons
+    from lmdyn.neurons.task import TokenNeurons
 
     return TokenNeurons(options, files)
 
