@@ -21,6 +21,7 @@ rule model_tables:
         "../envs/data.yaml"
     params:
         files=model_files,
+        entries=get_metrics_entries,  # what the per-token metrics are (inputs are ancient)
         n_boot=config["study"]["n_boot"],
         boot_seed=config["study"]["seed"],
     script:

@@ -1,6 +1,7 @@
 rule anisotropy_run:
-    """Embedding anisotropy at every analysed step of one run (model x seed), one process; each
-    checkpoint's results are kept and reused when the run is extended."""
+    """Embedding anisotropy at every sound step of one run (model x seed), one process; each
+    checkpoint's result is kept in the result store (a rerun computes only what is missing).
+    """
     input:
         run=checkpoint_run,
         integrity="results/integrity/{suite}/{model}/seed{seed}.csv",  # this run's
@@ -19,11 +20,8 @@ rule anisotropy_run:
         mem_mb=config["anisotropy"]["mem_mb"],
         runtime=config["anisotropy"]["runtime"],
     params:
-        plan=run_refs,
-        cache=weights_cache_anisotropy,
-        sample=config["anisotropy"]["sample"],
-        sample_seed=config["anisotropy"]["seed"],
-        bins=config["anisotropy"]["bins"],
+        checkpoints=run_refs,
+        task=get_task("anisotropy"),
     script:
         "../scripts/anisotropy_run.py"
 

@@ -9,6 +9,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from lmdyn.core.errors import UserError  # noqa: E402
 from lmdyn.core.workflow import Suites, check_config  # noqa: E402
 from lmdyn.divergence.comparisons import comparisons  # noqa: E402
+from lmdyn.core.tasks import entries_of, task_params  # noqa: E402
 
 # ---- validation -----------------------------------------------------------------------------------
 
@@ -137,11 +138,15 @@ def pair_models(suite, step):
 
 def pair_inputs(wildcards):
     s, models = wildcards.suite, pair_models(wildcards.suite, wildcards.step)
+    # ancient: a rerun of a run job (e.g. for a new step) leaves this step's pairs alone; what
+    # they read is in the entries param (get_pair_entries)
     return {
         "hidden": [
-            f"results/hidden/{s}/{m}/seed{k}" for m in models for k in SUITES.seeds(s)
+            ancient(f"results/hidden/{s}/{m}/seed{k}")
+            for m in models
+            for k in SUITES.seeds(s)
         ],
-        "runs": micro_runs(s, models),
+        "runs": [ancient(r) for r in micro_runs(s, models)],
     }
 
 
@@ -149,14 +154,20 @@ def model_inputs(wildcards):
     s, m = wildcards.suite, wildcards.model
     steps = analysis_steps(s, m)
     return {
-        "metrics": [f"results/metrics/{s}/{m}/seed{k}" for k in SUITES.seeds(s)],
+        "metrics": [
+            ancient(f"results/metrics/{s}/{m}/seed{k}") for k in SUITES.seeds(s)
+        ],
         "seed_pairs": [f"results/pairs/{s}/seeds_step{t}.parquet" for t in steps],
         "step_pairs": [f"results/pairs/{s}/steps_step{t}.parquet" for t in steps],
     }
 
 
 def regression_inputs(wildcards):
-    return [r["path"] for r in regression_files(wildcards)]
+    # per-token metrics through ancient (their entries are a param), pair tables as they are
+    return [
+        r["path"] if r["seed"] is None else ancient(r["path"])
+        for r in regression_files(wildcards)
+    ]
 
 
 def suite_tables(wildcards):
@@ -375,45 +386,6 @@ def size_files(wildcards):
     return {t: f"results/pairs/{s}/sizes_step{t}.parquet" for t in steps}
 
 
-def extra_names():
-    """The run pass's per-checkpoint extras: config metrics.extras, plus `layers` (the layer
-    geometry's states) and `neurons` (the token-neuron tables), which need the loaded model too.
-    """
-    return [*config["metrics"]["extras"], "layers", "neurons"]
-
-
-def run_extras(wildcards):
-    """Options of every extra by name (a params of run_metrics: changing one reruns the pass)."""
-    g, n = config["geometry"], config["neurons"]
-    layers = {k: g[k] for k in ("n_windows", "n_tokens", "seed")}
-    neurons = {
-        **{
-            k: n[k]
-            for k in (
-                "patch_layers",
-                "max_patch_neurons",
-                "center_unembed",
-                "top_pairs",
-                "activation_pairs",
-                "n_bins",
-                "n_windows",
-                "vocab_chunk",
-            )
-        },
-        **neurons_spec(wildcards),  # prompts, targets, prepend_bos: per suite
-        "seed": g["seed"],
-    }
-    return {**config["metrics"]["extras"], "layers": layers, "neurons": neurons}
-
-
-def extra_outputs():
-    """One output directory per per-checkpoint extra of the run pass."""
-    return {
-        name: directory(f"results/{name}/{{suite}}/{{model}}/seed{{seed}}")
-        for name in extra_names()
-    }
-
-
 # ---- the study tables and the targets of rule all -----------------------------------------------
 
 STUDY_TABLES = ("curves", "seed_groups", "sigma", "dh_kl", "ce_fit", "trajectories")
@@ -473,18 +445,7 @@ def final_outputs():
     return out
 
 
-# ---- weight-only analyses: unigram latent probe and embedding anisotropy (issue 8) ---------------
-
-
-def weights_cache_probe(wildcards):
-    """Directory of a run's per-checkpoint probe results (reused across reruns, keyed by weights)."""
-    return f"results/probe/{wildcards.suite}/{wildcards.model}/seed{wildcards.seed}"
-
-
-def weights_cache_anisotropy(wildcards):
-    return (
-        f"results/anisotropy/{wildcards.suite}/{wildcards.model}/seed{wildcards.seed}"
-    )
+# ---- per-run families: probe, anisotropy, geometry, neurons --------------------------------------
 
 
 def _run_tables(suite, family, suffixes):
@@ -515,7 +476,7 @@ def anisotropy_suite_inputs(wildcards):
 
 
 def run_outputs(suite):
-    """Per-run tables of the probe, anisotropy and layer geometry, asked by rule all directly (not
+    """Per-run tables of the probe, anisotropy, layer geometry and token neurons, asked by rule all directly (not
     only through the suite jobs, which wait for the integrity checkpoint): each run's jobs start as
     soon as that run is trained or fetched, beside the other runs' training."""
     runs = [(m, k) for m in SUITES.models(suite) for k in SUITES.seeds(suite)]
@@ -526,6 +487,7 @@ def run_outputs(suite):
             f"results/probe/{suite}/{m}/seed{k}.parquet",
             f"results/anisotropy/{suite}/{m}/seed{k}.parquet",
             f"results/geometry/{suite}/{m}/seed{k}/accuracy.parquet",
+            f"results/neurons/{suite}/{m}/seed{k}/summary.parquet",
         )
     ]
 
@@ -550,16 +512,6 @@ def weight_analysis_outputs(suite):
     )
 
 
-# ---- layer geometry and token neurons (issue 9) ---------------------------------------------------
-
-
-def layer_state_files(wildcards):
-    """The run's per-checkpoint geometry states, written by the run pass's `layers` extra in the
-    forward pass that computes the metrics (results/layers/{suite}/{model}/seed{seed}/step{step}.npz).
-    """
-    return f"results/layers/{wildcards.suite}/{wildcards.model}/seed{wildcards.seed}"
-
-
 def transfer_tokens(wildcards):
     if config["geometry"]["transfer"]["source"] is None:
         return []
@@ -569,13 +521,6 @@ def transfer_tokens(wildcards):
 def transfer_local(wildcards):
     t = config["geometry"]["transfer"]
     return [t["path"]] if t["source"] == "local" else []
-
-
-def neurons_spec(wildcards):
-    """Prompts, targets and BOS policy of a suite: its own neurons section over the top-level one."""
-    spec = {k: config["neurons"][k] for k in ("prompts", "targets", "prepend_bos")}
-    spec.update(config["suites"][wildcards.suite].get("neurons", {}))
-    return spec
 
 
 GEOMETRY_TABLES = ("accuracy", "attribution", "norms", "pca", "pca_variance")
@@ -614,32 +559,46 @@ def geometry_run_tables(wildcards):
     return run_tables(wildcards, "geometry", GEOMETRY_TABLES)
 
 
-def neurons_runs(wildcards):
-    """Folder of each run's per-checkpoint neuron tables (written by the run pass's `neurons` extra)
-    -> its model, seed and the steps the suite tables keep: those analysed for every seed.
-    """
-    s = wildcards.suite
-    out = {}
-    for m in SUITES.models(s):
-        steps = analysis_steps(s, m)
-        for k in SUITES.seeds(s):
-            out[f"results/neurons/{s}/{m}/seed{k}"] = {
-                "model": m,
-                "seed": k,
-                "steps": steps,
-            }
-    return out
+def neurons_run_tables(wildcards):
+    return run_tables(wildcards, "neurons", NEURON_TABLES)
 
 
-def neurons_suite_inputs(wildcards):
+def get_task(name):
+    """The task param of a family's run job: options and code version (lmdyn.core.tasks)."""
+
+    def params(wildcards):
+        return task_params(config, name, wildcards.suite)
+
+    return params
+
+
+def get_pair_entries(wildcards):
+    """What the pair job at a step reads: the weights of every side and the metrics task."""
+    sides = pair_checkpoints(wildcards)
+    return entries_of(
+        checkpoints.integrity.get(suite=wildcards.suite).output.table,
+        [tuple(k.split("/")) for k in sides],
+        task_params(config, "metrics", wildcards.suite),
+    )
+
+
+def get_metrics_entries(wildcards):
+    """What a job reading per-token metrics reads (model tables, regression)."""
     s = wildcards.suite
-    # through the integrity and run status checkpoints (analysis_steps): see run_tables
-    runs = list(neurons_runs(wildcards))
-    return {
-        "integrity": checkpoints.integrity.get(suite=s).output.table,
-        "runs_table": checkpoints.run_status.get(suite=s).output.table,
-        "runs": runs,
-    }
+    models = [wildcards.model] if hasattr(wildcards, "model") else SUITES.models(s)
+    sides = [
+        (m, k, t)
+        for m in models
+        for t in (
+            analysis_steps(s, m) if hasattr(wildcards, "model") else common_steps(s)
+        )
+        for k in SUITES.seeds(s)
+    ]
+    return entries_of(
+        checkpoints.integrity.get(suite=s).output.table,
+        sides,
+        task_params(config, "metrics", s),
+    )
 
 
 def activation_outputs(s):

@@ -24,15 +24,19 @@ rule transfer_tokens:
 
 
 rule geometry_run:
-    """Layer geometry of every analysed checkpoint of one run, in one process: norms per layer, PCA
-    by layer, the layer classifier (document and vector split, unit-normalised, random control,
-    transfer, accuracy against L) with document-bootstrap intervals, per-dimension attribution.
-    Reads the states the run pass wrote (both corpora), never a checkpoint.
+    """Layer geometry of every sound checkpoint of one run, in one process: the states of every
+    layer (forward hooks on the evaluation windows sampled, and the transfer corpus'), then norms
+    per layer, PCA by layer, the layer classifier (document and vector split, unit-normalised,
+    random control, transfer, accuracy against L) with document-bootstrap intervals and the
+    per-dimension attribution. States and tables are kept in the result store: a changed
+    classifier option reads the stored states, no checkpoint.
     """
     input:
+        run=checkpoint_run,
         integrity="results/integrity/{suite}/{model}/seed{seed}.csv",  # this run's
-        states=layer_state_files,
-        lib=workflow.source_path("../scripts/lmdyn/geometry/compute.py"),
+        tokens="results/tokens/{suite}.parquet",
+        unigram="results/unigram/{suite}.parquet",
+        transfer=transfer_tokens,
     output:
         **{
             name: f"results/geometry/{{suite}}/{{model}}/seed{{seed}}/{name}.parquet"
@@ -47,18 +51,15 @@ rule geometry_run:
     threads: 1
     resources:
         mem_mb=config["metrics"]["mem_mb"],
+        gpu=config["metrics"]["gpus"],
         runtime=config["metrics"]["runtime"],
     params:
         checkpoints=run_refs,
-        model="{model}",
-        seed_label="{seed}",
-        transfer=config["geometry"]["transfer"]["source"] is not None,
-        lengths=config["geometry"]["lengths"],
-        test_size=config["geometry"]["test_size"],
-        max_iter=config["geometry"]["max_iter"],
-        pca_points=config["geometry"]["pca_points"],
-        n_boot=config["study"]["n_boot"],
-        seed=config["geometry"]["seed"],
+        layers=get_task("layers"),
+        geometry=get_task("geometry"),
+        device=config["metrics"]["device"],
+        dtype=config["metrics"]["dtype"],
+        batch_size=config["metrics"]["batch_size"],
     script:
         "../scripts/geometry_run.py"
 

@@ -38,27 +38,24 @@ checkpoint integrity:
         "../scripts/integrity.py"
 
 
-rule run_metrics:
-    """The per-checkpoint pass of a whole run (model x seed) in one process, the only reader of its
-    checkpoints: per-token metrics and cached final hidden states, one file per checkpoint, plus
-    the files of every extra (layer states with the transfer corpus', token-neuron tables); a
-    checkpoint that fails to load is recorded in the run's status table and skipped."""
+rule divergence_run:
+    """Family 1's per-checkpoint task over a whole run (model x seed), one process: per-token
+    metrics and final hidden states of every sound checkpoint, kept in the result store (only the
+    checkpoints whose entry is missing are loaded) and linked into the run's folders; a checkpoint
+    that fails to load is recorded in the run's status table and skipped."""
     input:
         run=checkpoint_run,
         integrity="results/integrity/{suite}/{model}/seed{seed}.csv",  # this run's: it starts when its run is ready
         tokens="results/tokens/{suite}.parquet",
         unigram="results/unigram/{suite}.parquet",
-        tokenizer=tokenizer_dir,
-        transfer=transfer_tokens,
     output:
-        **extra_outputs(),
         metrics=directory("results/metrics/{suite}/{model}/seed{seed}"),
         hidden=directory("results/hidden/{suite}/{model}/seed{seed}"),
         status="results/runs/{suite}/{model}/seed{seed}.csv",
     log:
-        "logs/run_metrics/{suite}/{model}/seed{seed}.log",
+        "logs/divergence_run/{suite}/{model}/seed{seed}.log",
     benchmark:
-        "benchmarks/run_metrics/{suite}/{model}/seed{seed}.tsv"
+        "benchmarks/divergence_run/{suite}/{model}/seed{seed}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 1
@@ -68,14 +65,14 @@ rule run_metrics:
         runtime=config["metrics"]["runtime"],
     params:
         checkpoints=run_refs,
+        task=get_task("metrics"),
         device=config["metrics"]["device"],
         dtype=config["metrics"]["dtype"],
-        extras=run_extras,
         batch_size=config["metrics"]["batch_size"],
         vocab_chunk=config["metrics"]["vocab_chunk"],
         token_chunk=config["metrics"]["token_chunk"],
     script:
-        "../scripts/run_metrics.py"
+        "../scripts/divergence_run.py"
 
 
 checkpoint run_status:
@@ -100,7 +97,6 @@ rule pair_divergence:
     models at the same seed."""
     input:
         unpack(pair_inputs),
-        runs_table="results/runs/{suite}.csv",
         tokens="results/tokens/{suite}.parquet",
         unigram="results/unigram/{suite}.parquet",
     output:
@@ -121,6 +117,7 @@ rule pair_divergence:
     params:
         job=pair_job,
         checkpoints=pair_checkpoints,
+        entries=get_pair_entries,  # what the hidden states are (inputs above are ancient)
         device=config["metrics"]["device"],
         vocab_chunk=config["metrics"]["vocab_chunk"],
         token_chunk=config["metrics"]["token_chunk"],

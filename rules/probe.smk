@@ -1,6 +1,7 @@
 rule probe_run:
-    """Unigram latent probe at every analysed step of one run (model x seed), one process; each
-    checkpoint's results are kept and reused when the run is extended."""
+    """Unigram latent probe at every sound step of one run (model x seed), one process; each
+    checkpoint's result is kept in the result store (a rerun computes only what is missing).
+    """
     input:
         run=checkpoint_run,
         integrity="results/integrity/{suite}/{model}/seed{seed}.csv",  # this run's
@@ -20,10 +21,8 @@ rule probe_run:
         mem_mb=config["probe"]["mem_mb"],
         runtime=config["probe"]["runtime"],
     params:
-        plan=run_refs,
-        cache=weights_cache_probe,
-        max_iter=config["probe"]["max_iter"],
-        rtol=config["probe"]["rtol"],
+        checkpoints=run_refs,
+        task=get_task("probe"),
     script:
         "../scripts/probe_run.py"
 

@@ -44,6 +44,7 @@ rule regression:
         wanted_metric=config["regression"]["metric"],
         step=regression_step_of,
         files=regression_files,
+        entries=get_metrics_entries,  # what the per-token metrics are (inputs are ancient)
         models=suite_models,
         tag_reference=config["regression"]["tag_reference"],
         min_tag_count=config["regression"]["min_tag_count"],

@@ -2,8 +2,7 @@
 
 from lmdyn.core.runner import run
 from lmdyn.core.workflow import concat_runs
-
-NAMES = ("accuracy", "attribution", "norms", "pca", "pca_variance")
+from lmdyn.geometry import TABLES as NAMES
 
 
 def main(sm, log):

@@ -43,3 +43,44 @@ def tokenizer(tmp_path_factory):
     d = tmp_path_factory.mktemp("tok")
     tok.save_pretrained(d)
     return AutoTokenizer.from_pretrained(str(d))
+
+
+def write_inputs(folder, tokens, log_unigram):
+    """The evaluation tokens and unigram tables as the workflow writes them; paths by name."""
+    import pandas as pd
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tokens.to_parquet(folder / "tokens.parquet", index=False)
+    u = np.exp(np.asarray(log_unigram, dtype=np.float64))
+    pd.DataFrame({"token_id": np.arange(len(u)), "count": 1, "prob": u}).to_parquet(
+        folder / "unigram.parquet", index=False
+    )
+    return {"tokens": folder / "tokens.parquet", "unigram": folder / "unigram.parquet"}
+
+
+def run_engine(
+    store_root,
+    refs,
+    tasks,
+    tokens=None,
+    vocab=VOCAB,
+    batch_size=2,
+    dtype="float32",
+    weights=None,
+    log=None,
+):
+    """The engine over ``refs`` with ``tasks`` on the CPU: (status table, {step: {task: entry
+    folder}}). ``weights``: (model, seed, step) -> hash; default: hashed from the checkpoint files."""
+    from lmdyn.core.engine import Engine, Run
+    from lmdyn.core.forward import windows_of
+    from lmdyn.core.store import Store
+
+    run = Run(vocab=vocab, batch_size=batch_size, dtype=dtype, log=log)
+    if tokens is not None:
+        run.windows = windows_of(tokens)
+        keys = tokens.groupby(["doc_id", "window"], sort=False).size().index
+        run.docs = np.asarray([k[0] for k in keys])
+    return Engine(tasks, run, Store(store_root, log=log), weights).run_all(refs)
+
+
+TUNING = {"vocab_chunk": 31, "token_chunk": 10}

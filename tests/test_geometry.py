@@ -138,16 +138,17 @@ def test_capture_and_collector_equal_transformers_hidden_states(tmp_path):
 
 
 @pytest.mark.parametrize("arch", ["gpt_neox", "gpt2"])
-def test_run_pass_layers_extra_equals_capture_states(tmp_path, arch):
-    """The states the run pass captures in its own forward pass (the `layers` extra, batches of
-    equal-length windows in its own order) equal a separate capture of the same seeded sample."""
-    from conftest import tiny_model
+def test_layer_states_task_equals_capture_states(tmp_path, arch):
+    """The states the engine captures in its forward pass (the layers task: batches of
+    equal-length windows in its own order, only those holding a sampled window) equal a separate
+    capture of the same seeded sample."""
+    from conftest import run_engine, tiny_model
     from test_evaluate import VOCAB, token_table
 
     from lmdyn.core.checkpoints import load_model
     from lmdyn.core.internals import Internals
     from lmdyn.core.registry import Checkpoint, encode
-    from lmdyn.core.runpass import make_extras, run_pass
+    from lmdyn.geometry.task import LayerStates
 
     model = tiny_model(arch, VOCAB)
     model.save_pretrained(tmp_path / "step3")
@@ -157,22 +158,13 @@ def test_run_pass_layers_extra_equals_capture_states(tmp_path, arch):
         np.random.default_rng(6), [30, 12, 24, 9, 30]
     )  # windows of 24, 6, 12, 24, 9, 24, 6
     transfer.to_parquet(tmp_path / "transfer.parquet")
-    out = {k: tmp_path / "out" / k for k in ("metrics", "hidden", "layers")}
     opts = {"n_windows": 4, "n_tokens": 6, "seed": 1}
     ref = encode(Checkpoint("s", "m", 0, 3, None, None, str(tmp_path / "step3")))
-    status = run_pass(
-        [ref],
-        tokens,
-        np.log(np.full(VOCAB, 1 / VOCAB)),
-        out,
-        "cpu",
-        3,
-        31,
-        10,
-        extras=make_extras({"layers": opts}, {"transfer": tmp_path / "transfer.parquet"}),
-    )
+    task = LayerStates(opts, {"transfer": tmp_path / "transfer.parquet"})
+    status, entries = run_engine(tmp_path / "store", [ref], [task], tokens, batch_size=3)
     assert list(status.status) == ["ok"]
-    states, docs = geostates.load_states(out["layers"] / "step3.npz")
+    states_file = entries[3]["layers"] / "states.npz"
+    states, docs = geostates.load_states(states_file)
     groups = tokens.groupby(["doc_id", "window"], sort=False)
     windows = [g.token_id.to_numpy() for _, g in groups]
     wdocs = [k[0] for k in groups.size().index]
@@ -194,7 +186,7 @@ def test_run_pass_layers_extra_equals_capture_states(tmp_path, arch):
     ref_tr = geostates.capture_states(
         Internals(load_model(tmp_path / "step3"), VOCAB), twindows, tdocs, 4, 6, seed=1
     )
-    tr_states, tr_docs = geostates.load_transfer(out["layers"] / "step3.npz")
+    tr_states, tr_docs = geostates.load_transfer(states_file)
     assert tr_states.shape == ref_tr[0].shape
     np.testing.assert_allclose(tr_states, ref_tr[0], atol=1e-6)
     np.testing.assert_array_equal(tr_docs, ref_tr[1])

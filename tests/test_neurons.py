@@ -260,18 +260,21 @@ def test_checkpoint_tables_are_consistent(tokenizer):
 
 
 @pytest.mark.parametrize("arch", ["gpt2", "gpt_neox"])
-def test_run_pass_neurons_extra_equals_checkpoint_tables(tmp_path, tokenizer, arch, caplog):
-    """The `neurons` extra in the run pass (after the metrics pass, beside the `layers` extra's hooks)
-    writes the tables of checkpoint_tables on a separately loaded model, on the windows neurons_run sampled."""
+def test_neurons_task_equals_checkpoint_tables(tmp_path, tokenizer, arch, caplog):
+    """The neurons task in the engine (after the states task's forward pass and hooks, on the same
+    loaded model) writes the tables of checkpoint_tables on a separately loaded model, on the
+    windows it sampled."""
     import logging
 
+    from conftest import run_engine
     from test_evaluate import token_table
 
     from lmdyn.core.checkpoints import load_model
     from lmdyn.core.forward import windows_of
     from lmdyn.core.internals import Internals
     from lmdyn.core.registry import Checkpoint, encode
-    from lmdyn.core.runpass import make_extras, run_pass
+    from lmdyn.geometry.task import LayerStates
+    from lmdyn.neurons.task import TokenNeurons
 
     build(arch).save_pretrained(tmp_path / "step5")
     tokens = token_table(
@@ -292,26 +295,20 @@ def test_run_pass_neurons_extra_equals_checkpoint_tables(tmp_path, tokenizer, ar
         vocab_chunk=50,
         seed=7,
     )
-    spec = {"layers": {"n_windows": 3, "n_tokens": 6, "seed": 1}, "neurons": opts}
     files = {"tokenizer": tokenizer.name_or_path}
-    out = {k: tmp_path / "out" / k for k in ("metrics", "hidden", "layers", "neurons")}
     ref = encode(Checkpoint("s", "m", 0, 5, None, None, str(tmp_path / "step5")))
-    logu = np.log(np.full(VOCAB, 1 / VOCAB))
+
+    def tasks(o):
+        states = LayerStates({"n_windows": 3, "n_tokens": 6, "seed": 1})
+        return [states, TokenNeurons(o, files)]
+
     with caplog.at_level(logging.INFO):
-        status = run_pass(
-            [ref],
-            tokens,
-            logu,
-            out,
-            "cpu",
-            2,
-            31,
-            10,
-            extras=make_extras(spec, files),
-            log=logging.getLogger("test"),
+        status, entries = run_engine(
+            tmp_path / "store", [ref], tasks(opts), tokens, log=logging.getLogger("test")
         )
     assert list(status.status) == ["ok"]
-    assert "step 5: p1 logit difference clean" in caplog.text
+    assert "p1 logit difference clean" in caplog.text
+    folder = entries[5]["neurons"]
 
     windows = windows_of(tokens)  # neurons_run's sample: n_windows of them, seeded by geometry.seed
     take = np.sort(np.random.default_rng(7).choice(len(windows), size=3, replace=False))
@@ -328,22 +325,20 @@ def test_run_pass_neurons_extra_equals_checkpoint_tables(tmp_path, tokenizer, ar
         n_bins=4,
         vocab_chunk=50,
     )
-    assert sorted(p.name for p in out["neurons"].iterdir()) == sorted(
-        f"step5.{k}.parquet" for k in neurons.TABLES
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [f"{k}.parquet" for k in neurons.TABLES] + ["meta.json"]
     )
     for k in neurons.TABLES:
-        got = pd.read_parquet(out["neurons"] / f"step5.{k}.parquet")
+        got = pd.read_parquet(folder / f"{k}.parquet")
         assert len(want[k]) > 0, k
         pd.testing.assert_frame_equal(got, want[k], check_dtype=False, rtol=1e-6, atol=1e-6)
 
     # a target that is not one token, or prompts of unequal length, fail before any checkpoint is
     # loaded: one line, no status table
-    bad = {"neurons": {**opts, "targets": ["t3 t4", "t4"]}}
+    bad = {**opts, "targets": ["t3 t4", "t4"]}
     missing = encode(Checkpoint("s", "m", 0, 6, None, None, str(tmp_path / "nowhere")))
     with pytest.raises(UserError, match="not a single token"):
-        run_pass([missing], tokens, logu, out, "cpu", 2, 31, 10, extras=make_extras(bad, files))
-    bad = {
-        "neurons": {**opts, "prompts": [{"name": "p1", "clean": "t5 t6 t7", "corrupted": "t5 t6"}]}
-    }
+        run_engine(tmp_path / "store", [missing], tasks(bad), tokens)
+    bad = {**opts, "prompts": [{"name": "p1", "clean": "t5 t6 t7", "corrupted": "t5 t6"}]}
     with pytest.raises(UserError, match="equal lengths"):
-        run_pass([missing], tokens, logu, out, "cpu", 2, 31, 10, extras=make_extras(bad, files))
+        run_engine(tmp_path / "store", [missing], tasks(bad), tokens)

@@ -504,7 +504,7 @@ def test_local_suite_context_beyond_position_embeddings_stops_before_any_job(tmp
 def test_corrupt_checkpoint_and_nan_weights_are_left_out_with_one_line(tmp_path, tok_dir):
     """An unreadable checkpoint is `corrupt` in the integrity table; one with NaN weights fails in the
     run pass with one line naming it and the first non-finite weight; both are left out and the
-    run's other checkpoints are kept (a run with no usable checkpoint stops: see runpass)."""
+    run's other checkpoints are kept (a run with no usable checkpoint stops: see lmdyn.core.engine)."""
     ck = tmp_path / "ck" / "seed0"
     save_checkpoint(ck / "step0", tok_dir, poison="transformer.h.0.attn.c_attn.weight")
     save_checkpoint(ck / "step1", tok_dir, seed=1)

@@ -17,7 +17,6 @@ from test_workflow import REPO, SNAKEMAKE, make_corpus
 from lmdyn.core import registry
 from lmdyn.core.errors import UserError
 from lmdyn.core.internals import Internals, load_embeddings
-from lmdyn.core.weightruns import run_steps
 
 
 def test_load_embeddings_from_safetensors(tmp_path):
@@ -54,51 +53,53 @@ def test_unknown_architecture_stops_with_one_line(tmp_path):
     )
 
 
-def test_per_checkpoint_results_are_reused_and_keyed_by_weights(tmp_path):
-    plan, rows = [], []
+def test_probe_and_anisotropy_tasks_reuse_entries_keyed_by_weights(tmp_path, monkeypatch):
+    """Both weight-only tasks in one engine: each checkpoint read once (W_E, W_U only), a step added
+    computes only that step, other weights under one step recompute only it."""
+    import numpy as np
+    from conftest import run_engine, write_inputs
+    from test_evaluate import token_table
+
+    import lmdyn.core.engine as engine
+    from lmdyn.anisotropy.task import Anisotropy
+    from lmdyn.probe.task import Probe
+
+    refs = []
     for step in (0, 1, 2):
         d = tmp_path / f"step{step}"
         tiny_model("gpt2", seed=step).save_pretrained(d)
-        plan.append(
-            {
-                "suite": "s",
-                "model": "m",
-                "seed": 0,
-                "step": step,
-                "repo": None,
-                "revision": None,
-                "path": str(d),
-            }
-        )
-        rows.append(("m", 0, step, "ok", registry.weights_hash(d)))
-    integrity = tmp_path / "integrity.csv"
-    pd.DataFrame(rows, columns=["model", "seed", "step", "status", "sha256"]).to_csv(
-        integrity, index=False
-    )
-    calls = []
+        refs.append(registry.encode(registry.Checkpoint("s", "m", 0, step, None, None, str(d))))
+    rng = np.random.default_rng(0)
+    inputs = write_inputs(tmp_path, token_table(rng, [8]), np.log(rng.dirichlet(np.ones(97))))
+    calls, real = [], engine._load
 
-    def compute(path, detailed):
-        calls.append(os.path.basename(path))
-        return {"t": pd.DataFrame({"norm": [float(load_embeddings(path, 97)["W_E"].norm())]})}
+    def spy(ref, run, model, weights):
+        calls.append((int(ref["step"]), model, weights))
+        return real(ref, run, model, weights)
 
-    first = run_steps(plan, [0, 1], integrity, tmp_path / "cache", {"a": 1}, compute, ("t",))["t"]
-    assert calls == ["step0", "step1"] and first.step.tolist() == [0, 1]
-    both = run_steps(plan, [0, 1, 2], integrity, tmp_path / "cache", {"a": 1}, compute, ("t",))["t"]
-    assert calls == ["step0", "step1", "step2"]  # a step added: only it is computed
-    assert both.iloc[:2].equals(first) and list(both.columns[:4]) == [
-        "suite",
-        "model",
-        "seed",
-        "step",
-    ]
-    run_steps(plan, [0, 1, 2], integrity, tmp_path / "cache", {"a": 2}, compute, ("t",))
-    assert len(calls) == 6  # other parameters: everything again
-    # other weights under the same step (e.g. a retrained run): recomputed
-    pd.read_csv(integrity).assign(sha256=lambda t: t.sha256.where(t.step != 1, "x")).to_csv(
-        integrity, index=False
-    )
-    run_steps(plan, [0, 1, 2], integrity, tmp_path / "cache", {"a": 2}, compute, ("t",))
-    assert calls[6:] == ["step1"]
+    monkeypatch.setattr(engine, "_load", spy)
+
+    def tasks(sample=50):
+        probe = Probe({"max_iter": 50, "rtol": 1e-12}, {"unigram": inputs["unigram"]})
+        probe.detail_steps = (0,)
+        return [probe, Anisotropy({"sample": sample, "seed": 0, "bins": 10})]
+
+    weights = {("m", 0, s): f"w{s}" for s in (0, 1, 2)}
+    run_engine(tmp_path / "store", refs[:2], tasks(), weights=weights)
+    assert calls == [(0, False, True), (1, False, True)]  # weights only, once per checkpoint
+    _, entries = run_engine(tmp_path / "store", refs, tasks(), weights=weights)
+    assert [c[0] for c in calls] == [0, 1, 2]
+    table = engine.run_table(entries, refs, "probe")
+    assert list(table.columns[:4]) == ["suite", "model", "seed", "step"]
+    assert table.step.tolist() == [0, 1, 2] and table.kl_u_probe.notna().all()
+    assert (entries[0]["probe"] / "tokens.parquet").exists()
+    assert not (entries[1]["probe"] / "tokens.parquet").exists()
+    run_engine(tmp_path / "store", refs, tasks(sample=20), weights=weights)
+    assert [c[0] for c in calls[3:]] == [0, 1, 2]  # an anisotropy option: that task everywhere
+    n = len(list((tmp_path / "store/probe").glob("*/*")))
+    assert n == 3  # while the probe's entries were all reused
+    run_engine(tmp_path / "store", refs, tasks(sample=20), weights={**weights, ("m", 0, 1): "x"})
+    assert [c[0] for c in calls[6:]] == [1]
 
 
 def test_embeddings_config_parses_and_plans(tmp_path):

@@ -293,6 +293,3 @@ def checkpoint_tables(
     for t in out.values():
         t.insert(0, "step", int(step))
     return out
-
-
-# ---- capture inside the run pass (lmdyn.core.runpass) ---------------------------------------------------

@@ -5,10 +5,8 @@ sampled evaluation windows, captured by forward hooks (class 0 = ``hook_embed``,
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from lmdyn.core.errors import UserError
-from lmdyn.core.extra import Extra
 
 
 def layer_names(n_layers: int) -> list[str]:
@@ -152,76 +150,3 @@ class StateCollector:
 
     def save(self, path) -> None:
         save_states(path, self.states(), self.docs)
-
-
-class LayerStates(Extra):
-    """The run pass's ``layers`` extra: the geometry states of every checkpoint, captured by forward
-    hooks in the forward pass that computes the metrics (no second pass over the same tokens), and
-    with the transfer tokens (``files["transfer"]``, a ``transfer_tokens`` parquet) the second
-    corpus' states, by :func:`capture_states` on the loaded model once that pass is over.
-
-    Options: ``n_windows``, ``n_tokens``, ``seed`` (config ``geometry``; the same for both corpora).
-    Writes ``step{step}.npz`` (:func:`save_states`) with the samples :func:`capture_states` would draw.
-    """
-
-    name = "layers"
-    suffix = ".npz"
-
-    def setup(self, windows, docs, vocab) -> None:
-        self.windows, self.docs = windows, docs
-        o = self.options
-        self.sample = (int(o["n_windows"]), int(o["n_tokens"]), int(o["seed"]))
-        select_windows(
-            windows, docs, *self.sample
-        )  # a sample too short fails before any checkpoint
-        self.transfer = None
-        if self.files.get("transfer"):
-            from lmdyn.core.forward import windows_of
-
-            tokens = pd.read_parquet(self.files["transfer"])
-            keys = tokens.groupby(["doc_id", "window"], sort=False).size().index
-            self.transfer = (windows_of(tokens), np.asarray([k[0] for k in keys]))
-            select_windows(*self.transfer, *self.sample)
-
-    def begin(self, model, windows, checkpoint) -> None:
-        from lmdyn.core.internals import Internals
-
-        self.model = model
-        self.ix = Internals(model, model.get_output_embeddings().weight.shape[0])
-        self.col = StateCollector(self.ix.n_layers, self.windows, self.docs, *self.sample)
-        self.current, self.cache = None, {}
-        self.handles = self.ix.attach(self.col.names, self._visit)
-
-    def _visit(self, name, value) -> None:
-        if self.current is not None:
-            self.cache[name] = value[:, : self.col.n_tokens].detach().float().cpu()
-
-    def _flush(self) -> None:
-        if self.current is not None and self.cache:
-            self.col.add(self.current, self.cache)
-        self.current, self.cache = None, {}
-
-    def batch(self, indices) -> None:
-        self._flush()
-        if self.col.wants(indices):  # only batches holding a sampled window are kept
-            self.current = list(indices)
-
-    def release(self) -> None:
-        self._flush()
-        self.abort()
-
-    def end(self, path) -> None:
-        self.release()
-        tr = None
-        if (
-            self.transfer is not None
-        ):  # other tokens: their own forward pass, on the model already loaded
-            device = next(self.model.parameters()).device
-            tr = capture_states(self.ix, *self.transfer, *self.sample, device=device)
-        save_states(path, self.col.states(), self.col.docs, transfer=tr)
-        self.model = self.ix = None
-
-    def abort(self) -> None:
-        for h in getattr(self, "handles", []):
-            h.remove()
-        self.handles = []

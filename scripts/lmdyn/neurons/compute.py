@@ -592,9 +592,6 @@ def checkpoint_tables(
     return tables
 
 
-# ---- inside the run pass (lmdyn.core.runpass) -----------------------------------------------------------
-
-
 TABLES = (
     "summary",
     "lens",

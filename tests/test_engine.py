@@ -1,5 +1,6 @@
-"""The run pass (every checkpoint of a run in one process) and the one-job-per-step pairs, against
-transformers' own outputs and float64 references on tiny local checkpoints."""
+"""The per-checkpoint engine and its result store (every checkpoint of a run in one process), and
+the one-job-per-step pairs, against transformers' own outputs and float64 references on tiny local
+checkpoints."""
 
 from itertools import combinations
 
@@ -7,13 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import tiny_model
+from conftest import TUNING, run_engine, tiny_model, write_inputs
 from scipy.special import log_softmax, rel_entr
 from test_evaluate import VOCAB, token_table
 
+from lmdyn.core.engine import Task
 from lmdyn.core.registry import Checkpoint, encode
-from lmdyn.core.runpass import EXTRAS, Extra, make_extras, run_pass
+from lmdyn.core.store import TaskSpec
 from lmdyn.divergence.pairs import pair_tables, plan_pairs
+from lmdyn.divergence.task import Metrics
 
 
 def ref(path, step, seed=0, model="tiny"):
@@ -26,14 +29,15 @@ def windows_ids(tokens):
     )
 
 
-class Layer0(Extra):
-    """Test extra: the residual stream after block 0 at every position, via a forward hook."""
+class Layer0(Task):
+    """Test task: the residual stream after block 0 at every position, via a forward hook."""
 
-    name = "layer0"
-    suffix = ".npy"
+    spec = TaskSpec("layer0", needs="forward", code=("core/engine.py",))
+    files = ("layer0.npy",)
 
-    def begin(self, model, windows, checkpoint):
+    def begin(self, ckpt):
         self.rows, self.order = {}, []
+        model = ckpt.model
         block = (
             model.base_model.layers[0]
             if hasattr(model.base_model, "layers")
@@ -49,17 +53,23 @@ class Layer0(Extra):
         for i, row in zip(self.order, out.float()):
             self.rows[i] = row.detach().numpy().copy()
 
-    def end(self, path):
+    def release(self):
         self.handle.remove()
-        np.save(path, np.stack([self.rows[i] for i in sorted(self.rows)]))
+
+    def end(self, folder, ckpt):
+        np.save(folder / "layer0.npy", np.stack([self.rows[i] for i in sorted(self.rows)]))
 
     def abort(self):
         self.handle.remove()
 
 
+def metrics_task(tmp_path, tokens, logu, dtype="float32"):
+    return Metrics({"dtype": dtype}, write_inputs(tmp_path / "inputs", tokens, logu), TUNING)
+
+
 @pytest.mark.parametrize("arch", ["gpt_neox", "gpt2"])
-def test_run_pass_matches_transformers_skips_a_broken_checkpoint_and_feeds_extras(
-    tmp_path, rng, arch, monkeypatch
+def test_engine_matches_transformers_skips_a_broken_checkpoint_and_feeds_forward_tasks(
+    tmp_path, rng, arch
 ):
     models = {}
     for step in (0, 1, 4):
@@ -68,16 +78,18 @@ def test_run_pass_matches_transformers_skips_a_broken_checkpoint_and_feeds_extra
     (tmp_path / "step2").mkdir()  # no config.json: fails to load
     tokens = token_table(rng, [24, 24, 24])
     logu = np.log(rng.dirichlet(np.ones(VOCAB)))
-    monkeypatch.setitem(EXTRAS, "layer0", Layer0)
-    out = {k: tmp_path / "out" / k for k in ("metrics", "hidden", "layer0")}
-    refs = [ref(tmp_path / f"step{s}", s) for s in (0, 1, 2, 4)]
-    status = run_pass(refs, tokens, logu, out, "cpu", 2, 31, 10, extras=make_extras({"layer0": {}}))
+    refs = [ref(tmp_path / f"step{s}", s) for s in (0, 1, 4)]
+    refs.insert(2, ref(tmp_path / "step2", 2))
+    tasks = [metrics_task(tmp_path, tokens, logu), Layer0()]
+    weights = {("tiny", 0, s): f"sha{s}" for s in (0, 1, 2, 4)}
+    status, entries = run_engine(tmp_path / "store", refs, tasks, tokens, weights=weights)
     assert list(status.status) == ["ok", "ok", "failed", "ok"]
     assert "step2" in status.error[2] and "config.json" in status.error[2]
-    assert not list(out["metrics"].glob("step2*")) and not list(out["layer0"].glob("step2*"))
+    assert sorted(entries) == [0, 1, 4]  # the failed step left no entry behind
+    assert len(list((tmp_path / "store/metrics").glob("*/*"))) == 3
     ids = windows_ids(tokens)
     for step, model in models.items():
-        table = pd.read_parquet(out["metrics"] / f"step{step}.parquet")
+        table = pd.read_parquet(entries[step]["metrics"] / "metrics.parquet")
         with torch.no_grad():
             o = model(input_ids=ids, labels=ids, output_hidden_states=True)
         assert table.nll.mean() == pytest.approx(o.loss.item(), abs=1e-5)
@@ -87,19 +99,14 @@ def test_run_pass_matches_transformers_skips_a_broken_checkpoint_and_feeds_extra
         )
         kl_u = (np.exp(lp) * (lp - logu)).sum(-1).ravel()
         np.testing.assert_allclose(table.kl_unigram, kl_u, atol=1e-4)
-        assert np.load(out["hidden"] / f"step{step}.npy").shape == (
+        assert np.load(entries[step]["metrics"] / "hidden.npy").shape == (
             len(table),
             model.config.hidden_size,
         )
-        # the extra saw the same forward pass: block 0's output is transformers' hidden_states[1]
+        # the other task saw the same forward pass: block 0's output is hidden_states[1]
         np.testing.assert_allclose(
-            np.load(out["layer0"] / f"step{step}.npy"), o.hidden_states[1].numpy(), atol=1e-5
+            np.load(entries[step]["layer0"] / "layer0.npy"), o.hidden_states[1].numpy(), atol=1e-5
         )
-
-
-def test_unknown_extra_is_one_line():
-    with pytest.raises(Exception, match="unknown metrics.extras"):
-        make_extras({"no_such_extra": {}})
 
 
 @pytest.mark.parametrize("dtype, bound", [("bfloat16", 0.1), ("float16", 0.01)])
@@ -110,9 +117,11 @@ def test_lower_precision_body_error_against_float32(tmp_path, rng, dtype, bound,
     logu = np.log(np.full(VOCAB, 1 / VOCAB))
     tables = {}
     for dt in ("float32", dtype):
-        out = {k: tmp_path / dt / k for k in ("metrics", "hidden")}
-        run_pass([ref(tmp_path / "step0", 0)], tokens, logu, out, "cpu", 4, 31, 10, dtype=dt)
-        tables[dt] = pd.read_parquet(out["metrics"] / "step0.parquet")
+        task = metrics_task(tmp_path, tokens, logu, dt)
+        _, entries = run_engine(
+            tmp_path / "store", [ref(tmp_path / "step0", 0)], [task], tokens, batch_size=4, dtype=dt
+        )
+        tables[dt] = pd.read_parquet(entries[0]["metrics"] / "metrics.parquet")
     err = np.abs(tables[dtype].nll - tables["float32"].nll)
     with capsys.disabled():
         print(
@@ -198,3 +207,101 @@ def test_pairs_of_a_step_match_float64_and_use_each_checkpoint_once(tmp_path, rn
         "kl_ab",
         "kl_ba",
     ]
+
+
+class Norm(Task):
+    """Test task on the weights only: the norm of W_E; at ``detail_steps`` also its row norms."""
+
+    spec = TaskSpec("norm", needs="weights", code=("core/engine.py",))
+    files = ("norm.parquet",)
+    detail_steps: tuple = ()
+
+    def parts(self, step):
+        return self.files + (("rows.parquet",) if step in self.detail_steps else ())
+
+    def end(self, folder, ckpt):
+        w = ckpt.weights["W_E"]
+        pd.DataFrame({"norm": [float(w.norm())]}).to_parquet(folder / "norm.parquet")
+        if ckpt.step in self.detail_steps:
+            pd.DataFrame({"row": w.norm(dim=1).numpy()}).to_parquet(folder / "rows.parquet")
+        if self.options.get("fail_at") == ckpt.step:
+            raise KeyboardInterrupt  # killed half way through writing the entry
+
+
+@pytest.fixture
+def three_steps(tmp_path):
+    refs = []
+    for step in (0, 1, 2):
+        tiny_model("gpt2", seed=step).save_pretrained(tmp_path / f"step{step}")
+        refs.append(ref(tmp_path / f"step{step}", step))
+    return refs
+
+
+def loads(monkeypatch):
+    import lmdyn.core.engine as engine
+
+    calls, real = [], engine._load
+
+    def spy(ref, *a, **kw):
+        calls.append(int(ref["step"]))
+        return real(ref, *a, **kw)
+
+    monkeypatch.setattr(engine, "_load", spy)
+    return calls
+
+
+def test_store_reuses_entries_and_recomputes_exactly_what_changed(
+    tmp_path, three_steps, monkeypatch
+):
+    calls, store = loads(monkeypatch), tmp_path / "store"
+    _, first = run_engine(store, three_steps[:2], [Norm({"a": 1})])
+    assert calls == [0, 1]
+    _, both = run_engine(store, three_steps, [Norm({"a": 1})])
+    assert calls == [0, 1, 2]  # a step added: only it is loaded and computed
+    assert both[0] == first[0] and both[1] == first[1]
+    run_engine(store, three_steps, [Norm({"a": 2})])
+    assert calls[3:] == [0, 1, 2]  # another option: everything again
+    weights = {("tiny", 0, s): f"w{s}" for s in (0, 1, 2)}
+    run_engine(store, three_steps, [Norm({"a": 2})], weights=weights)
+    calls.clear()
+    run_engine(store, three_steps, [Norm({"a": 2})], weights={**weights, ("tiny", 0, 1): "new"})
+    assert calls == [1]  # other weights under one step (a retrained run): only that step
+    monkeypatch.setattr(TaskSpec, "version", lambda self: "edited")
+    run_engine(store, three_steps, [Norm({"a": 2})], weights=weights)
+    assert calls[1:] == [0, 1, 2]  # the task's code changed: everything again
+
+
+def test_entry_missing_a_part_is_computed_again_with_it(tmp_path, three_steps, monkeypatch):
+    calls, store = loads(monkeypatch), tmp_path / "store"
+    run_engine(store, three_steps, [Norm()])
+    task = Norm()
+    task.detail_steps = (2,)
+    _, entries = run_engine(store, three_steps, [task])
+    assert calls == [0, 1, 2, 2] and (entries[2]["norm"] / "rows.parquet").exists()
+    task.detail_steps = ()  # the fuller entry serves a plain request too
+    run_engine(store, three_steps, [task])
+    assert calls == [0, 1, 2, 2]
+
+
+def test_killed_write_leaves_no_entry_and_unreadable_entry_is_recomputed(
+    tmp_path, three_steps, monkeypatch, caplog
+):
+    import logging
+
+    store = tmp_path / "store"
+    with pytest.raises(KeyboardInterrupt):
+        run_engine(store, three_steps, [Norm({"fail_at": 1})])
+    left = sorted(p.relative_to(store).parts[-1] for p in store.rglob("*") if p.is_dir())
+    assert len([p for p in left if len(p) == 64]) == 1  # step 0 only: no half-written step 1
+    assert not [p for p in store.rglob("*tmp*")]
+    _, entries = run_engine(store, three_steps, [Norm()])
+    calls = loads(monkeypatch)
+    target = entries[1]["norm"] / "norm.parquet"
+    target.write_bytes(target.read_bytes()[:10])  # truncated (disk full, a killed copy)
+    (entries[2]["norm"] / "meta.json").write_text("{")  # unreadable
+    log = logging.getLogger("test-store")
+    with caplog.at_level(logging.WARNING, logger="test-store"):
+        _, again = run_engine(store, three_steps, [Norm()], log=log)
+    assert calls == [1, 2]
+    assert sum("unreadable" in r.message for r in caplog.records) == 2
+    assert len(pd.read_parquet(again[1]["norm"] / "norm.parquet")) == 1  # readable again

@@ -1,0 +1,330 @@
+"""The per-checkpoint engine: runs the tasks of one family over every checkpoint of a run.
+
+A job (one run, one family) hands the engine its checkpoints and tasks. For each checkpoint the
+engine looks every task up in the result store (lmdyn.core.store) and loads the checkpoint only if
+a task is missing, at most once: the model where a task needs it (the ``forward`` tasks share one
+pass over the evaluation windows, through forward hooks), W_E and W_U only where the missing tasks
+need no more, nothing where the missing tasks read other entries. The next checkpoint loads on a
+thread while the current one computes. A checkpoint that cannot be loaded or analysed (a
+UserError: missing, corrupt, non-finite, wrong vocabulary) is recorded as ``failed`` in the status
+table and skipped; the rest of the run is kept.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lmdyn.core import registry
+from lmdyn.core.checks import checkpoint_label, require_finite_weights
+from lmdyn.core.errors import UserError
+from lmdyn.core.forward import batches
+from lmdyn.core.store import Store, TaskSpec, entry_key, file_hash
+
+STATUS_COLUMNS = ["suite", "model", "seed", "step", "status", "error"]
+
+
+class Task:
+    """One family's analysis of one checkpoint. Subclasses set ``spec`` and ``files`` and write
+    their files into the folder ``end`` gets.
+
+    ``options`` define the result (they are part of the store key); ``inputs`` are the data files
+    the task reads (their hashes are part of the key); ``tuning`` holds settings that change speed
+    or memory only (chunk sizes), never the key. Per job the engine calls ``setup(run)``; per
+    checkpoint it calls ``begin(ckpt)``, then for ``forward`` tasks ``wants(indices)``,
+    ``batch(indices)`` and ``hidden(indices, h)`` around every batch of the pass over the
+    evaluation windows, ``release()`` for every task (remove hooks here) before any ``end``, and
+    ``end(folder, ckpt)``, which writes the files and may return a line for the log; ``abort()``
+    instead if the checkpoint fails.
+    """
+
+    spec: TaskSpec
+    files: tuple[str, ...] = ()
+
+    def __init__(self, options: dict | None = None, inputs: dict | None = None, tuning=None):
+        self.options = dict(options or {})
+        self.inputs = {k: v for k, v in (inputs or {}).items() if v}
+        self.tuning = dict(tuning or {})
+        self._identity = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def identity(self) -> dict:
+        """What the result depends on besides the weights: options, code, input files."""
+        if self._identity is None:
+            self._identity = {
+                "options": self.options,
+                "code": self.spec.version(),
+                "inputs": {k: file_hash(v) for k, v in sorted(self.inputs.items())},
+            }
+        return self._identity
+
+    def parts(self, step: int) -> tuple[str, ...]:
+        """The files the entry of this step must hold."""
+        return self.files
+
+    def setup(self, run: Run) -> None:
+        pass
+
+    def begin(self, ckpt: Loaded) -> None:
+        pass
+
+    def wants(self, indices) -> bool:
+        return True
+
+    def batch(self, indices) -> None:
+        pass
+
+    def hidden(self, indices, h: torch.Tensor) -> None:
+        pass
+
+    def release(self) -> None:
+        pass
+
+    def end(self, folder: Path, ckpt: Loaded) -> str | None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        pass
+
+
+@dataclass
+class Run:
+    """What every task of a job shares: the evaluation windows, their documents, the vocabulary."""
+
+    windows: list = field(default_factory=list)
+    docs: np.ndarray | None = None
+    vocab: int = 0
+    device: torch.device | str = "cpu"
+    dtype: str = "float32"
+    batch_size: int = 16
+    log: object = None
+
+
+@dataclass
+class Loaded:
+    """One checkpoint as the tasks see it."""
+
+    ref: dict
+    step: int
+    label: str
+    path: Path | None = None
+    model: object = None
+    unembed: torch.Tensor | None = None
+    bias: torch.Tensor | None = None
+    weights: dict | None = None
+    entries: dict = field(default_factory=dict)  # task name -> entry folder (this checkpoint)
+
+
+def _load(ref: dict, run: Run, model: bool, weights: bool) -> tuple[Loaded, float]:
+    from lmdyn.core.checkpoints import load_for_pass
+    from lmdyn.core.internals import load_embeddings
+
+    t = time.perf_counter()
+    c = Loaded(ref, int(ref["step"]), checkpoint_label(ref))
+    if model or weights:  # tasks reading other entries only need no checkpoint at all
+        c.path = registry.resolve_ref(ref)
+    if model:
+        max_pos = max((len(w) for w in run.windows), default=None)
+        m, w, b = load_for_pass(c.path, run.vocab, run.dtype, max_pos)
+        # NaN/inf weights: the checkpoint is recorded as failed (one line naming it and the first
+        # non-finite parameter) and left out, like an unreadable one
+        require_finite_weights(m, c.label)
+        c.model, c.unembed = m.to(run.device), w.to(run.device)
+        c.bias = b.to(run.device) if b is not None else None
+    if weights:
+        c.weights = load_embeddings(c.path, run.vocab)
+    return c, time.perf_counter() - t
+
+
+@torch.no_grad()
+def forward_pass(model, run: Run, tasks: list[Task]) -> None:
+    """One pass of the model body over the windows the ``forward`` tasks want (batches of equal
+    length, as :func:`lmdyn.core.forward.final_hidden_states` makes them)."""
+    body = model.base_model
+    for batch in batches(run.windows, run.batch_size):
+        if not any(t.wants(batch) for t in tasks):
+            continue
+        for t in tasks:
+            t.batch(batch)
+        ids = torch.from_numpy(np.stack([run.windows[j] for j in batch])).to(run.device)
+        h = body(input_ids=ids).last_hidden_state.float()[:, :-1].cpu()
+        for t in tasks:
+            t.hidden(batch, h)
+
+
+class Engine:
+    """Runs ``tasks`` (sources before the tasks that read them) over checkpoints, with ``store``."""
+
+    def __init__(self, tasks: list[Task], run: Run, store: Store, weights: dict | None = None):
+        self.tasks, self.run, self.store = tasks, run, store
+        # (model, seed, step) -> weights hash: the integrity table's sha256 (None: hash the files)
+        self.weights = weights
+        self.log = run.log
+        for t in tasks:
+            t.setup(run)
+
+    def keys(self, ref: dict) -> dict:
+        if self.weights is None:
+            sha = registry.weights_hash(registry.resolve_ref(ref))
+        else:
+            sha = self.weights.get((str(ref["model"]), int(ref["seed"]), int(ref["step"])))
+        if not sha:
+            raise UserError(f"{checkpoint_label(ref)} has no weights hash in its integrity table")
+        return {t.name: entry_key(t.name, str(sha), t.identity()) for t in self.tasks}
+
+    def lookup(self, ref: dict) -> tuple[dict, dict, list[Task]]:
+        keys = self.keys(ref)
+        found = {
+            t.name: self.store.get(t.name, keys[t.name], t.parts(int(ref["step"])))
+            for t in self.tasks
+        }
+        return keys, found, [t for t in self.tasks if found[t.name] is None]
+
+    def needs(self, missing: list[Task]) -> tuple[bool, bool]:
+        kinds = {t.spec.needs for t in missing}
+        return bool(kinds & {"forward", "model"}), "weights" in kinds
+
+    def run_all(self, refs: list[dict]) -> tuple[pd.DataFrame, dict]:
+        """Status table (one row per checkpoint) and the entries: {step: {task: folder}}."""
+        plan = [self.lookup(r) for r in refs]
+        todo = [i for i, (_, _, missing) in enumerate(plan) if missing]
+        position = {k: j for j, k in enumerate(todo)}
+        if self.log:
+            self.log.info(
+                "%d checkpoints, %d with tasks to compute (%s), %d entirely from the store",
+                len(refs),
+                len(todo),
+                ", ".join(t.name for t in self.tasks),
+                len(refs) - len(todo),
+            )
+        rows, entries = [], {}
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            futures = {}
+
+            def prefetch(j):
+                if j < len(todo):
+                    k = todo[j]
+                    futures[k] = pool.submit(_load, refs[k], self.run, *self.needs(plan[k][2]))
+
+            prefetch(0)
+            for i, ref in enumerate(refs):
+                keys, found, missing = plan[i]
+                c = registry.as_checkpoint(ref)
+                if missing:
+                    prefetch(position[i] + 1)
+                    ok, err = self.compute(ref, keys, found, missing, futures.pop(i), len(todo))
+                else:
+                    ok, err = True, ""
+                rows.append((c.suite, c.model, c.seed, c.step, "ok" if ok else "failed", err))
+                if ok:
+                    entries[c.step] = found
+        status = pd.DataFrame(rows, columns=STATUS_COLUMNS)
+        if len(status) and not (status.status == "ok").any():
+            first = status.iloc[0]
+            raise UserError(
+                f"no checkpoint of suite {first.suite} model {first.model} seed {first.seed} "
+                f"could be analysed; the first failure: {first.error}"
+            )
+        return status, entries
+
+    def compute(self, ref, keys, found, missing, future, n_todo) -> tuple[bool, str]:
+        """Compute the missing tasks of one checkpoint; ``found`` gains their entries."""
+        step, t0 = int(ref["step"]), time.perf_counter()
+        begun: list[Task] = []
+        try:
+            ckpt, load_s = future.result()
+            wait_s = time.perf_counter() - t0
+            ckpt.entries = found
+            loaded = [t for t in missing if t.spec.needs in ("forward", "model")]
+            for t in loaded:
+                t.begin(ckpt)
+                begun.append(t)
+            forward = [t for t in loaded if t.spec.needs == "forward"]
+            if forward:
+                forward_pass(ckpt.model, self.run, forward)
+            for t in begun:  # every hook off before any task runs the model again
+                t.release()
+            notes = []
+            for t in missing:
+                meta = {"task": t.name, "checkpoint": ckpt.label, "step": step, **t.identity()}
+                found[t.name], note = self.store.put(
+                    t.name, keys[t.name], lambda folder, t=t: t.end(folder, ckpt), meta
+                )
+                if note:
+                    notes.append(note)
+        except UserError as e:
+            for t in begun:
+                t.abort()
+            if self.log:
+                self.log.warning("step %d skipped: %s", step, e)
+            return False, str(e)
+        if self.log:
+            self.log.info(
+                "step %d: computed %s (waited %.2fs for a load of %.2fs, computed in %.2fs)%s",
+                step,
+                ", ".join(t.name for t in missing),
+                wait_s,
+                load_s,
+                time.perf_counter() - t0 - wait_s,
+                "".join(f"; {n}" for n in notes),
+            )
+        return True, ""
+
+
+def weights_hashes(integrity_csv) -> dict:
+    """(model, seed, step) -> sha256 of a run's (or a suite's) integrity table."""
+    t = pd.read_csv(integrity_csv, keep_default_na=False, dtype={"model": str})
+    return {(r.model, int(r.seed), int(r.step)): r.sha256 for r in t.itertuples()}
+
+
+def run_table(entries: dict, refs: list[dict], name: str, keys=("suite", "model", "seed", "step")):
+    """One table from the entries' ``{name}.parquet`` of every step (plan order), with the
+    checkpoint's ``keys`` columns first."""
+    parts = []
+    for ref in refs:
+        folder = entries.get(int(ref["step"]), {})
+        for task_folder in folder.values():
+            f = Path(task_folder) / f"{name}.parquet"
+            if f.exists():
+                t = pd.read_parquet(f)
+                values = {
+                    "suite": ref["suite"],
+                    "model": str(ref["model"]),
+                    "seed": int(ref["seed"]),
+                    "step": int(ref["step"]),
+                }
+                t = t.assign(**{k: values[k] for k in keys})
+                parts.append(t[list(keys) + [c for c in t.columns if c not in keys]])
+                break
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def job_engine(sm, log, tasks: list[Task]) -> tuple[Engine, list[dict]]:
+    """The engine of a family's run job and the run's sound checkpoints, from the rule's inputs
+    (``integrity``: the run's own table; ``tokens``, ``unigram``) and params (``checkpoints``;
+    ``device``, ``dtype``, ``batch_size`` where the tasks load the model)."""
+    from lmdyn.core.checkpoints import pick_device
+    from lmdyn.core.forward import windows_of
+    from lmdyn.core.workflow import sound_refs
+
+    p = sm.params
+    refs = sound_refs(sm.input.integrity, p.checkpoints)  # the run's own integrity table
+    log.info("%d of %d planned checkpoints are sound", len(refs), len(p.checkpoints))
+    run = Run(vocab=len(pd.read_parquet(sm.input.unigram, columns=["token_id"])), log=log)
+    if "tokens" in sm.input.keys():
+        tokens = pd.read_parquet(sm.input.tokens)
+        run.windows = windows_of(tokens)
+        keys = tokens.groupby(["doc_id", "window"], sort=False).size().index
+        run.docs = np.asarray([k[0] for k in keys])
+    if "device" in p.keys():
+        run.device, run.dtype, run.batch_size = pick_device(p.device), p.dtype, p.batch_size
+    return Engine(tasks, run, Store(log=log), weights_hashes(sm.input.integrity)), refs

@@ -1,0 +1,60 @@
+"""The probe's per-checkpoint task: the fit on W_U, its summary and, at chosen steps, per token."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from lmdyn.core.engine import Task
+from lmdyn.probe import PROBE
+from lmdyn.probe import compute as probe
+
+
+class Probe(Task):
+    """``probe.parquet`` (one row), ``deciles.parquet`` and, at ``detail_steps``, ``tokens.parquet``
+    (per token: log u, log probe, the first two principal components of W_E).
+
+    Options: ``max_iter``, ``rtol``. Inputs: ``unigram``.
+    """
+
+    spec = PROBE
+    files = ("probe.parquet", "deciles.parquet")
+    detail_steps: tuple[int, ...] = ()
+
+    def setup(self, run) -> None:
+        u = (
+            pd.read_parquet(self.inputs["unigram"])
+            .sort_values("token_id")
+            .prob.to_numpy(np.float64)
+        )
+        self.log_u = np.log(u)
+
+    def parts(self, step: int) -> tuple[str, ...]:
+        return self.files + (("tokens.parquet",) if step in self.detail_steps else ())
+
+    def end(self, folder, ckpt) -> str:
+        w, log_u, o = ckpt.weights, self.log_u, self.options
+        res = probe.fit(w["W_U"].numpy(), log_u, max_iter=o["max_iter"], rtol=o["rtol"])
+        row, per = probe.summarise(log_u, res)
+        pd.DataFrame([{**row, "arch": w["arch"], "tied": w["tied"]}]).to_parquet(
+            folder / "probe.parquet", index=False
+        )
+        per.to_parquet(folder / "deciles.parquet", index=False)
+        if ckpt.step in self.detail_steps:
+            pcs, share = probe.pca2(w["W_E"].numpy())
+            tokens = pd.DataFrame(
+                {
+                    "token_id": np.arange(len(log_u)),
+                    "log_u": log_u,
+                    "log_probe": res["log_p"],
+                    "pc1": pcs[:, 0],
+                    "pc2": pcs[:, 1],
+                    "pc1_share": share[0],
+                    "pc2_share": share[1],
+                }
+            )
+            tokens.to_parquet(folder / "tokens.parquet", index=False)
+        return (
+            f"KL(u||probe) {row['kl_u_probe']:.4f}, loss {row['loss']:.4g} after "
+            f"{row['iterations']} iterations (converged {row['converged']})"
+        )
