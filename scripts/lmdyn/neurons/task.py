@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from lmdyn.core.extra import Extra
-from lmdyn.neurons.compute import TABLES, checkpoint_tables, encode_pair, sample_windows, target_id
+from lmdyn.neurons.activation import sample_windows
+from lmdyn.neurons.checkpoint import TABLES, checkpoint_tables
+from lmdyn.neurons.prompts import encode_pair, target_id
 
 
 class TokenNeurons(Extra):
