@@ -555,7 +555,7 @@ def test_figures_and_regression_summaries_carry_no_wall_clock(tmp_path):
     import statsmodels.api as sm
 
     from lmdyn.divergence import figures
-    from lmdyn.divergence.regression import undated
+    from lmdyn.divergence.regression_text import undated
 
     summary = pd.DataFrame(
         {
