@@ -69,12 +69,8 @@ def _prompt_tables(ix, tokenizer, p: dict, targets, ab, o: dict):
     name = p["name"]
     clean, corr = encode_pair(tokenizer, name, p["clean"], p["corrupted"], o["prepend_bos"])
     s = prompt_summary(ix, clean, corr, a, b)
-    out = {
-        "summary": [
-            pd.DataFrame([{"prompt": name, "target_a": targets[0], "target_b": targets[1], **s}])
-        ]
-    }
-    out["lens"] = []
+    summary = {"prompt": name, "target_a": targets[0], "target_b": targets[1], **s}
+    out = {"summary": [pd.DataFrame([summary])], "lens": []}
     for mode in o["lens_modes"]:
         lens = logit_lens(ix, clean, a, b, mode=mode, model=ix.model)
         lens.insert(0, "prompt", name)
