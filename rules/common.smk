@@ -1,6 +1,6 @@
 # Table of contents of the workflow's helpers (no rules): validation, wildcard constraints, input
 # and params functions, the targets of rule all. The logic behind them lives in the library
-# (lmdyn.core.workflow, lmdyn.core.registry). Runs again for every cluster job: nothing heavy is imported.
+# (lmdyn.core.workflow, lmdyn.core.plans). Runs again for every cluster job: nothing heavy is imported.
 import re
 import sys
 from pathlib import Path

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from lmdyn.core import registry
+from lmdyn.core.integrity import require_usable
 from lmdyn.core.runner import run
 
 
@@ -22,7 +22,7 @@ def main(sm, log):
             extra,
         )
     log.info("%d checkpoints: %s", len(table), table.status.value_counts().to_dict())
-    registry.require_usable(table)
+    require_usable(table)
     table.to_csv(sm.output.table, index=False)
 
 

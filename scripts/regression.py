@@ -10,13 +10,13 @@ import pandas as pd
 from lmdyn.core.errors import UserError
 from lmdyn.core.runner import run
 from lmdyn.divergence.aggregate import seed_pair_tokens
-from lmdyn.divergence.regression import (
+from lmdyn.divergence.pooled import (
     fit_by_phase,
-    fit_kl_regression,
     fit_pooled,
     phase_assignment_text,
     sample_positions,
 )
+from lmdyn.divergence.regression import fit_kl_regression
 
 SAMPLE_SEED = 0  # regression.tokens_per_step draws the same positions for every step and model
 FEATURES = ["doc_id", "position", "target_id", "log_unigram", "tag", "tag_prev"]

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from lmdyn.core import registry
+from lmdyn.core.integrity import run_integrity
 from lmdyn.core.runner import run
 from lmdyn.data.micro import train_run
 from lmdyn.data.tokens import load_tokenizer
@@ -37,7 +37,7 @@ def main(sm, log):
     curve.to_csv(sm.output.curve, sep="\t", index=False)
     # the run's integrity table (hashes of the checkpoints just written), as fetch_run makes for a
     # published suite: the run's analyses start as soon as it is written
-    registry.run_integrity(sm.params.plan, log).to_csv(sm.output.integrity, index=False)
+    run_integrity(sm.params.plan, log).to_csv(sm.output.integrity, index=False)
 
 
 run(main, snakemake)  # noqa: F821

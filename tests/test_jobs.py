@@ -17,7 +17,7 @@ import pytest
 import yaml
 from test_workflow import REPO, SNAKEMAKE
 
-from lmdyn.core.registry import plan
+from lmdyn.core.plans import plan
 
 INTEGRITY = [
     "suite",

@@ -8,7 +8,13 @@ import pytest
 import torch
 
 from lmdyn.core.errors import UserError
-from lmdyn.neurons import compute as neurons
+from lmdyn.neurons import TABLES
+from lmdyn.neurons.activation import activation_vs_prediction
+from lmdyn.neurons.checkpoint import checkpoint_tables
+from lmdyn.neurons.congruence import congruence_scan, exclusive_pairs, neuron_token_congruence
+from lmdyn.neurons.lens import logit_lens
+from lmdyn.neurons.patching import full_patch, layer_patching, neuron_patching
+from lmdyn.neurons.prompts import encode_pair, logit_diff, prompt_summary, target_id
 
 
 def _brute(Ws, W_U, center=True):
@@ -23,7 +29,7 @@ def test_congruence_scan_equals_materialised(chunk):
     g = torch.Generator().manual_seed(0)
     Ws = [torch.randn(11, 6, generator=g) for _ in range(3)]
     W_U = torch.randn(23, 6, generator=g)
-    scan = neurons.congruence_scan(lambda l: Ws[l], 3, W_U, targets=[4, 9], vocab_chunk=chunk)
+    scan = congruence_scan(lambda l: Ws[l], 3, W_U, targets=[4, 9], vocab_chunk=chunk)
     M = _brute(Ws, W_U).numpy()
     srt = np.sort(M, 1)[:, ::-1]
     np.testing.assert_allclose(scan["neuron_top"], srt[:, :2], rtol=1e-5, atol=1e-5)
@@ -33,7 +39,7 @@ def test_congruence_scan_equals_materialised(chunk):
     np.testing.assert_array_equal(scan["token_top_neuron"][:, 0], M.argmax(0))
     np.testing.assert_allclose(scan["targets"], M[:, [4, 9]], rtol=1e-5, atol=1e-5)
     # exclusive pairs by brute force
-    pairs = neurons.exclusive_pairs(scan, top=1000)
+    pairs = exclusive_pairs(scan, top=1000)
     ref = []
     for t in range(M.shape[1]):
         n = M[:, t].argmax()
@@ -52,9 +58,9 @@ def test_planted_neuron_is_the_tokens_exclusive_pair():
     W_U = torch.randn(V, d, generator=g)
     token, layer, neuron = 37, 2, 13
     Ws[layer][neuron] = (W_U[token] - W_U.mean(0)) * 0.5
-    scan = neurons.congruence_scan(lambda l: Ws[l], L, W_U, targets=[token], vocab_chunk=64)
+    scan = congruence_scan(lambda l: Ws[l], L, W_U, targets=[token], vocab_chunk=64)
     assert scan["token_top_neuron"][token, 0] == layer * N + neuron
-    top = neurons.exclusive_pairs(scan, top=20)
+    top = exclusive_pairs(scan, top=20)
     assert (top.iloc[0].layer, top.iloc[0].neuron, top.iloc[0].token_id) == (layer, neuron, token)
     assert scan["targets"][:, 0].argmax() == layer * N + neuron
 
@@ -90,20 +96,18 @@ def test_logit_lens_and_layer_patching_equal_transformerlens(arch, tokenizer):
         per_layer = cache.accumulated_resid(apply_ln=True, pos_slice=-1)[:, 0] @ W + bu
         stack = cache.accumulated_resid(apply_ln=False, pos_slice=-1)
         final_scale = cache.apply_ln_to_stack(stack, layer=-1, pos_slice=-1)[:, 0] @ W + bu
-    lens = neurons.logit_lens(ix, clean, A, B)
+    lens = logit_lens(ix, clean, A, B)
     np.testing.assert_allclose(lens.logit_diff, per_layer.numpy(), atol=1e-4)
-    fs = neurons.logit_lens(ix, clean, A, B, mode="final_scale", model=model)
+    fs = logit_lens(ix, clean, A, B, mode="final_scale", model=model)
     np.testing.assert_allclose(fs.logit_diff, final_scale.numpy(), atol=1e-4)
     # the last layer is the model's own logit difference in both modes
-    real = float(neurons.logit_diff(ix.run(clean)[0], A, B)[0])
+    real = float(logit_diff(ix.run(clean)[0], A, B)[0])
     assert lens.logit_diff.iloc[-1] == pytest.approx(real, abs=1e-4) == fs.logit_diff.iloc[-1]
 
     def metric(lg):
         return lg[0, -1, A] - lg[0, -1, B]
 
-    ours = neurons.layer_patching(
-        ix, clean, corr, A, B, batch=3
-    )  # batch < positions: several chunks
+    ours = layer_patching(ix, clean, corr, A, B, batch=3)  # batch < positions: several chunks
     for comp, fn in (
         ("resid_pre", patching.get_act_patch_resid_pre),
         ("attn_out", patching.get_act_patch_attn_out),
@@ -116,7 +120,7 @@ def test_logit_lens_and_layer_patching_equal_transformerlens(arch, tokenizer):
             .to_numpy()
         )
         np.testing.assert_allclose(got, ref, atol=1e-4, err_msg=comp)
-    s = neurons.prompt_summary(ix, clean, corr, A, B)
+    s = prompt_summary(ix, clean, corr, A, B)
     np.testing.assert_allclose(
         ours.restored,
         (ours.logit_diff - s["logit_diff_corrupted"])
@@ -135,7 +139,7 @@ def test_logit_lens_and_layer_patching_equal_transformerlens(arch, tokenizer):
 
     with torch.no_grad():
         tl = float(metric(br.run_with_hooks(corr, fwd_hooks=[("blocks.1.mlp.hook_post", hook)])))
-    npatch = neurons.neuron_patching(ix, clean, corr, A, B, layers=[1], batch=7)
+    npatch = neuron_patching(ix, clean, corr, A, B, layers=[1], batch=7)
     assert npatch.query("layer == 1 and neuron == 5").logit_diff.iloc[0] == pytest.approx(
         tl, abs=1e-4
     )
@@ -150,20 +154,18 @@ def test_full_patches_restore_exactly_one(arch):
     clean, corr = prompts(seed=3)
     for l in range(ix.n_layers):
         # the whole clean residual stream entering (or leaving) any layer: the clean run itself
-        assert neurons.full_patch(
-            ix, clean, corr, A, B, [f"blocks.{l}.hook_resid_pre"]
-        ) == pytest.approx(1, abs=1e-5)
-        assert neurons.full_patch(
-            ix, clean, corr, A, B, [f"blocks.{l}.hook_resid_post"]
-        ) == pytest.approx(1, abs=1e-5)
+        assert full_patch(ix, clean, corr, A, B, [f"blocks.{l}.hook_resid_pre"]) == pytest.approx(
+            1, abs=1e-5
+        )
+        assert full_patch(ix, clean, corr, A, B, [f"blocks.{l}.hook_resid_post"]) == pytest.approx(
+            1, abs=1e-5
+        )
     every = [
         f"blocks.{l}.{h}" for l in range(ix.n_layers) for h in ("hook_attn_out", "hook_mlp_out")
     ]
-    assert neurons.full_patch(ix, clean, corr, A, B, ["hook_embed"] + every) == pytest.approx(
-        1, abs=1e-5
-    )
+    assert full_patch(ix, clean, corr, A, B, ["hook_embed"] + every) == pytest.approx(1, abs=1e-5)
     # patching nothing restores nothing
-    lp = neurons.layer_patching(ix, corr, corr, A, B)
+    lp = layer_patching(ix, corr, corr, A, B)
     assert (
         lp.restored.isna().all()
     )  # clean == corrupted: the normalisation is undefined, not a number
@@ -181,11 +183,11 @@ def test_planted_neuron_in_a_model():
     ):  # GPT-2 Conv1D c_proj weight is [d_mlp, d]: row = the neuron's output direction
         model.base_model.h[layer].mlp.c_proj.weight[neuron] = (W_U[token] - W_U.mean(0)) * 3.0
     ix = Internals(model, VOCAB)
-    scan = neurons.congruence_scan(ix.W_out, ix.n_layers, ix.W_U, targets=[token], vocab_chunk=16)
+    scan = congruence_scan(ix.W_out, ix.n_layers, ix.W_U, targets=[token], vocab_chunk=16)
     assert scan["token_top_neuron"][token, 0] == layer * ix.d_mlp + neuron
-    pairs = neurons.exclusive_pairs(scan)
+    pairs = exclusive_pairs(scan)
     assert ((pairs.layer == layer) & (pairs.neuron == neuron) & (pairs.token_id == token)).iloc[0]
-    cong = neurons.neuron_token_congruence(ix, layer, neuron)
+    cong = neuron_token_congruence(ix, layer, neuron)
     assert cong.argmax() == token
 
 
@@ -197,7 +199,7 @@ def test_activation_vs_prediction_counts():
     windows = [torch.randint(0, VOCAB, (n,), generator=g).numpy() for n in (9, 9, 9, 5)]
     top = ix.run(torch.from_numpy(np.stack(windows[:3])))[0].argmax(-1)
     token = int(top.flatten().mode().values)
-    tab = neurons.activation_vs_prediction(ix, windows, [(1, 3, token)], n_bins=4, batch_size=2)
+    tab = activation_vs_prediction(ix, windows, [(1, 3, token)], n_bins=4, batch_size=2)
     assert tab["count"].sum() == 9 * 3 + 5
     acts, hits = [], []
     for w in windows:
@@ -213,14 +215,14 @@ def test_activation_vs_prediction_counts():
 
 
 def test_target_must_be_one_token(tokenizer):
-    assert neurons.target_id(tokenizer, "p", "t7") == 7
+    assert target_id(tokenizer, "p", "t7") == 7
     with pytest.raises(
         UserError, match=r"target 't7 t8' of prompt 'pears' is not a single token.*\['t7', 't8'\]"
     ):
-        neurons.target_id(tokenizer, "pears", "t7 t8")
+        target_id(tokenizer, "pears", "t7 t8")
     with pytest.raises(UserError, match="equal lengths"):
-        neurons.encode_pair(tokenizer, "p", "t1 t2 t3", "t1 t2", prepend_bos=False)
-    a, _ = neurons.encode_pair(tokenizer, "p", "t5 t6", "t5 t7", prepend_bos=True)
+        encode_pair(tokenizer, "p", "t1 t2 t3", "t1 t2", prepend_bos=False)
+    a, _ = encode_pair(tokenizer, "p", "t5 t6", "t5 t7", prepend_bos=True)
     assert a.tolist() == [[0, 5, 6]]
 
 
@@ -230,7 +232,7 @@ def test_checkpoint_tables_are_consistent(tokenizer):
     ix = Internals(build("gpt2"), VOCAB)
     windows = [np.arange(10) % VOCAB, (np.arange(10) * 7) % VOCAB]
     prompts = [{"name": "p1", "clean": "t5 t6 t7 t8", "corrupted": "t5 t9 t7 t8"}]
-    t = neurons.checkpoint_tables(
+    t = checkpoint_tables(
         3,
         ix,
         tokenizer,
@@ -256,7 +258,7 @@ def test_checkpoint_tables_are_consistent(tokenizer):
     assert t["outliers"]["rank"].tolist() == list(range(1, 11))
     assert t["activation"].groupby(["layer", "neuron", "token_id"])["count"].sum().eq(20).all()
     with pytest.raises(UserError, match="not a single token"):
-        neurons.checkpoint_tables(3, ix, tokenizer, prompts, ["t3 t4", "t4"], False, windows)
+        checkpoint_tables(3, ix, tokenizer, prompts, ["t3 t4", "t4"], False, windows)
 
 
 @pytest.mark.parametrize("arch", ["gpt2", "gpt_neox"])
@@ -312,7 +314,7 @@ def test_neurons_task_equals_checkpoint_tables(tmp_path, tokenizer, arch, caplog
 
     windows = windows_of(tokens)  # neurons_run's sample: n_windows of them, seeded by geometry.seed
     take = np.sort(np.random.default_rng(7).choice(len(windows), size=3, replace=False))
-    want = neurons.checkpoint_tables(
+    want = checkpoint_tables(
         5,
         Internals(load_model(tmp_path / "step5"), VOCAB),
         tokenizer,
@@ -326,9 +328,9 @@ def test_neurons_task_equals_checkpoint_tables(tmp_path, tokenizer, arch, caplog
         vocab_chunk=50,
     )
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        [f"{k}.parquet" for k in neurons.TABLES] + ["meta.json"]
+        [f"{k}.parquet" for k in TABLES] + ["meta.json"]
     )
-    for k in neurons.TABLES:
+    for k in TABLES:
         got = pd.read_parquet(folder / f"{k}.parquet")
         assert len(want[k]) > 0, k
         pd.testing.assert_frame_equal(got, want[k], check_dtype=False, rtol=1e-6, atol=1e-6)

@@ -1,4 +1,5 @@
-"""Checkpoint registry: suite plans, hub-cache resolution offline, weight hashes and integrity (no network)."""
+"""Checkpoint registry, plans and integrity: suite plans, hub-cache resolution offline, weight hashes and
+integrity (no network)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,9 @@ import time
 import pytest
 
 from lmdyn.core.errors import UserError
-from lmdyn.core.registry import (
-    NAMED_GRIDS,
-    Checkpoint,
-    integrity_table,
-    plan,
-    resolve,
-    steps_for,
-    weights_hash,
-)
+from lmdyn.core.integrity import integrity_table, weights_hash
+from lmdyn.core.plans import NAMED_GRIDS, plan, steps_for
+from lmdyn.core.registry import Checkpoint, resolve
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -291,7 +286,7 @@ def test_weights_hash_and_integrity(tiny_dir, tmp_path):
 
 
 def test_fast_hash_uses_blob_names_of_a_hub_cache(tiny_dir, tmp_path):
-    from lmdyn.core.registry import fast_hash
+    from lmdyn.core.integrity import fast_hash
 
     blob = tmp_path / "blobs" / ("ab" * 32)
     blob.parent.mkdir()

@@ -14,14 +14,9 @@ import statsmodels.formula.api as smf
 from statsmodels.stats.outliers_influence import variance_inflation_factor
 
 from lmdyn.core.errors import UserError
-from lmdyn.divergence.regression import (
-    assign_phases,
-    fit_by_phase,
-    fit_kl_regression,
-    fit_pooled,
-    sample_positions,
-    variance_inflation_factors,
-)
+from lmdyn.divergence.collinearity import variance_inflation_factors
+from lmdyn.divergence.pooled import assign_phases, fit_by_phase, fit_pooled, sample_positions
+from lmdyn.divergence.regression import fit_kl_regression
 
 TAG_EFFECT = {"NN": 0.0, "VB": 0.4, "JJ": -0.25, "DT": 0.15}
 PREV_EFFECT = {"NN": 0.0, "IN": 0.2, "DT": -0.1}

@@ -212,26 +212,26 @@ def test_training_split_shorter_than_a_window_gives_one_line():
 
 
 def test_unreadable_checkpoint_is_corrupt_in_the_integrity_table(tmp_path, tok_dir):
-    from lmdyn.core import registry
+    from lmdyn.core import integrity, registry
 
     good, cut = tmp_path / "good", tmp_path / "cut"
     save_checkpoint(good, tok_dir)
     save_checkpoint(cut, tok_dir, seed=1)
     f = cut / "model.safetensors"
     f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])  # header intact, data cut short
-    assert registry.unreadable(good) is None
-    why = registry.unreadable(cut)
+    assert integrity.unreadable(good) is None
+    why = integrity.unreadable(cut)
     assert why.startswith("model.safetensors is unreadable (") and "\n" not in why
     ckpts = [
         registry.Checkpoint("s", "m", 0, step, None, None, str(p))
         for step, p in ((0, good), (1, cut))
     ]
     paths = {c: Path(c.path) for c in ckpts}
-    table = registry.integrity_table(ckpts, paths, corrupt={ckpts[1]: why})
+    table = integrity.integrity_table(ckpts, paths, corrupt={ckpts[1]: why})
     assert list(table.status) == ["ok", "corrupt"] and table.note[1] == why
-    registry.require_usable(table)  # one usable step: the corrupt one is only left out
+    integrity.require_usable(table)  # one usable step: the corrupt one is only left out
     with pytest.raises(UserError) as e:
-        registry.require_usable(table[table.step == 1])
+        integrity.require_usable(table[table.step == 1])
     assert one_line(e).startswith(
         "every checkpoint of suite s model m seed 0 is unusable (1 corrupt)"
     )
@@ -555,7 +555,7 @@ def test_figures_and_regression_summaries_carry_no_wall_clock(tmp_path):
     import statsmodels.api as sm
 
     from lmdyn.divergence import figures
-    from lmdyn.divergence.regression import undated
+    from lmdyn.divergence.regression_text import undated
 
     summary = pd.DataFrame(
         {

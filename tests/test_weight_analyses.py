@@ -14,7 +14,7 @@ from conftest import tiny_model
 from test_internals import tiny_neo
 from test_workflow import REPO, SNAKEMAKE, make_corpus
 
-from lmdyn.core import registry
+from lmdyn.core import plans, registry
 from lmdyn.core.errors import UserError
 from lmdyn.core.internals import Internals, load_embeddings
 
@@ -152,7 +152,7 @@ def test_embeddings_config_runs_unchanged_against_an_offline_cache(tmp_path):
         (e["repo"], e["revision"], "gpt_neo" if "neo" in name else "gpt2")
         for name, e in spec["final"]["models"].items()
     ]
-    builds += [(c.repo, c.revision, "gpt2") for c in registry.plan("crfm-a", spec["crfm-a"])]
+    builds += [(c.repo, c.revision, "gpt2") for c in plans.plan("crfm-a", spec["crfm-a"])]
     for i, (repo, rev, arch) in enumerate(builds):
         model = (
             tiny_neo(len(tok), seed=i)

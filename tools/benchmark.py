@@ -645,7 +645,7 @@ def neurons(args):
     sys.path.insert(0, str(REPO / "scripts"))
     import torch
 
-    from lmdyn.neurons import compute as nr
+    from lmdyn.neurons import congruence as nr
 
     torch.set_num_threads(args.threads)
     g = torch.Generator().manual_seed(0)

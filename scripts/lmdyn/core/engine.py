@@ -25,6 +25,7 @@ from lmdyn.core import registry
 from lmdyn.core.checks import checkpoint_label, require_finite_weights
 from lmdyn.core.errors import UserError
 from lmdyn.core.forward import batches
+from lmdyn.core.integrity import weights_hash
 from lmdyn.core.store import Store, TaskSpec, entry_key, file_hash
 
 STATUS_COLUMNS = ["suite", "model", "seed", "step", "status", "error"]
@@ -174,7 +175,7 @@ class Engine:
 
     def keys(self, ref: dict) -> dict:
         if self.weights is None:
-            sha = registry.weights_hash(registry.resolve_ref(ref))
+            sha = weights_hash(registry.resolve_ref(ref))
         else:
             sha = self.weights.get((str(ref["model"]), int(ref["seed"]), int(ref["step"])))
         if not sha:

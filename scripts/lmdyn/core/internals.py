@@ -233,33 +233,13 @@ class Internals:
                 cache[name] = v.detach().float().clone()
             return new
 
-        def out_hook(name):
-            def hook(module, args, output):
-                first = output[0] if isinstance(output, tuple) else output
-                new = visit(name, first)
-                if new is None:
-                    return None
-                return (new, *output[1:]) if isinstance(output, tuple) else new
-
-            return hook
-
-        def in_hook(name):
-            def hook(module, args, kwargs):
-                if args:
-                    new = visit(name, args[0])
-                    return None if new is None else ((new, *args[1:]), kwargs)
-                new = visit(name, kwargs["hidden_states"])
-                return None if new is None else (args, {**kwargs, "hidden_states": new})
-
-            return hook
-
         try:
             for name, (module, side) in points.items():
                 if side == "out":
-                    handles.append(module.register_forward_hook(out_hook(name)))
+                    handles.append(module.register_forward_hook(_out_hook(visit, name)))
                 else:
                     handles.append(
-                        module.register_forward_pre_hook(in_hook(name), with_kwargs=True)
+                        module.register_forward_pre_hook(_in_hook(visit, name), with_kwargs=True)
                     )
             device = self.model.get_input_embeddings().weight.device
             logits = self.model(input_ids=input_ids.to(device)).logits
@@ -267,6 +247,33 @@ class Internals:
             for h in handles:
                 h.remove()
         return logits[..., : self.vocab_size].float(), cache
+
+
+def _out_hook(visit, name: str):
+    """Forward hook passing a module's output to ``visit``; a tensor it returns replaces the output."""
+
+    def hook(module, args, output):
+        first = output[0] if isinstance(output, tuple) else output
+        new = visit(name, first)
+        if new is None:
+            return None
+        return (new, *output[1:]) if isinstance(output, tuple) else new
+
+    return hook
+
+
+def _in_hook(visit, name: str):
+    """Forward pre-hook passing a module's hidden-state input to ``visit``; a tensor it returns
+    replaces the input."""
+
+    def hook(module, args, kwargs):
+        if args:
+            new = visit(name, args[0])
+            return None if new is None else ((new, *args[1:]), kwargs)
+        new = visit(name, kwargs["hidden_states"])
+        return None if new is None else (args, {**kwargs, "hidden_states": new})
+
+    return hook
 
 
 # ---- weights without building the model ---------------------------------------------------------

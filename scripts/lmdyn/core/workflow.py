@@ -1,7 +1,7 @@
 """What rules/common.smk asks about a config: validation, the checkpoint plans and the steps analysed.
 
 Imported by the Snakefile, which runs again for every cluster job: standard library, jsonschema and
-yaml only (no torch, no pandas). Plans come from :func:`lmdyn.core.registry.plan` (one builder per suite
+yaml only (no torch, no pandas). Plans come from :func:`lmdyn.core.plans.plan` (one builder per suite
 kind); everything derived from a plan is computed once per process, because input functions run
 once per job and a full PolyPythias plan has 7,700 checkpoints.
 """
@@ -14,13 +14,33 @@ import shutil
 from importlib.util import find_spec
 from pathlib import Path
 
-from lmdyn.core import configcheck, registry
+from lmdyn.core import configcheck, plans, registry
 from lmdyn.core.errors import UserError
 
 
 def check_config(cfg: dict, schema_path: str | Path) -> None:
     """Validate against the schema (the best-matching problem), fill defaults, then check the rules
     that span fields. Raises UserError with one line."""
+    _check_schema(cfg, schema_path)
+    _check_corpus(cfg)
+    if find_spec(cfg["pos"]["spacy_model"]) is None:
+        raise UserError(
+            f"spaCy model '{cfg['pos']['spacy_model']}' is not installed (pos.spacy_model); "
+            "pip install it or name an installed pipeline"
+        )
+    suites = Suites(cfg)
+    _check_suites(cfg, suites)
+    step = cfg["regression"]["step"]
+    if step != "last":
+        for name in cfg["suites"]:
+            if step not in suites.steps(name):
+                raise UserError(
+                    f"regression.step {step} is not a checkpoint step of suite '{name}'"
+                )
+
+
+def _check_schema(cfg: dict, schema_path: str | Path) -> None:
+    """The schema's best-matching problem, then defaults filled and the config-only cross-field checks."""
     import jsonschema
     import yaml
     from snakemake.utils import validate
@@ -41,6 +61,10 @@ def check_config(cfg: dict, schema_path: str | Path) -> None:
     validate(cfg, str(schema_path))  # fills defaults
     for problem in configcheck.problems(cfg):  # cross-field checks the config alone settles
         raise UserError(problem)
+
+
+def _check_corpus(cfg: dict) -> None:
+    """The corpus file exists, or npm is there to fetch the default one; the split fits."""
     c = cfg["corpus"]
     if c["source"] == "local":
         if not c["path"]:
@@ -56,12 +80,10 @@ def check_config(cfg: dict, schema_path: str | Path) -> None:
         raise UserError(
             f"corpus.n_eval ({c['n_eval']}) must be smaller than corpus.n_docs ({c['n_docs']})"
         )
-    if find_spec(cfg["pos"]["spacy_model"]) is None:
-        raise UserError(
-            f"spaCy model '{cfg['pos']['spacy_model']}' is not installed (pos.spacy_model); "
-            "pip install it or name an installed pipeline"
-        )
-    suites = Suites(cfg)
+
+
+def _check_suites(cfg: dict, suites: Suites) -> None:
+    """Every suite plans, micro sizes are valid, and local checkpoints fit the context length."""
     for name, suite in cfg["suites"].items():
         if suite["kind"] == "micro":
             if "models" not in suite or "seeds" not in suite:
@@ -81,13 +103,6 @@ def check_config(cfg: dict, schema_path: str | Path) -> None:
             )
             if problem:
                 raise UserError(problem)
-    step = cfg["regression"]["step"]
-    if step != "last":
-        for name in cfg["suites"]:
-            if step not in suites.steps(name):
-                raise UserError(
-                    f"regression.step {step} is not a checkpoint step of suite '{name}'"
-                )
 
 
 def balanced_steps(status: dict, model: str, seeds, steps) -> list[int]:
@@ -147,7 +162,7 @@ class Suites:
 
     def plan(self, suite: str) -> list[registry.Checkpoint]:
         if suite not in self._plans:
-            self._plans[suite] = registry.plan(suite, self.cfg["suites"][suite])
+            self._plans[suite] = plans.plan(suite, self.cfg["suites"][suite])
         return self._plans[suite]
 
     def _d(self, suite: str) -> dict:

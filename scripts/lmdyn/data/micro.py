@@ -111,17 +111,7 @@ def train_run(
     check_train_length(len(train_ids), context_length)
     data = torch.from_numpy(np.asarray(train_ids, dtype=np.int64))
     gen = torch.Generator().manual_seed(10_000 + seed)
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW(
-        [
-            {"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ],
-        lr=lr,
-        betas=(0.9, 0.95),
-        eps=1e-8,
-    )
+    opt = _optimizer(model, lr, weight_decay)
     save_at = set(steps)
     max_steps = max(steps)
     curve = []
@@ -138,21 +128,43 @@ def train_run(
     for step in range(1, max_steps + 1):
         starts = torch.randint(0, len(data) - context_length, (batch_size,), generator=gen)
         batch = torch.stack([data[s : s + context_length] for s in starts.tolist()])
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step - 1, max_steps, lr, warmup)
-        loss = model(input_ids=batch, labels=batch).loss
-        if not torch.isfinite(loss):
-            raise UserError(
-                f"{label + ': ' if label else ''}training diverged: the loss is {loss.item()} at step {step} (learning rate "
-                f"{opt.param_groups[0]['lr']:.3g}, train.lr {lr:g}); lower the suite's train.lr"
-            )
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        curve.append((step, loss.item(), opt.param_groups[0]["lr"]))
+        step_lr = lr_at(step - 1, max_steps, lr, warmup)
+        loss = _train_step(model, opt, batch, step_lr, step, lr, label)
+        curve.append((step, loss, opt.param_groups[0]["lr"]))
         if step in save_at:
             save(step)
         if log and (step % max(1, max_steps // 20) == 0 or step == max_steps):
-            log.info("step %d/%d loss %.4f (%.1fs)", step, max_steps, loss.item(), time.time() - t0)
+            log.info("step %d/%d loss %.4f (%.1fs)", step, max_steps, loss, time.time() - t0)
     return pd.DataFrame(curve, columns=["step", "loss", "lr"])
+
+
+def _optimizer(model, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW with weight decay on the matrices only (not on biases and norm gains)."""
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    return torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=lr,
+        betas=(0.9, 0.95),
+        eps=1e-8,
+    )
+
+
+def _train_step(model, opt, batch, step_lr: float, step: int, lr: float, label: str) -> float:
+    """One clipped AdamW step at learning rate ``step_lr``; returns the loss before it."""
+    for g in opt.param_groups:
+        g["lr"] = step_lr
+    loss = model(input_ids=batch, labels=batch).loss
+    if not torch.isfinite(loss):
+        raise UserError(
+            f"{label + ': ' if label else ''}training diverged: the loss is {loss.item()} at step {step} (learning rate "
+            f"{opt.param_groups[0]['lr']:.3g}, train.lr {lr:g}); lower the suite's train.lr"
+        )
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    return loss.item()

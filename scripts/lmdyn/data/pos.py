@@ -109,46 +109,40 @@ def tag_documents(texts: dict[int, str], tokens, model: str, batch_size: int = 1
     groups = tokens.groupby("doc_id", sort=False).indices
     starts = tokens["start"].to_numpy()
     ends = tokens["end"].to_numpy()
-    doc_ids = list(groups)
-    cut = {}
-    for d in doc_ids:
-        text, rows = texts[d], groups[d]
-        last = int(ends[rows].max())
-        if last > len(text) or int(starts[rows].min()) < 0:
-            raise UserError(f"document {d}: token offsets outside its text (length {len(text)})")
-        cut[d] = _parse_end(text, last)
-
+    cut = _parse_ends(texts, groups, starts, ends)
     nlp = load_spacy(model)
     # spaCy refuses texts above max_length (a memory guard for the parser/NER we do not run).
     nlp.max_length = max(nlp.max_length, max(cut.values()) + 1)
-
-    word = np.empty(n, dtype=object)
-    tag = np.empty(n, dtype=object)
-    pos = np.empty(n, dtype=object)
-    bow = np.zeros(n, dtype=bool)
-    eow = np.zeros(n, dtype=bool)
+    cols = {c: np.empty(n, dtype=object) for c in ("word", "tag", "pos")}
+    cols.update({c: np.zeros(n, dtype=bool) for c in ("bow", "eow")})
+    doc_ids = list(groups)
     total = len(doc_ids)
     every = max(1, total // 10)
     parsed = nlp.pipe((texts[d][: cut[d]] for d in doc_ids), batch_size=batch_size)
     for k, (d, doc) in enumerate(zip(doc_ids, parsed), 1):
         rows = groups[d]
         res = align_tags(doc.text, list(zip(starts[rows].tolist(), ends[rows].tolist())), doc)
-        word[rows] = [r["word"] for r in res]
-        tag[rows] = [r["tag"] for r in res]
-        pos[rows] = [r["pos"] for r in res]
-        bow[rows] = [r["bow"] for r in res]
-        eow[rows] = [r["eow"] for r in res]
+        for c, col in cols.items():
+            col[rows] = [r[c] for r in res]
         if log is not None and (k % every == 0 or k == total):
             log.info("POS tagging: %d/%d documents", k, total)
-
     return pd.DataFrame(
         {
             "doc_id": tokens["doc_id"].to_numpy(),
             "position": tokens["position"].to_numpy(),
-            "word": word,
-            "tag": tag,
-            "pos": pos,
-            "bow": bow,
-            "eow": eow,
+            **cols,
         }
     )
+
+
+def _parse_ends(texts: dict[int, str], groups: dict, starts, ends) -> dict[int, int]:
+    """Per document, where parsing may stop (see :func:`_parse_end`); UserError for token offsets
+    outside the text."""
+    cut = {}
+    for d, rows in groups.items():
+        text = texts[d]
+        last = int(ends[rows].max())
+        if last > len(text) or int(starts[rows].min()) < 0:
+            raise UserError(f"document {d}: token offsets outside its text (length {len(text)})")
+        cut[d] = _parse_end(text, last)
+    return cut

@@ -171,30 +171,10 @@ def pairwise_kl_many(
         )
     ii = torch.tensor([pos[i] for i, _ in pairs], device=dev)
     jj = torch.tensor([pos[j] for _, j in pairs], device=dev)
-    n_used = len(used)
     for t0 in range(0, n_tok, token_chunk):
         hs = [hidden[k][t0 : t0 + token_chunk].float().to(dev) * LOG2E for k in used]
         n = hs[0].shape[0]
-        zbuf = torch.empty(n * n_used * min(vocab_chunk, vocab), device=dev)
-        ebuf = torch.empty_like(zbuf)
-        m = torch.full((n, n_used), -math.inf, device=dev)  # running max of base-2 logits
-        s = torch.zeros(n, n_used, device=dev)  # s[:, i] = sum e_i, e_i = 2^(z_i - m_i)
-        u = torch.zeros(n, n_used, n_used, device=dev)  # u[:, i, j] = sum e_i (z_j - m_j)
-        for v0 in range(0, vocab, vocab_chunk):
-            sl = slice(v0, v0 + vocab_chunk)
-            k = min(vocab_chunk, vocab - v0)
-            z = zbuf[: n * n_used * k].view(n, n_used, k)
-            for c, (h, w, b) in enumerate(zip(hs, ws, b2)):
-                _chunk_logits(h, w[sl], None if b is None else b[sl], z[:, c])
-            m_new = torch.maximum(m, z.amax(2))
-            a, shift = _rescale(m, m_new)
-            z.sub_(m_new[:, :, None])
-            e = torch.exp2(z, out=ebuf[: n * n_used * k].view(n, n_used, k))
-            cross = torch.bmm(z, e.transpose(1, 2)).transpose(1, 2)  # [n, i, j]
-            # re-reference the running sums to the new maxima: e_i scales by a_i, z_j - m_j moves by shift_j
-            u = a[:, :, None] * (u + s[:, :, None] * shift[:, None, :]) + cross
-            s = a * s + e.sum(2)
-            m = m_new
+        s, u = _cross_sums(hs, ws, b2, vocab_chunk)
         log_s = torch.log(s)
         diag = torch.diagonal(u, dim1=1, dim2=2)  # [n, S]
         # KL(i||j) = E_pi[z_i - z_j] - lse_i + lse_j; the maxima cancel between the two terms
@@ -203,3 +183,31 @@ def pairwise_kl_many(
         out[:, 0, t0 : t0 + n] = kl_ij.T.cpu()
         out[:, 1, t0 : t0 + n] = kl_ji.T.cpu()
     return out
+
+
+def _cross_sums(hs, ws, b2, vocab_chunk: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Over the vocabulary, for one token chunk of S checkpoints' base-2 hidden states: s[:, i] = sum
+    e_i and u[:, i, j] = sum e_i (z_j - m_j), with e_i = 2^(z_i - m_i) and m_i the maximum logit."""
+    n, n_used = hs[0].shape[0], len(hs)
+    dev, vocab = ws[0].device, ws[0].shape[0]
+    zbuf = torch.empty(n * n_used * min(vocab_chunk, vocab), device=dev)
+    ebuf = torch.empty_like(zbuf)
+    m = torch.full((n, n_used), -math.inf, device=dev)  # running max of base-2 logits
+    s = torch.zeros(n, n_used, device=dev)
+    u = torch.zeros(n, n_used, n_used, device=dev)
+    for v0 in range(0, vocab, vocab_chunk):
+        sl = slice(v0, v0 + vocab_chunk)
+        k = min(vocab_chunk, vocab - v0)
+        z = zbuf[: n * n_used * k].view(n, n_used, k)
+        for c, (h, w, b) in enumerate(zip(hs, ws, b2)):
+            _chunk_logits(h, w[sl], None if b is None else b[sl], z[:, c])
+        m_new = torch.maximum(m, z.amax(2))
+        a, shift = _rescale(m, m_new)
+        z.sub_(m_new[:, :, None])
+        e = torch.exp2(z, out=ebuf[: n * n_used * k].view(n, n_used, k))
+        cross = torch.bmm(z, e.transpose(1, 2)).transpose(1, 2)  # [n, i, j]
+        # re-reference the running sums to the new maxima: e_i scales by a_i, z_j - m_j moves by shift_j
+        u = a[:, :, None] * (u + s[:, :, None] * shift[:, None, :]) + cross
+        s = a * s + e.sum(2)
+        m = m_new
+    return s, u

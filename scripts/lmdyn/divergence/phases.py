@@ -76,6 +76,21 @@ def detect_phases(
     Returns the change points (ints, the interpolated onset a float, or None), ``<point>_value`` (the curve's
     value there), ``uniform_band`` (the band used) and ``last_step``.
     """
+    steps, curves = _sorted_curves(steps, kl_uniform, kl_unigram, nll, kl_seeds)
+    out = dict.fromkeys(CHANGE_POINTS)
+    out.update({f"{k}_value": None for k in _VALUES})
+    out["last_step"] = int(steps[-1])
+    out.update(_uniform_end(*_finite(steps, curves["kl_uniform"]), uniform_band))
+    out.update(_unigram_min(*_finite(steps, curves["kl_unigram"])))
+    out.update(_contextual_onset(*_finite(steps, curves["nll"]), unigram_entropy))
+    if "kl_seeds" in curves:
+        out.update(_seed_return(*_finite(steps, curves["kl_seeds"]), return_frac, min_fall))
+    return out
+
+
+def _sorted_curves(steps, kl_uniform, kl_unigram, nll, kl_seeds) -> tuple[np.ndarray, dict]:
+    """Steps (float, ascending) and the curves in the same order; ValueError on a shape mismatch
+    or steps that are not unique integers."""
     steps = np.asarray(steps, dtype=float)
     curves = {"kl_uniform": kl_uniform, "kl_unigram": kl_unigram, "nll": nll}
     if kl_seeds is not None:
@@ -89,53 +104,58 @@ def detect_phases(
     steps = steps[order]
     if np.any(np.diff(steps) == 0):
         raise ValueError("steps must be unique")
-    curves = {k: np.asarray(v, dtype=float)[order] for k, v in curves.items()}
-    out = dict.fromkeys(CHANGE_POINTS)
-    out.update({f"{k}_value": None for k in _VALUES})
-    out["last_step"] = int(steps[-1])
+    return steps, {k: np.asarray(v, dtype=float)[order] for k, v in curves.items()}
 
-    s, y = _finite(steps, curves["kl_uniform"])
+
+def _uniform_end(s: np.ndarray, y: np.ndarray, uniform_band: float | None) -> dict:
     band = (
         uniform_band
         if uniform_band is not None
         else max(0.05, 0.05 * (np.ptp(y) if len(y) else 0.0))
     )
-    out["uniform_band"] = float(band)
+    out = {"uniform_band": float(band)}
     if len(y):
         outside = np.abs(y - y[0]) > band
         k = (np.argmax(outside) if outside.any() else len(y)) - 1
         k = max(k, 0)  # the first point is inside its own band by definition
         out["uniform_end"], out["uniform_end_value"] = int(s[k]), float(y[k])
+    return out
 
-    s, y = _finite(steps, curves["kl_unigram"])
+
+def _unigram_min(s: np.ndarray, y: np.ndarray) -> dict:
     after0 = s > 0 if (s > 0).any() else np.ones_like(s, dtype=bool)
-    if len(y):
-        k = np.flatnonzero(after0)[np.argmin(y[after0])]
-        out["unigram_min"], out["unigram_min_value"] = int(s[k]), float(y[k])
+    if not len(y):
+        return {}
+    k = np.flatnonzero(after0)[np.argmin(y[after0])]
+    return {"unigram_min": int(s[k]), "unigram_min_value": float(y[k])}
 
-    s, y = _finite(steps, curves["nll"])
+
+def _contextual_onset(s: np.ndarray, y: np.ndarray, unigram_entropy: float) -> dict:
     below = np.flatnonzero(y < unigram_entropy)
-    if len(below):
-        k = below[0]
-        out["contextual_onset"], out["contextual_onset_value"] = int(s[k]), float(y[k])
-        if k == 0:
-            out["contextual_onset_interp"] = float(s[0])
-        else:
-            # y[k-1] >= H > y[k]: fraction of the way from the previous grid point to the crossing.
-            t = (y[k - 1] - unigram_entropy) / (y[k - 1] - y[k])
-            x0, x1 = _log(s[k - 1]), _log(s[k])
-            out["contextual_onset_interp"] = _unlog(x0 + t * (x1 - x0))
+    if not len(below):
+        return {}
+    k = below[0]
+    out = {"contextual_onset": int(s[k]), "contextual_onset_value": float(y[k])}
+    if k == 0:
+        out["contextual_onset_interp"] = float(s[0])
+    else:
+        # y[k-1] >= H > y[k]: fraction of the way from the previous grid point to the crossing.
+        t = (y[k - 1] - unigram_entropy) / (y[k - 1] - y[k])
+        x0, x1 = _log(s[k - 1]), _log(s[k])
+        out["contextual_onset_interp"] = _unlog(x0 + t * (x1 - x0))
+    return out
 
-    if "kl_seeds" in curves:
-        s, y = _finite(steps, curves["kl_seeds"])
-        if len(y):
-            p = int(np.argmax(y))
-            out["seed_peak"], out["seed_peak_value"] = int(s[p]), float(y[p])
-            rest = y[p + 1 :]
-            if len(rest) and y[p] - rest.min() > min_fall:
-                threshold = y[p] - return_frac * (y[p] - rest.min())
-                k = p + 1 + int(np.argmax(rest <= threshold))
-                out["seed_return"], out["seed_return_value"] = int(s[k]), float(y[k])
+
+def _seed_return(s: np.ndarray, y: np.ndarray, return_frac: float, min_fall: float) -> dict:
+    if not len(y):
+        return {}
+    p = int(np.argmax(y))
+    out = {"seed_peak": int(s[p]), "seed_peak_value": float(y[p])}
+    rest = y[p + 1 :]
+    if len(rest) and y[p] - rest.min() > min_fall:
+        threshold = y[p] - return_frac * (y[p] - rest.min())
+        k = p + 1 + int(np.argmax(rest <= threshold))
+        out["seed_return"], out["seed_return_value"] = int(s[k]), float(y[k])
     return out
 
 

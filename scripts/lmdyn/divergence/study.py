@@ -70,59 +70,52 @@ class ModelStudy:
         docs = d.doc_id.to_numpy()
         for metric in SEED_METRICS:
             means = [metrics[s][metric].mean() for s in seeds]
-            self.curves.append(
-                {
-                    "step": step,
-                    "metric": metric,
-                    **_ci(d[metric].to_numpy(), docs, self.n_boot, self.seed),
-                    "seed_min": min(means),
-                    "seed_max": max(means),
-                    "n_seeds": len(seeds),
-                }
+            self._curve(
+                step, metric, d[metric].to_numpy(), docs, min(means), max(means), len(seeds)
             )
         if len(seed_pairs):
-            sp = seed_pairs.assign(kl=(seed_pairs.kl_ab + seed_pairs.kl_ba) / 2)
-            tok = sp.groupby(KEYS, as_index=False)[["kl_ab", "kl_ba", "kl"]].mean()
-            t = self._frame(tok)
-            t = t.merge(avg[KEYS + ["nll"]], on=KEYS)
-            pair_means = sp.groupby(["seed_a", "seed_b"]).kl.mean()
-            for col, name in (
-                ("kl_ab", "kl_seeds_ab"),
-                ("kl_ba", "kl_seeds_ba"),
-                ("kl", "kl_seeds"),
-            ):
-                self.curves.append(
-                    {
-                        "step": step,
-                        "metric": name,
-                        **_ci(t[col].to_numpy(), t.doc_id.to_numpy(), self.n_boot, self.seed),
-                        "seed_min": pair_means.min(),
-                        "seed_max": pair_means.max(),
-                        "n_seeds": len(seeds),
-                    }
-                )
-            self._seed_groups(step, t)
-            self._sigma(step, t, "kl", "kl_seeds")
-            for grouping in ("tag", "freq_bin", "class"):
-                g = t.groupby(grouping, observed=True)[["kl", "nll"]].mean().reset_index()
-                g = g.rename(columns={grouping: "group"}).assign(grouping=grouping, step=step)
-                self.traj.append(g.assign(group=g.group.astype(str)))
-            self._dh(step, seed_pairs, metrics)
+            self._add_seed_pairs(step, metrics, seed_pairs, avg)
         if len(step_pairs):
-            st = step_pairs.assign(kl=(step_pairs.kl_ab + step_pairs.kl_ba) / 2)
-            tok = self._frame(st.groupby(KEYS, as_index=False).kl.mean())
-            per = st.groupby("seed").kl.mean()
-            self.curves.append(
-                {
-                    "step": step,
-                    "metric": "kl_steps",
-                    **_ci(tok.kl.to_numpy(), tok.doc_id.to_numpy(), self.n_boot, self.seed),
-                    "seed_min": per.min(),
-                    "seed_max": per.max(),
-                    "n_seeds": len(per),
-                }
-            )
-            self._sigma(step, tok, "kl", "kl_steps")
+            self._add_step_pairs(step, step_pairs)
+
+    def _curve(self, step, metric, values, docs, seed_min, seed_max, n_seeds) -> None:
+        self.curves.append(
+            {
+                "step": step,
+                "metric": metric,
+                **_ci(values, docs, self.n_boot, self.seed),
+                "seed_min": seed_min,
+                "seed_max": seed_max,
+                "n_seeds": n_seeds,
+            }
+        )
+
+    def _add_seed_pairs(self, step, metrics: dict, seed_pairs: pd.DataFrame, avg) -> None:
+        """Cross-seed curves, subgroup tables, sigma and dH of one step."""
+        sp = seed_pairs.assign(kl=(seed_pairs.kl_ab + seed_pairs.kl_ba) / 2)
+        tok = sp.groupby(KEYS, as_index=False)[["kl_ab", "kl_ba", "kl"]].mean()
+        t = self._frame(tok)
+        t = t.merge(avg[KEYS + ["nll"]], on=KEYS)
+        pair_means = sp.groupby(["seed_a", "seed_b"]).kl.mean()
+        for col, name in (("kl_ab", "kl_seeds_ab"), ("kl_ba", "kl_seeds_ba"), ("kl", "kl_seeds")):
+            lo, hi = pair_means.min(), pair_means.max()
+            self._curve(step, name, t[col].to_numpy(), t.doc_id.to_numpy(), lo, hi, len(metrics))
+        self._seed_groups(step, t)
+        self._sigma(step, t, "kl", "kl_seeds")
+        for grouping in ("tag", "freq_bin", "class"):
+            g = t.groupby(grouping, observed=True)[["kl", "nll"]].mean().reset_index()
+            g = g.rename(columns={grouping: "group"}).assign(grouping=grouping, step=step)
+            self.traj.append(g.assign(group=g.group.astype(str)))
+        self._dh(step, seed_pairs, metrics)
+
+    def _add_step_pairs(self, step, step_pairs: pd.DataFrame) -> None:
+        """The curve and sigma of KL between each seed's step and its previous grid step."""
+        st = step_pairs.assign(kl=(step_pairs.kl_ab + step_pairs.kl_ba) / 2)
+        tok = self._frame(st.groupby(KEYS, as_index=False).kl.mean())
+        per = st.groupby("seed").kl.mean()
+        kl, docs = tok.kl.to_numpy(), tok.doc_id.to_numpy()
+        self._curve(step, "kl_steps", kl, docs, per.min(), per.max(), len(per))
+        self._sigma(step, tok, "kl", "kl_steps")
 
     def _seed_groups(self, step, t):
         for grouping in ("freq_bin", "class", "class_prev"):

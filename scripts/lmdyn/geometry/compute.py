@@ -190,12 +190,11 @@ def layer_classifier(
     control (random vectors, document split), transfer (raw classifier on the second corpus),
     length (raw, document split, first L' tokens).
     """
-    C, N, L, d = states.shape
+    C = states.shape[0]
     if C < 2:
         raise UserError(
             "geometry: the layer classifier needs at least 2 classes (embedding + 1 block)"
         )
-    chance = 1.0 / C
     X, y, g = flatten(states, docs)
     tr, te = document_split(g, test_size, seed)
     rows = []
@@ -208,12 +207,27 @@ def layer_classifier(
                 split=split,
                 n_tokens=n_tokens,
                 **r,
-                chance=chance,
+                chance=1.0 / C,
                 n_train=n_train,
                 n_classes=C,
             )
         )
 
+    raw = _main_variants(add, states, docs, (X, y, g), (tr, te), test_size, max_iter, seed)
+    if transfer is not None:
+        _transfer_variant(add, raw, transfer, states, len(tr))
+    _length_variants(add, states, docs, lengths, test_size, max_iter, seed)
+    if lengths:  # the full length L belongs to the length curve too: the raw document-split row
+        r = rows[0].copy()
+        r["variant"] = "length"
+        rows.append(r)
+    return {"accuracy": pd.DataFrame(rows), "attribution": _attribution(raw)}
+
+
+def _main_variants(add, states, docs, data, split, test_size, max_iter, seed):
+    """raw (document and vector split), normalised and control on the main states; the raw
+    document-split classifier is returned (transfer and attribution reuse it)."""
+    (X, y, g), (tr, te), L = data, split, states.shape[2]
     raw = fit_classifier(X[tr], y[tr], max_iter, seed)
     add("raw", "document", L, raw, X[te], y[te], g[te], len(tr), 0)
     vtr, vte = vector_split(len(y), test_size, seed)
@@ -222,40 +236,47 @@ def layer_classifier(
     Xu = _unit(X)
     uni = fit_classifier(Xu[tr], y[tr], max_iter, seed)
     add("normalised", "document", L, uni, Xu[te], y[te], g[te], len(tr), 2)
-    del Xu
+    del Xu  # one copy of the states at a time
     Xr, _, _ = flatten(random_control(states, seed), docs)
     ctl = fit_classifier(Xr[tr], y[tr], max_iter, seed)
     add("control", "document", L, ctl, Xr[te], y[te], g[te], len(tr), 3)
-    del Xr
-    if transfer is not None:
-        ts, td = transfer
-        if ts.shape[0] != C or ts.shape[-1] != d:
-            raise UserError(
-                f"geometry: transfer states have shape {ts.shape}, main states {states.shape}"
-            )
-        Xt, yt, gt = flatten(ts, td)
-        add("transfer", "corpus", ts.shape[2], raw, Xt, yt, gt, len(tr), 4)
+    return raw
+
+
+def _transfer_variant(add, raw, transfer, states, n_train: int) -> None:
+    """The raw classifier on the states of a second corpus."""
+    ts, td = transfer
+    if ts.shape[0] != states.shape[0] or ts.shape[-1] != states.shape[-1]:
+        raise UserError(
+            f"geometry: transfer states have shape {ts.shape}, main states {states.shape}"
+        )
+    Xt, yt, gt = flatten(ts, td)
+    add("transfer", "corpus", ts.shape[2], raw, Xt, yt, gt, n_train, 4)
+
+
+def _length_variants(add, states, docs, lengths, test_size, max_iter, seed) -> None:
+    """Document split on the first L' tokens of every window, for every L' of ``lengths`` below L."""
+    L = states.shape[2]
     for i, n_tok in enumerate(sorted({int(k) for k in (lengths or []) if 0 < int(k) < L})):
         Xl, yl, gl = flatten(np.ascontiguousarray(states[:, :, :n_tok]), docs)
         ltr, lte = document_split(gl, test_size, seed)
         clf = fit_classifier(Xl[ltr], yl[ltr], max_iter, seed)
         add("length", "document", n_tok, clf, Xl[lte], yl[lte], gl[lte], len(ltr), 5 + i)
-    if lengths:
-        r = rows[0].copy()
-        r["variant"] = "length"
-        rows.append(r)
+
+
+def _attribution(raw) -> pd.DataFrame:
+    """Each input dimension's share of the raw classifier's absolute weights, largest first."""
     coef = np.abs(raw[-1].coef_).sum(0)
     share = coef / max(coef.sum(), 1e-300)
     order = np.argsort(-share, kind="stable")
-    attribution = pd.DataFrame(
+    return pd.DataFrame(
         {
             "dimension": order,
             "share": share[order],
-            "rank": np.arange(1, d + 1),
+            "rank": np.arange(1, len(share) + 1),
             "cumulative_share": np.cumsum(share[order]),
         }
     )
-    return {"accuracy": pd.DataFrame(rows), "attribution": attribution}
 
 
 # ---- per-checkpoint state files and the per-run analysis ------------------------------------------

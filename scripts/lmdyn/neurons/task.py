@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from lmdyn.core.engine import Task
 from lmdyn.neurons import NEURONS, TABLES
-from lmdyn.neurons.compute import checkpoint_tables, encode_pair, sample_windows, target_id
+from lmdyn.neurons.activation import sample_windows
+from lmdyn.neurons.checkpoint import checkpoint_tables
+from lmdyn.neurons.prompts import encode_pair, target_id
 
 
 class TokenNeurons(Task):
