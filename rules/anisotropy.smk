@@ -1,35 +1,7 @@
-rule anisotropy_run:
-    """Embedding anisotropy at every sound step of one run (model x seed), one process; each
-    checkpoint's result is kept in the result store (a rerun computes only what is missing).
-    """
-    input:
-        run=checkpoint_run,
-        integrity="results/integrity/{suite}/{model}/seed{seed}.csv",  # this run's
-        unigram="results/unigram/{suite}.parquet",
-    output:
-        stats="results/anisotropy/{suite}/{model}/seed{seed}.parquet",
-        hist="results/anisotropy/{suite}/{model}/seed{seed}_hist.parquet",
-    log:
-        "logs/anisotropy_run/{suite}/{model}/seed{seed}.log",
-    benchmark:
-        "benchmarks/anisotropy_run/{suite}/{model}/seed{seed}.tsv"
-    conda:
-        "../envs/torch.yaml"
-    threads: config["anisotropy"]["threads"]
-    resources:
-        mem_mb=config["anisotropy"]["mem_mb"],
-        runtime=config["anisotropy"]["runtime"],
-    params:
-        checkpoints=run_refs,
-        task=get_task("anisotropy"),
-    script:
-        "../scripts/anisotropy_run.py"
-
-
 rule anisotropy_suite:
     """Suite tables of embedding anisotropy (parquet and CSV)."""
     input:
-        unpack(anisotropy_suite_inputs),
+        unpack(get_family_run_tables("anisotropy")),
     output:
         table="results/anisotropy/{suite}/anisotropy.parquet",
         csv=report(
@@ -45,7 +17,8 @@ rule anisotropy_suite:
     conda:
         "../envs/data.yaml"
     params:
-        steps=suite_sound_steps,
+        steps=suite_analysis_steps,
+        entries=get_family_entries("anisotropy"),  # what the run tables hold (inputs are ancient)
     script:
         "../scripts/anisotropy_suite.py"
 

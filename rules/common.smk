@@ -9,7 +9,14 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from lmdyn.core.errors import UserError  # noqa: E402
 from lmdyn.core.workflow import Suites, check_config  # noqa: E402
 from lmdyn.divergence.comparisons import comparisons  # noqa: E402
-from lmdyn.core.tasks import entries_of, task_params  # noqa: E402
+from lmdyn.core.tasks import (  # noqa: E402
+    FAMILY_TASKS,
+    enabled_families,
+    entries_of,
+    run_table_paths,
+    run_tasks,
+    task_params,
+)
 
 # ---- validation -----------------------------------------------------------------------------------
 
@@ -126,7 +133,7 @@ def integrity_inputs(wildcards):
 def run_status_inputs(wildcards):
     s = wildcards.suite
     return [
-        f"results/runs/{s}/{m}/seed{k}.csv"
+        ancient(f"results/runs/{s}/{m}/seed{k}.csv")
         for m in SUITES.models(s)
         for k in SUITES.seeds(s)
     ]
@@ -434,8 +441,9 @@ def final_outputs():
         figures = ["kl_reference", "regression"]
         figures += suite_comparisons(s).figures(models)
         out += [f"results/figures/{s}/{f}.png" for f in figures]
-        out += weight_analysis_outputs(s)
-        out += activation_outputs(s)  # layer geometry and token neurons
+        out += run_outputs(s)
+        for family in enabled_families(config)[1:]:
+            out += family_outputs(s, family)
         if SUITES.is_micro(s):
             out += [
                 f"results/training/{s}/{m}/seed{k}.tsv"
@@ -448,74 +456,127 @@ def final_outputs():
 # ---- per-run families: probe, anisotropy, geometry, neurons --------------------------------------
 
 
-def _run_tables(suite, family, suffixes):
-    # Through the integrity checkpoint: the suite job's params (suite_sound_steps) need its table, and
-    # a suite job created before it is known would always be flagged for a rerun. (The run jobs are
-    # in the DAG from the start all the same: rule all asks for their tables, see run_outputs.)
-    tables = {"integrity": checkpoints.integrity.get(suite=suite).output.table}
-    return tables | {
-        name: [
-            f"results/{family}/{suite}/{m}/seed{seed}{suffix}.parquet"
-            for m in SUITES.models(suite)
-            for seed in SUITES.seeds(suite)
-        ]
-        for name, suffix in suffixes.items()
-    }
-
-
-def probe_suite_inputs(wildcards):
-    return _run_tables(
-        wildcards.suite,
-        "probe",
-        {"probe": "", "deciles": "_deciles", "tokens": "_tokens"},
-    )
-
-
-def anisotropy_suite_inputs(wildcards):
-    return _run_tables(wildcards.suite, "anisotropy", {"stats": "", "hist": "_hist"})
-
-
 def run_outputs(suite):
-    """Per-run tables of the probe, anisotropy, layer geometry and token neurons, asked by rule all directly (not
-    only through the suite jobs, which wait for the integrity checkpoint): each run's jobs start as
-    soon as that run is trained or fetched, beside the other runs' training."""
-    runs = [(m, k) for m in SUITES.models(suite) for k in SUITES.seeds(suite)]
+    """Every run's checkpoint job, asked by rule all directly (not only through the suite jobs,
+    which wait for the integrity checkpoint): each run's tasks start as soon as that run is
+    trained or fetched, beside the other runs' training."""
     return [
-        path
-        for m, k in runs
-        for path in (
-            f"results/probe/{suite}/{m}/seed{k}.parquet",
-            f"results/anisotropy/{suite}/{m}/seed{k}.parquet",
-            f"results/geometry/{suite}/{m}/seed{k}/accuracy.parquet",
-            f"results/neurons/{suite}/{m}/seed{k}/summary.parquet",
-        )
+        f"results/runs/{suite}/{m}/seed{k}.csv"
+        for m in SUITES.models(suite)
+        for k in SUITES.seeds(suite)
     ]
 
 
-def weight_analysis_outputs(suite):
-    return (
-        run_outputs(suite)
-        + [
-            f"results/probe/{suite}/probe.csv",
-            f"results/anisotropy/{suite}/anisotropy.csv",
-        ]
-        + [
-            f"results/figures/{suite}/{name}.png"
-            for name in (
-                "probe_kl",
-                "probe_scatter",
-                "probe_pca",
-                "anisotropy_hist",
-                "anisotropy_mean",
-            )
-        ]
+# ---- the run's checkpoint job and the jobs that read the store through it ----------------------
+
+
+def get_run_tasks(wildcards):
+    """Every enabled family's tasks of a run (name -> options, code version, tuning)."""
+    return run_tasks(config, wildcards.suite)
+
+
+def get_run_threads():
+    return max(
+        p["tuning"]["threads"]
+        for s in config["suites"]
+        for p in run_tasks(config, s).values()
     )
 
 
-def transfer_tokens(wildcards):
+def get_run_table_outputs():
+    """The run's tables of every enabled family but the first (output name -> path)."""
+    return run_table_paths(enabled_families(config))
+
+
+def get_transfer_tokens(wildcards):
+    if "geometry" not in enabled_families(config):
+        return []
     if config["geometry"]["transfer"]["source"] is None:
         return []
     return f"results/geometry/{wildcards.suite}/transfer_tokens.parquet"
+
+
+def get_run_status_entries(wildcards):
+    """What the status tables reflect: every run's checkpoints and tasks."""
+    s = wildcards.suite
+    return {
+        "checkpoints": [
+            SUITES.ref(s, m, k, c.step)
+            for m in SUITES.models(s)
+            for k in SUITES.seeds(s)
+            for c in SUITES.run(s, m, k)
+        ],
+        "tasks": run_tasks(config, s),
+    }
+
+
+def get_pair_entries(wildcards):
+    """What the pair job at a step reads: the weights of every side and the metrics task."""
+    sides = pair_checkpoints(wildcards)
+    return entries_of(
+        checkpoints.integrity.get(suite=wildcards.suite).output.table,
+        [tuple(k.split("/")) for k in sides],
+        task_params(config, "metrics", wildcards.suite),
+    )
+
+
+def get_metrics_entries(wildcards):
+    """What a job reading per-token metrics reads: one model's steps (model tables) or the steps
+    every model has (regression), every seed."""
+    s = wildcards.suite
+    one = hasattr(wildcards, "model")
+    sides = [
+        (m, k, t)
+        for m in ([wildcards.model] if one else SUITES.models(s))
+        for t in (analysis_steps(s, m) if one else common_steps(s))
+        for k in SUITES.seeds(s)
+    ]
+    return entries_of(
+        checkpoints.integrity.get(suite=s).output.table,
+        sides,
+        task_params(config, "metrics", s),
+    )
+
+
+def get_family_run_tables(family):
+    """Input function of a family's suite job: every run's tables (ancient: a run job rerun for
+    another family rewrites them unchanged), through the integrity and run status checkpoints.
+    """
+
+    def inputs(wildcards):
+        s = wildcards.suite
+        runs = [(m, k) for m in SUITES.models(s) for k in SUITES.seeds(s)]
+        out = {
+            "integrity": checkpoints.integrity.get(suite=s).output.table,
+            "runs_table": ancient(checkpoints.run_status.get(suite=s).output.table),
+        }
+        for name, path in run_table_paths([family]).items():
+            out[name] = [
+                ancient(path.format(suite=s, model=m, seed=k)) for m, k in runs
+            ]
+        return out
+
+    return inputs
+
+
+def get_family_entries(family):
+    """Params of a family's suite job: what its run tables hold (weights and tasks)."""
+
+    def params(wildcards):
+        s = wildcards.suite
+        sides = [
+            (m, k, t)
+            for m in SUITES.models(s)
+            for t in analysis_steps(s, m)
+            for k in SUITES.seeds(s)
+        ]
+        return entries_of(
+            checkpoints.integrity.get(suite=s).output.table,
+            sides,
+            run_tasks(config, s, [family]),
+        )
+
+    return params
 
 
 def transfer_local(wildcards):
@@ -537,85 +598,23 @@ NEURON_TABLES = (
 )
 
 
-def run_tables(wildcards, family, names):
-    s = wildcards.suite
-    # through the integrity checkpoint (its table as an input): a suite job created before the
-    # checkpoint is known would be flagged for a rerun every time (no-op reruns break)
-    tables = {
-        "integrity": checkpoints.integrity.get(suite=s).output.table,
-        "runs_table": checkpoints.run_status.get(suite=s).output.table,
-    }
-    return tables | {
-        name: [
-            f"results/{family}/{s}/{m}/seed{seed}/{name}.parquet"
-            for m in SUITES.models(s)
-            for seed in SUITES.seeds(s)
-        ]
-        for name in names
-    }
+FAMILY_OUTPUTS = {
+    "probe": (["probe"], ["probe_kl", "probe_scatter", "probe_pca"]),
+    "anisotropy": (["anisotropy"], ["anisotropy_hist", "anisotropy_mean"]),
+    "geometry": (
+        GEOMETRY_TABLES,
+        ["geometry_accuracy", "geometry_norms", "geometry_pca", "geometry_attribution"],
+    ),
+    "neurons": (
+        NEURON_TABLES,
+        ["neurons_lens", "neurons_patching", "neurons_emergence", "neurons_activation"],
+    ),
+}
 
 
-def geometry_run_tables(wildcards):
-    return run_tables(wildcards, "geometry", GEOMETRY_TABLES)
-
-
-def neurons_run_tables(wildcards):
-    return run_tables(wildcards, "neurons", NEURON_TABLES)
-
-
-def get_task(name):
-    """The task param of a family's run job: options and code version (lmdyn.core.tasks)."""
-
-    def params(wildcards):
-        return task_params(config, name, wildcards.suite)
-
-    return params
-
-
-def get_pair_entries(wildcards):
-    """What the pair job at a step reads: the weights of every side and the metrics task."""
-    sides = pair_checkpoints(wildcards)
-    return entries_of(
-        checkpoints.integrity.get(suite=wildcards.suite).output.table,
-        [tuple(k.split("/")) for k in sides],
-        task_params(config, "metrics", wildcards.suite),
-    )
-
-
-def get_metrics_entries(wildcards):
-    """What a job reading per-token metrics reads (model tables, regression)."""
-    s = wildcards.suite
-    models = [wildcards.model] if hasattr(wildcards, "model") else SUITES.models(s)
-    sides = [
-        (m, k, t)
-        for m in models
-        for t in (
-            analysis_steps(s, m) if hasattr(wildcards, "model") else common_steps(s)
-        )
-        for k in SUITES.seeds(s)
+def family_outputs(s, family):
+    """A family's suite tables (CSV) and figures (for rule all and its target rule)."""
+    tables, figures = FAMILY_OUTPUTS[family]
+    return [f"results/{family}/{s}/{t}.csv" for t in tables] + [
+        f"results/figures/{s}/{f}.png" for f in figures
     ]
-    return entries_of(
-        checkpoints.integrity.get(suite=s).output.table,
-        sides,
-        task_params(config, "metrics", s),
-    )
-
-
-def activation_outputs(s):
-    """Suite outputs of both families (for rule all)."""
-    out = [f"results/geometry/{s}/{name}.csv" for name in GEOMETRY_TABLES]
-    out += [f"results/neurons/{s}/{name}.csv" for name in NEURON_TABLES]
-    out += [
-        f"results/figures/{s}/{name}.png"
-        for name in (
-            "geometry_accuracy",
-            "geometry_norms",
-            "geometry_pca",
-            "geometry_attribution",
-            "neurons_lens",
-            "neurons_patching",
-            "neurons_emergence",
-            "neurons_activation",
-        )
-    ]
-    return out

@@ -23,51 +23,10 @@ rule transfer_tokens:
         "../scripts/transfer_tokens.py"
 
 
-rule geometry_run:
-    """Layer geometry of every sound checkpoint of one run, in one process: the states of every
-    layer (forward hooks on the evaluation windows sampled, and the transfer corpus'), then norms
-    per layer, PCA by layer, the layer classifier (document and vector split, unit-normalised,
-    random control, transfer, accuracy against L) with document-bootstrap intervals and the
-    per-dimension attribution. States and tables are kept in the result store: a changed
-    classifier option reads the stored states, no checkpoint.
-    """
-    input:
-        run=checkpoint_run,
-        integrity="results/integrity/{suite}/{model}/seed{seed}.csv",  # this run's
-        tokens="results/tokens/{suite}.parquet",
-        unigram="results/unigram/{suite}.parquet",
-        transfer=transfer_tokens,
-    output:
-        **{
-            name: f"results/geometry/{{suite}}/{{model}}/seed{{seed}}/{name}.parquet"
-            for name in GEOMETRY_TABLES
-        },
-    log:
-        "logs/geometry_run/{suite}/{model}/seed{seed}.log",
-    benchmark:
-        "benchmarks/geometry_run/{suite}/{model}/seed{seed}.tsv"
-    conda:
-        "../envs/torch.yaml"
-    threads: 1
-    resources:
-        mem_mb=config["metrics"]["mem_mb"],
-        gpu=config["metrics"]["gpus"],
-        runtime=config["metrics"]["runtime"],
-    params:
-        checkpoints=run_refs,
-        layers=get_task("layers"),
-        geometry=get_task("geometry"),
-        device=config["metrics"]["device"],
-        dtype=config["metrics"]["dtype"],
-        batch_size=config["metrics"]["batch_size"],
-    script:
-        "../scripts/geometry_run.py"
-
-
 rule geometry_suite:
     """All runs of a suite in one table per kind (parquet and CSV) (figures: figure_geometry)."""
     input:
-        unpack(geometry_run_tables),
+        unpack(get_family_run_tables("geometry")),
     output:
         **{name: f"results/geometry/{{suite}}/{name}.csv" for name in GEOMETRY_TABLES},
         **{
@@ -81,6 +40,7 @@ rule geometry_suite:
     params:
         suite="{suite}",
         steps=suite_analysis_steps,
+        entries=get_family_entries("geometry"),  # what the run tables hold (inputs are ancient)
     script:
         "../scripts/geometry_suite.py"
 

@@ -1,44 +1,7 @@
-rule neurons_run:
-    """Token neurons of every sound checkpoint of one run, in one process: logit lens, activation
-    patching per layer and per MLP neuron, neuron-token congruence, activation against prediction;
-    each checkpoint's tables are kept in the result store (a rerun computes only what is missing).
-    """
-    input:
-        run=checkpoint_run,
-        integrity="results/integrity/{suite}/{model}/seed{seed}.csv",  # this run's
-        tokens="results/tokens/{suite}.parquet",
-        unigram="results/unigram/{suite}.parquet",
-        tokenizer=tokenizer_dir,
-    output:
-        **{
-            name: f"results/neurons/{{suite}}/{{model}}/seed{{seed}}/{name}.parquet"
-            for name in NEURON_TABLES
-        },
-    log:
-        "logs/neurons_run/{suite}/{model}/seed{seed}.log",
-    benchmark:
-        "benchmarks/neurons_run/{suite}/{model}/seed{seed}.tsv"
-    conda:
-        "../envs/torch.yaml"
-    threads: 1
-    resources:
-        mem_mb=config["metrics"]["mem_mb"],
-        gpu=config["metrics"]["gpus"],
-        runtime=config["metrics"]["runtime"],
-    params:
-        checkpoints=run_refs,
-        task=get_task("neurons"),
-        device=config["metrics"]["device"],
-        dtype=config["metrics"]["dtype"],
-        batch_size=config["metrics"]["batch_size"],
-    script:
-        "../scripts/neurons_run.py"
-
-
 rule neurons_suite:
     """All runs of a suite in one table per kind (parquet and CSV) (figures: figure_neurons)."""
     input:
-        unpack(neurons_run_tables),
+        unpack(get_family_run_tables("neurons")),
     output:
         **{name: f"results/neurons/{{suite}}/{name}.csv" for name in NEURON_TABLES},
         **{
@@ -52,6 +15,7 @@ rule neurons_suite:
     params:
         suite="{suite}",
         steps=suite_analysis_steps,
+        entries=get_family_entries("neurons"),  # what the run tables hold (inputs are ancient)
     script:
         "../scripts/neurons_suite.py"
 

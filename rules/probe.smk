@@ -1,36 +1,7 @@
-rule probe_run:
-    """Unigram latent probe at every sound step of one run (model x seed), one process; each
-    checkpoint's result is kept in the result store (a rerun computes only what is missing).
-    """
-    input:
-        run=checkpoint_run,
-        integrity="results/integrity/{suite}/{model}/seed{seed}.csv",  # this run's
-        unigram="results/unigram/{suite}.parquet",
-    output:
-        probe="results/probe/{suite}/{model}/seed{seed}.parquet",
-        deciles="results/probe/{suite}/{model}/seed{seed}_deciles.parquet",
-        tokens="results/probe/{suite}/{model}/seed{seed}_tokens.parquet",
-    log:
-        "logs/probe_run/{suite}/{model}/seed{seed}.log",
-    benchmark:
-        "benchmarks/probe_run/{suite}/{model}/seed{seed}.tsv"
-    conda:
-        "../envs/torch.yaml"
-    threads: config["probe"]["threads"]
-    resources:
-        mem_mb=config["probe"]["mem_mb"],
-        runtime=config["probe"]["runtime"],
-    params:
-        checkpoints=run_refs,
-        task=get_task("probe"),
-    script:
-        "../scripts/probe_run.py"
-
-
 rule probe_suite:
     """Suite tables of the unigram latent probe (parquet and CSV)."""
     input:
-        unpack(probe_suite_inputs),
+        unpack(get_family_run_tables("probe")),
     output:
         table="results/probe/{suite}/probe.parquet",
         csv=report(
@@ -47,7 +18,8 @@ rule probe_suite:
     conda:
         "../envs/data.yaml"
     params:
-        steps=suite_sound_steps,
+        steps=suite_analysis_steps,
+        entries=get_family_entries("probe"),  # what the run tables hold (inputs are ancient)
     script:
         "../scripts/probe_suite.py"
 

@@ -5,7 +5,9 @@ from lmdyn.core.workflow import concat_runs
 
 
 def main(sm, log):
-    stats, hist = (concat_runs(sm.input[k], sm.params.steps) for k in ("stats", "hist"))
+    stats, hist = (
+        concat_runs(sm.input[k], sm.params.steps) for k in ("anisotropy", "anisotropy_hist")
+    )
     stats.to_parquet(sm.output.table, index=False)
     stats.to_csv(sm.output.csv, index=False)
     hist.to_parquet(sm.output.hist, index=False)

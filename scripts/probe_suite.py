@@ -6,7 +6,8 @@ from lmdyn.core.workflow import concat_runs
 
 def main(sm, log):
     probe, deciles, tokens = (
-        concat_runs(sm.input[k], sm.params.steps) for k in ("probe", "deciles", "tokens")
+        concat_runs(sm.input[k], sm.params.steps)
+        for k in ("probe", "probe_deciles", "probe_tokens")
     )
     if not probe.empty and not probe.converged.all():
         log.warning(

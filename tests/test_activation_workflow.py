@@ -1,5 +1,5 @@
-"""Layer geometry and token neurons through the real workflow on the tiny config (one job per run; the
-run pass is the only job that reads checkpoints)."""
+"""Layer geometry and token neurons through the real workflow on the tiny config (one job per run,
+the checkpoint job, is the only job that reads checkpoints)."""
 
 import numpy as np
 import pandas as pd
@@ -78,25 +78,29 @@ def test_geometry_and_neuron_tables(activation_run):
     assert ex.groupby(["model", "seed", "step"]).size().max() <= 20
     for name in FIGURES:
         assert (r / f"figures/micro/{name}.png").stat().st_size > 1000
-    # one job per run, never one per checkpoint; the run pass is the only reader of checkpoints:
-    # it computes the neuron tables (a line per checkpoint) and both corpora's layer states
+    # one job per run, never one per checkpoint; the checkpoint job is the only reader of
+    # checkpoints: it computes the neuron tables (a line per checkpoint) and both corpora's states
     runs = [f"{m}/seed{k}" for m in ("s", "xs") for k in (0, 1)]
-    for fam in ("run_metrics", "geometry_run"):
-        logs = sorted((tmp / "logs" / fam / "micro").rglob("*.log"))
-        assert [p.relative_to(tmp / "logs" / fam / "micro").as_posix() for p in logs] == [
-            f"{r}.log" for r in runs
-        ]
-    assert not (tmp / "logs" / "neurons_run").exists()
+    logs = sorted((tmp / "logs/checkpoint_tasks/micro").rglob("*.log"))
+    assert [p.relative_to(tmp / "logs/checkpoint_tasks/micro").as_posix() for p in logs] == [
+        f"{r}.log" for r in runs
+    ]
+    for family in ("geometry_run", "neurons_run", "run_metrics", "probe_run"):
+        assert not (tmp / "logs" / family).exists()
     for run in runs:
-        log = (tmp / "logs/run_metrics/micro" / f"{run}.log").read_text()
-        assert all(f"step {t}: farmer logit difference clean" in log for t in steps), log
-        assert sorted(p.name for p in (r / "neurons/micro" / run).glob("step*")) == sorted(
-            f"step{t}.{name}.parquet" for t in steps for name in NEURON_TABLES
+        log = (tmp / "logs/checkpoint_tasks/micro" / f"{run}.log").read_text()
+        assert log.count("farmer logit difference clean") == len(steps), log
+        assert all(f"step {t}: computed metrics, probe" in log for t in steps), log
+        assert sorted(p.name for p in (r / "neurons/micro" / run).glob("*.parquet")) == sorted(
+            f"{name}.parquet" for name in NEURON_TABLES
         )
-        with np.load(r / "layers/micro" / run / "step8.npz") as z:
-            assert z["transfer_states"].shape[:3] == (2, 8, 8)
-    geo = (tmp / "logs/geometry_run/micro/s/seed0.log").read_text()
-    assert "Loading weights" not in geo and "Traceback" not in geo
+        table = pd.read_parquet(r / "neurons/micro" / run / "summary.parquet")
+        assert sorted(table.step.unique()) == sorted(steps)
+    # the states of both corpora are in the store, one entry per checkpoint and run
+    entries = sorted((r / "store/layers").glob("*/*/states.npz"))
+    assert len(entries) == len(runs) * len(steps)
+    with np.load(entries[0]) as z:
+        assert z["transfer_states"].shape[:3] == (2, 8, 8)
 
 
 @pytest.mark.workflow

@@ -1,10 +1,10 @@
 """Job counts of the PolyPythias plan (config/polypythia.yaml) in a dry run, offline.
 
 Nothing is downloaded: the integrity checkpoint's tables (every checkpoint ``ok``) are laid out as
-a finished fetch would leave them, so Snakemake plans past it. The forward passes must be one job
-(one process, one sbatch submission) per run: 5 sizes x 10 seeds = 50, not 950 checkpoints; with
-the runs' outputs laid out as well, the pairs are one job per step (19) and the tables one job per
-model.
+a finished fetch would leave them, so Snakemake plans past it. The per-checkpoint tasks of every
+family must be one job (one process, one sbatch submission) per run: 5 sizes x 10 seeds = 50, not
+950 checkpoints; with the runs' outputs laid out as well, the pairs are one job per step (19), the
+tables one job per model and one per family.
 """
 
 import csv
@@ -18,6 +18,7 @@ import yaml
 from test_workflow import REPO, SNAKEMAKE
 
 from lmdyn.core.plans import plan
+from lmdyn.core.tasks import run_table_paths
 
 INTEGRITY = [
     "suite",
@@ -86,7 +87,7 @@ def test_polypythia_plan_has_one_forward_job_per_run_and_one_pair_job_per_step(t
     )
     counts = job_counts(tmp_path)
     assert len(ckpts) == 950 and len(runs) == 50
-    assert counts["run_metrics"] == 50, counts
+    assert counts["checkpoint_tasks"] == 50, counts
     assert "checkpoint_metrics" not in counts
 
     # A finished forward pass of every run (and what it read): the rest of the DAG is one pair job
@@ -103,8 +104,12 @@ def test_polypythia_plan_has_one_forward_job_per_run_and_one_pair_job_per_step(t
     (r / "tokenizer/suite/polypythia").mkdir(parents=True)
     time.sleep(1)  # run outputs strictly newer than their inputs
     for (m, k), cs in runs.items():
-        for kind in ("metrics", "hidden", "layers", "neurons"):
+        for kind in ("metrics", "hidden"):
             (r / f"{kind}/polypythia/{m}/seed{k}").mkdir(parents=True)
+        for pattern in run_table_paths(["probe", "anisotropy", "geometry", "neurons"]).values():
+            path = tmp_path / pattern.format(suite="polypythia", model=m, seed=k)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
         write_csv(
             r / f"runs/polypythia/{m}/seed{k}.csv",
             RUNS,
@@ -116,16 +121,15 @@ def test_polypythia_plan_has_one_forward_job_per_run_and_one_pair_job_per_step(t
         [[c.suite, c.model, c.seed, c.step, "ok", ""] for c in ckpts],
     )
     counts = job_counts(tmp_path)
-    assert "run_metrics" not in counts, counts
+    assert "checkpoint_tasks" not in counts, counts
     assert counts["pair_divergence"] == len(cfg["suites"]["polypythia"]["steps"]) == 19
     assert (
         counts["model_tables"] == 5
         and "aggregate_model" not in counts
         and "study_model" not in counts
     )
-    # the internals families: one job per run each, never one per checkpoint (token neurons and the
-    # transfer corpus' layer states are computed by the run pass, which reads each checkpoint once)
-    for rule in ("probe_run", "anisotropy_run", "geometry_run"):
-        assert counts[rule] == 50, (rule, counts)
-    assert "neurons_run" not in counts and counts["neurons_suite"] == 1, counts
-    assert sum(counts[k] for k in counts if k != "total") < 5 * 50 + 100
+    # every family's per-checkpoint tasks ran in the run's one checkpoint job: the other families
+    # have a suite job each, no job per run or checkpoint
+    for family in ("probe", "anisotropy", "geometry", "neurons"):
+        assert counts[f"{family}_suite"] == 1, counts
+    assert sum(counts[k] for k in counts if k != "total") < 19 + 5 + 50

@@ -89,7 +89,7 @@ def test_probe_and_anisotropy_tasks_reuse_entries_keyed_by_weights(tmp_path, mon
     assert calls == [(0, False, True), (1, False, True)]  # weights only, once per checkpoint
     _, entries = run_engine(tmp_path / "store", refs, tasks(), weights=weights)
     assert [c[0] for c in calls] == [0, 1, 2]
-    table = engine.run_table(entries, refs, "probe")
+    table = engine.run_table(entries, refs, "probe", "probe")
     assert list(table.columns[:4]) == ["suite", "model", "seed", "step"]
     assert table.step.tolist() == [0, 1, 2] and table.kl_u_probe.notna().all()
     assert (entries[0]["probe"] / "tokens.parquet").exists()

@@ -6,7 +6,7 @@ import pandas as pd
 
 from lmdyn.anisotropy import ANISOTROPY
 from lmdyn.anisotropy.compute import anisotropy
-from lmdyn.core.engine import Task
+from lmdyn.core.engine import Task, run_table
 
 
 class Anisotropy(Task):
@@ -17,6 +17,12 @@ class Anisotropy(Task):
 
     spec = ANISOTROPY
     files = ("stats.parquet", "hist.parquet")
+
+    def run_tables(self, entries, refs) -> dict:
+        return {
+            "anisotropy": run_table(entries, refs, "anisotropy", "stats"),
+            "anisotropy_hist": run_table(entries, refs, "anisotropy", "hist"),
+        }
 
     def end(self, folder, ckpt) -> str:
         w, o = ckpt.weights, self.options

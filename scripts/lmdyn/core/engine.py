@@ -51,7 +51,7 @@ class Task:
     def __init__(self, options: dict | None = None, inputs: dict | None = None, tuning=None):
         self.options = dict(options or {})
         self.inputs = {k: v for k, v in (inputs or {}).items() if v}
-        self.tuning = dict(tuning or {})
+        self.tuning = dict(tuning or {})  # "threads": torch threads while it computes
         self._identity = None
 
     @property
@@ -75,6 +75,9 @@ class Task:
     def setup(self, run: Run) -> None:
         pass
 
+    def prepare(self, refs: list[dict]) -> None:
+        """Once the job knows its checkpoints (e.g. which steps get per-token detail)."""
+
     def begin(self, ckpt: Loaded) -> None:
         pass
 
@@ -95,6 +98,10 @@ class Task:
 
     def abort(self) -> None:
         pass
+
+    def run_tables(self, entries: dict, refs: list[dict]) -> dict:
+        """The run's tables assembled from the entries of every step (output name -> frame)."""
+        return {}
 
 
 @dataclass
@@ -251,11 +258,13 @@ class Engine:
                 begun.append(t)
             forward = [t for t in loaded if t.spec.needs == "forward"]
             if forward:
+                _threads(max(t.tuning.get("threads", 1) for t in forward))
                 forward_pass(ckpt.model, self.run, forward)
             for t in begun:  # every hook off before any task runs the model again
                 t.release()
             notes = []
             for t in missing:
+                _threads(t.tuning.get("threads", 1))
                 meta = {"task": t.name, "checkpoint": ckpt.label, "step": step, **t.identity()}
                 found[t.name], note = self.store.put(
                     t.name, keys[t.name], lambda folder, t=t: t.end(folder, ckpt), meta
@@ -279,6 +288,13 @@ class Engine:
                 "".join(f"; {n}" for n in notes),
             )
         return True, ""
+
+
+def _threads(n: int) -> None:
+    # each task computes with its own thread count (float64 fits, for one, are not bit-identical
+    # across thread counts), whatever the others use
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
 
 
 def weights_hashes(integrity_csv) -> dict:

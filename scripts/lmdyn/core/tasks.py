@@ -59,9 +59,74 @@ def task_options(cfg: dict, name: str, suite: str) -> dict:
     raise KeyError(f"unknown task {name!r}; known: {sorted(TASKS)}")
 
 
+FAMILY_TASKS = {
+    "divergence": ("metrics",),
+    "probe": ("probe",),
+    "anisotropy": ("anisotropy",),
+    "geometry": ("layers", "geometry"),
+    "neurons": ("neurons",),
+}
+# The data files each task reads (rule inputs of checkpoint_tasks); their hashes are in its key.
+TASK_INPUTS = {
+    "metrics": ("tokens", "unigram"),
+    "probe": ("unigram",),
+    "layers": ("tokens", "transfer"),
+    "neurons": ("tokens", "tokenizer"),
+}
+
+
+def enabled_families(cfg: dict) -> list[str]:
+    """Family 1 always; the others unless switched off under ``families``."""
+    return ["divergence"] + [f for f in FAMILY_TASKS if f != "divergence" and cfg["families"][f]]
+
+
+def tuning(cfg: dict, name: str) -> dict:
+    """Settings of a task that change speed or memory only (never its key)."""
+    m = cfg["metrics"]
+    if name == "metrics":
+        return {"vocab_chunk": m["vocab_chunk"], "token_chunk": m["token_chunk"], "threads": 1}
+    if name in ("probe", "anisotropy"):
+        return {"threads": cfg[name]["threads"]}
+    return {"threads": 1}
+
+
 def task_params(cfg: dict, name: str, suite: str) -> dict:
-    """A run job's ``task`` param: the options and the code version of the task."""
-    return {"options": task_options(cfg, name, suite), "code": TASKS[name].version()}
+    """A task's param: its options and code version (what its result depends on) and tuning."""
+    return {
+        "options": task_options(cfg, name, suite),
+        "code": TASKS[name].version(),
+        "tuning": tuning(cfg, name),
+    }
+
+
+def run_tasks(cfg: dict, suite: str, families=None) -> dict:
+    """The tasks of a run's checkpoint job (every enabled family's, or those of ``families``), in
+    the order they run: name -> task param."""
+    families = enabled_families(cfg) if families is None else families
+    return {n: task_params(cfg, n, suite) for f in families for n in FAMILY_TASKS[f]}
+
+
+def make_tasks(params: dict, inputs) -> list:
+    """The task objects of a job from its ``tasks`` param and its input files (torch imported)."""
+    from lmdyn.anisotropy.task import Anisotropy
+    from lmdyn.divergence.task import Metrics
+    from lmdyn.geometry.task import Geometry, LayerStates
+    from lmdyn.neurons.task import TokenNeurons
+    from lmdyn.probe.task import Probe
+
+    classes = {
+        "metrics": Metrics,
+        "probe": Probe,
+        "anisotropy": Anisotropy,
+        "layers": LayerStates,
+        "geometry": Geometry,
+        "neurons": TokenNeurons,
+    }
+    out = []
+    for name, p in params.items():
+        files = {k: inputs[k] for k in TASK_INPUTS.get(name, ()) if inputs.get(k)}
+        out.append(classes[name](p["options"], files, p["tuning"]))
+    return out
 
 
 _HASHES: dict = {}
@@ -90,3 +155,16 @@ def entries_of(integrity_csv: str, sides, task: dict) -> dict:
         "task": task,
         "weights": {f"{m}/{k}/{t}": sha.get((str(m), int(k), int(t)), "") for m, k, t in sides},
     }
+
+
+def run_table_paths(families) -> dict:
+    """The run's tables of ``families`` (output name -> path pattern), as each family declares."""
+    from lmdyn import anisotropy, geometry, neurons, probe
+
+    declared = {
+        "probe": probe.RUN_TABLES,
+        "anisotropy": anisotropy.RUN_TABLES,
+        "geometry": geometry.RUN_TABLES,
+        "neurons": neurons.RUN_TABLES,
+    }
+    return {k: v for f in families for k, v in declared.get(f, {}).items()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lmdyn.core.engine import Task
+from lmdyn.core.engine import Task, run_table
 from lmdyn.core.errors import UserError
 from lmdyn.geometry import GEOMETRY, LAYERS, TABLES
 from lmdyn.geometry import compute as geo
@@ -99,6 +99,10 @@ class Geometry(Task):
 
     spec = GEOMETRY
     files = tuple(f"{t}.parquet" for t in TABLES)
+
+    def run_tables(self, entries, refs) -> dict:  # each table has its own step column
+        keys = ("model", "seed")
+        return {f"geometry_{t}": run_table(entries, refs, "geometry", t, keys) for t in TABLES}
 
     def end(self, folder, ckpt) -> str:
         o = self.options

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lmdyn.core.engine import Task
+from lmdyn.core.engine import Task, run_table
 from lmdyn.neurons import NEURONS, TABLES
 from lmdyn.neurons.activation import sample_windows
 from lmdyn.neurons.checkpoint import checkpoint_tables
@@ -32,6 +32,10 @@ class TokenNeurons(Task):
                 target_id(self.tokenizer, p["name"], t)
             encode_pair(self.tokenizer, p["name"], p["clean"], p["corrupted"], o["prepend_bos"])
         self.windows = sample_windows(run.windows, o["n_windows"], int(o["seed"]))
+
+    def run_tables(self, entries, refs) -> dict:  # each table has its own step column
+        keys = ("model", "seed")
+        return {f"neurons_{t}": run_table(entries, refs, "neurons", t, keys) for t in TABLES}
 
     def end(self, folder, ckpt) -> str:
         from lmdyn.core.internals import Internals

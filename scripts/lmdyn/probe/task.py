@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lmdyn.core.engine import Task
+from lmdyn.core.engine import Task, run_table
 from lmdyn.probe import PROBE
 from lmdyn.probe import compute as probe
 
@@ -28,6 +28,18 @@ class Probe(Task):
             .prob.to_numpy(np.float64)
         )
         self.log_u = np.log(u)
+
+    def prepare(self, refs) -> None:
+        steps = [int(r["step"]) for r in refs]
+        self.detail_steps = tuple({steps[0], steps[-1]}) if steps else ()  # first and last
+
+    def run_tables(self, entries, refs) -> dict:
+        detail = [r for r in refs if int(r["step"]) in self.detail_steps]
+        return {
+            "probe": run_table(entries, refs, "probe", "probe"),
+            "probe_deciles": run_table(entries, refs, "probe", "deciles"),
+            "probe_tokens": run_table(entries, detail, "probe", "tokens"),
+        }
 
     def parts(self, step: int) -> tuple[str, ...]:
         return self.files + (("tokens.parquet",) if step in self.detail_steps else ())

@@ -1,0 +1,97 @@
+rule fetch_run:
+    """Resolve (download unless offline) and hash every planned checkpoint of one run; runs are
+    fetched in parallel, one job each."""
+    input:
+        checkpoint_run,
+    output:
+        "results/integrity/{suite}/{model}/seed{seed}.csv",
+    log:
+        "logs/fetch_run/{suite}/{model}/seed{seed}.log",
+    wildcard_constraints:
+        suite=PUBLISHED_SUITES,  # a micro run's table is written by train_micro
+    conda:
+        "../envs/torch.yaml"
+    params:
+        plan=run_refs,
+    script:
+        "../scripts/fetch_run.py"
+
+
+checkpoint integrity:
+    """All runs' integrity tables in one: missing checkpoints and steps whose weights are
+    byte-identical to another step of the same run; the analysis rules read this table and leave
+    those checkpoints out (with a warning in the log)."""
+    input:
+        integrity_inputs,
+    output:
+        table=report(
+            "results/integrity/{suite}.csv",
+            caption="../report/integrity.rst",
+            category="Checkpoints",
+            labels={"suite": "{suite}", "table": "integrity"},
+        ),
+    log:
+        "logs/integrity/{suite}.log",
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/integrity.py"
+
+
+rule checkpoint_tasks:
+    """Every enabled family's per-checkpoint tasks over one run (model x seed), in one process,
+    each checkpoint loaded at most once and only where a task's entry is missing from the result
+    store: per-token metrics and final hidden states (linked into the run's folders), probe,
+    anisotropy, layer states and geometry tables, token-neuron tables (the run's tables of each). A
+    checkpoint that fails to load is recorded in the run's status table and skipped."""
+    input:
+        run=checkpoint_run,
+        integrity="results/integrity/{suite}/{model}/seed{seed}.csv",  # this run's: it starts when its run is ready
+        tokens="results/tokens/{suite}.parquet",
+        unigram="results/unigram/{suite}.parquet",
+        tokenizer=tokenizer_dir,
+        transfer=get_transfer_tokens,
+    output:
+        **get_run_table_outputs(),
+        metrics=directory("results/metrics/{suite}/{model}/seed{seed}"),
+        hidden=directory("results/hidden/{suite}/{model}/seed{seed}"),
+        status="results/runs/{suite}/{model}/seed{seed}.csv",
+    log:
+        "logs/checkpoint_tasks/{suite}/{model}/seed{seed}.log",
+    benchmark:
+        "benchmarks/checkpoint_tasks/{suite}/{model}/seed{seed}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: get_run_threads()
+    resources:
+        mem_mb=config["metrics"]["mem_mb"],
+        gpu=config["metrics"]["gpus"],
+        runtime=config["metrics"]["runtime"],
+    params:
+        checkpoints=run_refs,
+        tasks=get_run_tasks,
+        device=config["metrics"]["device"],
+        dtype=config["metrics"]["dtype"],
+        batch_size=config["metrics"]["batch_size"],
+    script:
+        "../scripts/checkpoint_tasks.py"
+
+
+checkpoint run_status:
+    """Every run's status table in one: the analysis leaves out a step whose forward pass failed
+    for any seed of a model (with the error in the run's log), like a checkpoint that is not sound.
+    """
+    input:
+        # ancient: a run job rerun for one family rewrites its status table unchanged; the
+        # params say when the statuses can have changed
+        run_status_inputs,
+    output:
+        table="results/runs/{suite}.csv",
+    log:
+        "logs/run_status/{suite}.log",
+    conda:
+        "../envs/data.yaml"
+    params:
+        runs=get_run_status_entries,
+    script:
+        "../scripts/run_status.py"

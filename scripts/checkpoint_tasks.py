@@ -1,0 +1,37 @@
+"""Rule checkpoint_tasks: every family's per-checkpoint tasks over one run, each checkpoint loaded
+at most once; the per-token metrics and hidden states linked from the store, the run's tables of
+the other families, the run's status table."""
+
+from pathlib import Path
+
+from lmdyn.core.engine import job_engine
+from lmdyn.core.runner import run
+from lmdyn.core.store import link
+from lmdyn.core.tasks import make_tasks
+
+
+def link_divergence(entries: dict, out) -> None:
+    """The store's metrics and hidden states, linked where the divergence rules read them."""
+    for step, found in entries.items():
+        link(found["metrics"] / "metrics.parquet", Path(out.metrics) / f"step{step}.parquet")
+        link(found["metrics"] / "hidden.npy", Path(out.hidden) / f"step{step}.npy")
+    Path(out.metrics).mkdir(parents=True, exist_ok=True)
+    Path(out.hidden).mkdir(parents=True, exist_ok=True)
+
+
+def main(sm, log):
+    p = sm.params
+    tasks = make_tasks(p.tasks, sm.input)
+    engine, refs = job_engine(sm, log, tasks)
+    for t in tasks:
+        t.prepare(refs)
+    status, entries = engine.run_all(refs)
+    link_divergence(entries, sm.output)
+    for t in tasks:
+        for name, table in t.run_tables(entries, refs).items():
+            table.to_parquet(sm.output[name], index=False)
+    log.info("%d checkpoints: %s", len(status), status.status.value_counts().to_dict())
+    status.to_csv(sm.output.status, index=False)
+
+
+run(main, snakemake)  # noqa: F821
