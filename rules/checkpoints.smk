@@ -70,6 +70,7 @@ rule checkpoint_tasks:
     params:
         checkpoints=run_refs,
         tasks=get_run_tasks,
+        families=enabled_families(config),
         device=config["metrics"]["device"],
         dtype=config["metrics"]["dtype"],
         batch_size=config["metrics"]["batch_size"],

@@ -1,17 +1,16 @@
 """Rule anisotropy_suite: suite tables (parquet + CSV) of embedding anisotropy."""
 
+from lmdyn.anisotropy import tables as specs
 from lmdyn.core.runner import run
-from lmdyn.core.workflow import concat_runs
+from lmdyn.core.tables import concat, write
 
 
 def main(sm, log):
-    stats, hist = (
-        concat_runs(sm.input[k], sm.params.steps) for k in ("anisotropy", "anisotropy_hist")
-    )
-    stats.to_parquet(sm.output.table, index=False)
-    stats.to_csv(sm.output.csv, index=False)
-    hist.to_parquet(sm.output.hist, index=False)
-    hist.to_csv(sm.output.hist_csv, index=False)
+    steps = sm.params.steps  # steps analysed for every seed
+    stats = concat(specs.STATS, sm.input.anisotropy, steps)
+    hist = concat(specs.HIST, sm.input.anisotropy_hist, steps)
+    write(specs.STATS, stats, sm.output.table, sm.output.csv)
+    write(specs.HIST, hist, sm.output.hist, sm.output.hist_csv)
     log.info("%d rows", len(stats))
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 from lmdyn.core.engine import job_engine
 from lmdyn.core.runner import run
 from lmdyn.core.store import link
-from lmdyn.core.tasks import make_tasks
+from lmdyn.core.tables import write
+from lmdyn.core.tasks import make_tasks, run_tables
 
 
 def link_divergence(entries: dict, out) -> None:
@@ -27,9 +28,12 @@ def main(sm, log):
         t.prepare(refs)
     status, entries = engine.run_all(refs)
     link_divergence(entries, sm.output)
+    specs = run_tables(p.families)
     for t in tasks:
         for name, table in t.run_tables(entries, refs).items():
-            table.to_parquet(sm.output[name], index=False)
+            if table.empty:  # no step of the run analysed: the table's columns, no rows
+                table = specs[name].empty()
+            write(specs[name], table, sm.output[name])
     log.info("%d checkpoints: %s", len(status), status.status.value_counts().to_dict())
     status.to_csv(sm.output.status, index=False)
 

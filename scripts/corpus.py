@@ -3,7 +3,9 @@
 import json
 
 from lmdyn.core.runner import run
+from lmdyn.core.tables import write
 from lmdyn.data.corpus import NPM_CORPORA, load_corpus, split_documents
+from lmdyn.data.tables import DOCS
 
 
 def main(sm, log):
@@ -13,7 +15,7 @@ def main(sm, log):
     sample = split_documents(docs, p.n_docs, p.n_eval, p.seed, min_chars=p.min_chars)
     counts = sample.split.value_counts().to_dict()
     log.info("sampled %s", counts)
-    sample.to_parquet(sm.output.docs, index=False)
+    write(DOCS, sample, sm.output.docs)
     info = {
         "source": p.source,
         "path": p.path,

@@ -2,10 +2,11 @@
 
 from lmdyn.core.integrity import run_integrity
 from lmdyn.core.runner import run
+from lmdyn.core.tables import INTEGRITY_RUN, write
 
 
 def main(sm, log):
-    run_integrity(sm.params.plan, log).to_csv(sm.output[0], index=False)
+    write(INTEGRITY_RUN, run_integrity(sm.params.plan, log), sm.output[0])
 
 
 run(main, snakemake)  # noqa: F821

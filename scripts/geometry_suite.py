@@ -1,20 +1,17 @@
 """Rule geometry_suite: every run's geometry tables in one per kind."""
 
 from lmdyn.core.runner import run
-from lmdyn.core.workflow import concat_runs
-from lmdyn.geometry import TABLES as NAMES
+from lmdyn.core.tables import concat, write
+from lmdyn.geometry.tables import SUITE_TABLES
 
 
 def main(sm, log):
-    t = {}
-    for name in NAMES:
-        t[name] = concat_runs(
-            sm.input[f"geometry_{name}"], sm.params.steps
-        )  # steps analysed for every seed
-        t[name].insert(0, "suite", sm.params.suite)
-        t[name].to_parquet(sm.output[f"{name}_parquet"], index=False)
-        t[name].to_csv(sm.output[name], index=False, float_format="%.6g")
-        log.info("%s: %d rows", name, len(t[name]))
+    for spec in SUITE_TABLES:
+        name = spec.name.split(".")[1]  # accuracy, attribution, norms, pca, pca_variance
+        # steps analysed for every seed; the per-run tables lack the suite
+        t = concat(spec, sm.input[f"geometry_{name}"], sm.params.steps, suite=sm.params.suite)
+        write(spec, t, sm.output[f"{name}_parquet"], sm.output[name])
+        log.info("%s: %d rows", name, len(t))
 
 
 run(main, snakemake)  # noqa: F821

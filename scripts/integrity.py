@@ -4,10 +4,12 @@ import pandas as pd
 
 from lmdyn.core.integrity import require_usable
 from lmdyn.core.runner import run
+from lmdyn.core.tables import INTEGRITY, INTEGRITY_RUN, read, write
 
 
 def main(sm, log):
-    table = pd.concat([pd.read_csv(f) for f in sm.input], ignore_index=True)
+    # read with the spec's dtypes: duplicate_of stays an integer step next to empty fields
+    table = pd.concat([read(INTEGRITY_RUN, f) for f in sm.input], ignore_index=True)
     for r in table[table.status != "ok"].itertuples():
         extra = f" (same weights as step {int(r.duplicate_of)})" if r.status == "duplicate" else ""
         if r.status == "corrupt":
@@ -23,7 +25,7 @@ def main(sm, log):
         )
     log.info("%d checkpoints: %s", len(table), table.status.value_counts().to_dict())
     require_usable(table)
-    table.to_csv(sm.output.table, index=False)
+    write(INTEGRITY, table, sm.output.table)
 
 
 run(main, snakemake)  # noqa: F821

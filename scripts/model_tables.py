@@ -3,8 +3,12 @@
 import pandas as pd
 
 from lmdyn.core.runner import run
+from lmdyn.core.tables import write
+from lmdyn.divergence import tables as specs
 from lmdyn.divergence.aggregate import ModelAggregate
-from lmdyn.divergence.study import ModelStudy
+from lmdyn.divergence.study import ModelStudy, with_keys
+
+STUDY = {t.name.split(".")[1]: t for t in specs.STUDY_MODEL}  # curves -> study.curves.model, ...
 
 
 def model_rows(path, model):
@@ -13,9 +17,9 @@ def model_rows(path, model):
 
 
 def main(sm, log):
-    p, model = sm.params, sm.wildcards.model
+    p, suite, model = sm.params, sm.wildcards.suite, sm.wildcards.model
     features = pd.read_parquet(sm.input.features)
-    agg = ModelAggregate(sm.wildcards.suite, model, features)
+    agg = ModelAggregate(suite, model, features)
     study = ModelStudy(features, n_boot=p.n_boot, seed=p.boot_seed)
     steps = sorted(p.files["seed_pairs"])
     for i, step in enumerate(steps):
@@ -27,10 +31,10 @@ def main(sm, log):
         log.info("step %d done (%d/%d)", step, i + 1, len(steps))
     summary, breakdown = agg.tables()
     log.info("summary: %d rows; breakdown: %d rows", len(summary), len(breakdown))
-    summary.to_parquet(sm.output.summary, index=False)
-    breakdown.to_parquet(sm.output.breakdown, index=False)
+    write(specs.SUMMARY_MODEL, summary, sm.output.summary)
+    write(specs.BREAKDOWN_MODEL, breakdown, sm.output.breakdown)
     for name, table in study.tables().items():
-        table.assign(model=model).to_parquet(sm.output[name], index=False)
+        write(STUDY[name], with_keys(table, STUDY[name], suite, model), sm.output[name])
 
 
 run(main, snakemake)  # noqa: F821

@@ -1,18 +1,16 @@
 """Rule neurons_suite: every run's token-neuron tables in one per kind."""
 
 from lmdyn.core.runner import run
-from lmdyn.core.workflow import concat_runs
-from lmdyn.neurons import TABLES
+from lmdyn.core.tables import concat, write
+from lmdyn.neurons.tables import SUITE_TABLES
 
 
 def main(sm, log):
-    for name in TABLES:
-        t = concat_runs(
-            sm.input[f"neurons_{name}"], sm.params.steps
-        )  # steps analysed for every seed
-        t.insert(0, "suite", sm.params.suite)
-        t.to_parquet(sm.output[f"{name}_parquet"], index=False)
-        t.to_csv(sm.output[name], index=False, float_format="%.6g")
+    for spec in SUITE_TABLES:
+        name = spec.name.split(".")[1]  # summary, lens, ..., activation
+        # steps analysed for every seed; the per-run tables lack the suite
+        t = concat(spec, sm.input[f"neurons_{name}"], sm.params.steps, suite=sm.params.suite)
+        write(spec, t, sm.output[f"{name}_parquet"], sm.output[name])
         log.info("%s: %d rows", name, len(t))
 
 

@@ -4,11 +4,12 @@ Three kinds of fit on the same terms: at one step (coefficients.csv/.tex), poole
 but 0 with step fixed effects (pooled.csv), and pooled within each training phase (phases.csv).
 """
 
-import numpy as np
 import pandas as pd
 
 from lmdyn.core.errors import UserError
 from lmdyn.core.runner import run
+from lmdyn.core.tables import write
+from lmdyn.divergence import tables as specs
 from lmdyn.divergence.aggregate import seed_pair_tokens
 from lmdyn.divergence.pooled import (
     fit_by_phase,
@@ -20,20 +21,6 @@ from lmdyn.divergence.regression import fit_kl_regression
 
 SAMPLE_SEED = 0  # regression.tokens_per_step draws the same positions for every step and model
 FEATURES = ["doc_id", "position", "target_id", "log_unigram", "tag", "tag_prev"]
-COLUMNS = [
-    "term",
-    "variable",
-    "level",
-    "coef",
-    "se",
-    "ci_low",
-    "ci_high",
-    "p_value",
-    "n_obs",
-    "response",
-    "step",
-]
-POOLED_COLUMNS = COLUMNS + ["fit", "n_steps", "first_step", "last_step"]
 
 
 def read_values(sm, log, keys):
@@ -60,25 +47,22 @@ def read_values(sm, log, keys):
     return at_step, pooled
 
 
-def stacked(fits: dict, metric: str) -> pd.DataFrame:
+def stacked(fits: dict, metric: str, spec) -> pd.DataFrame:
+    """The coefficients of several fits over many steps in one table (``step`` NA)."""
     frames = []
     for name, res in fits.items():
         steps = res.diagnostics["steps"]
         frames.append(
             res.coefs.assign(
                 response=metric,
-                step=np.nan,
+                step=pd.array([pd.NA] * len(res.coefs), dtype="Int64"),
                 fit=name,
                 n_steps=len(steps),
                 first_step=min(steps),
                 last_step=max(steps),
             )
         )
-    return (
-        pd.concat(frames, ignore_index=True)[POOLED_COLUMNS]
-        if frames
-        else pd.DataFrame(columns=POOLED_COLUMNS)
-    )
+    return pd.concat(frames, ignore_index=True)[spec.names] if frames else spec.empty()
 
 
 def main(sm, log):
@@ -98,7 +82,9 @@ def main(sm, log):
     )
     log.info("regressing %s at step %s on %d rows", p.metric, p.step, len(data))
     res = fit_kl_regression(data, **kw)
-    write_table(res.coefs.assign(response=p.metric, step=p.step), sm.output.coefs)
+    write_table(
+        specs.COEFFICIENTS, res.coefs.assign(response=p.metric, step=p.step), sm.output.coefs
+    )
     with open(sm.output.latex, "w") as f:
         f.write(res.latex)
     del data
@@ -130,7 +116,7 @@ def main(sm, log):
         fits["pooled"] = fit_pooled(pool, **kw)
     except UserError as e:
         notes.append(f"pooled fit skipped: {e}")
-    write_table(stacked(fits, p.metric), sm.output.pooled)
+    write_table(specs.POOLED, stacked(fits, p.metric, specs.POOLED), sm.output.pooled)
     if "pooled" in fits:
         sections.append(
             f"Pooled over steps > 0 with step fixed effects; {per_step}\n\n{fits['pooled'].text}"
@@ -141,13 +127,13 @@ def main(sm, log):
         by_phase, cells, phase_notes = fit_by_phase(pool, phase_table, **kw)
         notes += phase_notes
         sections.append(
-            "Phases (from the seed='mean' rows of the phase table; step 0 excluded):\n"
+            "Phases (from the seeds='mean' rows of the phase table; step 0 excluded):\n"
             + phase_assignment_text(cells)
         )
     else:  # a one-step suite has no phases (lmdyn.divergence.comparisons)
         by_phase = {}
         notes.append("per-phase fits skipped: the phase table is empty (the suite has one step)")
-    write_table(stacked(by_phase, p.metric), sm.output.phases)
+    write_table(specs.PHASE_FITS, stacked(by_phase, p.metric, specs.PHASE_FITS), sm.output.phases)
     for name, r in by_phase.items():
         sections.append(f"Phase {name}: pooled with step fixed effects; {per_step}\n\n{r.text}")
     if notes:
@@ -159,10 +145,9 @@ def main(sm, log):
         f.write(("\n\n" + "=" * 78 + "\n").join(sections) + "\n")
 
 
-def write_table(table, csv_path):
+def write_table(spec, table, csv_path):
     """CSV for people, parquet (beside it, same name) for programs."""
-    table.to_csv(csv_path, index=False, float_format="%.6g")
-    table.to_parquet(str(csv_path)[: -len(".csv")] + ".parquet", index=False)
+    write(spec, table, csv_path, str(csv_path)[: -len(".csv")] + ".parquet")
 
 
 run(main, snakemake)  # noqa: F821

@@ -1,15 +1,14 @@
 """Rule suite_tables: concatenate the models of a suite (parquet and CSV)."""
 
-import pandas as pd
-
 from lmdyn.core.runner import run
+from lmdyn.core.tables import concat, write
+from lmdyn.divergence.tables import BREAKDOWN, SUMMARY
 
 
 def main(sm, log):
-    for name in ("summary", "breakdown"):
-        table = pd.concat([pd.read_parquet(p) for p in sm.input[name]], ignore_index=True)
-        table.to_parquet(sm.output[f"{name}_parquet"], index=False)
-        table.to_csv(sm.output[name], index=False, float_format="%.6g")
+    for name, spec in (("summary", SUMMARY), ("breakdown", BREAKDOWN)):
+        table = concat(spec, sm.input[name])
+        write(spec, table, sm.output[f"{name}_parquet"], sm.output[name])
         log.info("%s: %d rows", name, len(table))
 
 

@@ -3,7 +3,9 @@
 import pandas as pd
 
 from lmdyn.core.runner import run
+from lmdyn.core.tables import write
 from lmdyn.data.features import token_features
+from lmdyn.data.tables import FEATURES
 
 
 def main(sm, log):
@@ -18,7 +20,7 @@ def main(sm, log):
         len(feats),
         feats.freq_bin.value_counts().sort_index().to_dict(),
     )
-    feats.to_parquet(sm.output[0], index=False)
+    write(FEATURES, feats, sm.output[0])
 
 
 run(main, snakemake)  # noqa: F821

@@ -3,6 +3,8 @@
 import pandas as pd
 
 from lmdyn.core.runner import run
+from lmdyn.core.tables import write
+from lmdyn.data.tables import TOKENS
 from lmdyn.data.tokens import load_tokenizer, tokenize_documents
 
 
@@ -15,7 +17,7 @@ def main(sm, log):
     log.info(
         "%d eval documents -> %d tokens, %d predicted", docs.doc_id.nunique(), len(tokens), n_pred
     )
-    tokens.to_parquet(sm.output[0], index=False)
+    write(TOKENS, tokens, sm.output[0])
 
 
 run(main, snakemake)  # noqa: F821

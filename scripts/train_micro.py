@@ -4,7 +4,9 @@ import numpy as np
 
 from lmdyn.core.integrity import run_integrity
 from lmdyn.core.runner import run
+from lmdyn.core.tables import INTEGRITY_RUN, write
 from lmdyn.data.micro import train_run
+from lmdyn.data.tables import TRAINING
 from lmdyn.data.tokens import load_tokenizer
 
 
@@ -34,10 +36,10 @@ def main(sm, log):
         log=log,
         label=f"suite {sm.wildcards.suite}, model {sm.wildcards.model}, seed {sm.wildcards.seed}",
     )
-    curve.to_csv(sm.output.curve, sep="\t", index=False)
+    write(TRAINING, curve, sm.output.curve)
     # the run's integrity table (hashes of the checkpoints just written), as fetch_run makes for a
     # published suite: the run's analyses start as soon as it is written
-    run_integrity(sm.params.plan, log).to_csv(sm.output.integrity, index=False)
+    write(INTEGRITY_RUN, run_integrity(sm.params.plan, log), sm.output.integrity)
 
 
 run(main, snakemake)  # noqa: F821

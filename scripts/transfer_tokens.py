@@ -3,7 +3,9 @@
 import numpy as np
 
 from lmdyn.core.runner import run
+from lmdyn.core.tables import write
 from lmdyn.data.corpus import load_corpus
+from lmdyn.data.tables import TRANSFER_TOKENS
 from lmdyn.data.tokens import load_tokenizer, tokenize_documents
 
 
@@ -20,7 +22,7 @@ def main(sm, log):
         load_tokenizer(sm.input.tokenizer), docs, p.context_length, p.windows_per_doc
     )
     log.info("%d documents of %s, %d tokens", docs.shape[0], p.path or p.source, len(tokens))
-    tokens.to_parquet(sm.output[0], index=False)
+    write(TRANSFER_TOKENS, tokens, sm.output[0])
 
 
 run(main, snakemake)  # noqa: F821

@@ -4,6 +4,8 @@ import numpy as np
 import pandas as pd
 
 from lmdyn.core.runner import run
+from lmdyn.core.tables import write
+from lmdyn.data.tables import UNIGRAM
 from lmdyn.data.tokens import load_tokenizer
 from lmdyn.data.unigram import count_tokens, smoothed
 
@@ -28,7 +30,7 @@ def main(sm, log):
         (counts == 0).sum(),
         len(counts),
     )
-    table.to_parquet(sm.output[0], index=False)
+    write(UNIGRAM, table, sm.output[0])
 
 
 run(main, snakemake)  # noqa: F821

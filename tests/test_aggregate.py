@@ -4,7 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lmdyn.divergence.aggregate import aggregate_model, seed_pair_by_seed, seed_pair_tokens
+from lmdyn.core.tables import validate
+from lmdyn.divergence.aggregate import (
+    ModelAggregate,
+    aggregate_model,
+    seed_pair_by_seed,
+    seed_pair_tokens,
+)
+from lmdyn.divergence.tables import BREAKDOWN_MODEL, SUMMARY_MODEL
 
 
 def write(tmp_path, name, df):
@@ -75,3 +82,48 @@ def test_sigma_is_subgroup_over_overall(tmp_path):
     row = bd[(bd.metric == "nll") & (bd.grouping == "eow") & (bd.group == "False")].iloc[0]
     assert row.sigma == pytest.approx(2.5 / 2.0)
     assert np.isnan(summary.loc[0, "kl_seeds"])
+    validate(SUMMARY_MODEL, summary)  # as declared
+    validate(BREAKDOWN_MODEL, bd)
+    assert set(bd.seeds) == {"one"} and bd.seed.notna().all()  # no seed pairs: no mean rows
+
+
+def test_seed_pair_rows_are_marked_as_over_all_seeds():
+    """kl_seeds rows of the breakdown have no seed of their own: seed NA, seeds == "mean"."""
+    feats = pd.DataFrame(
+        {
+            "doc_id": 0,
+            "position": [1, 2],
+            "tag": ["NN", "DT"],
+            "tag_prev": ["DT", "NN"],
+            "freq_bin": [0, 1],
+            "bow": True,
+            "eow": True,
+        }
+    )
+    metrics = {
+        seed: pd.DataFrame(
+            {
+                "doc_id": 0,
+                "position": [1, 2],
+                "target_id": 0,
+                "nll": [1.0, 2.0],
+                "entropy": 1.0,
+                "kl_uniform": 0.5,
+                "kl_unigram": 1.0,
+            }
+        )
+        for seed in (0, 1)
+    }
+    pairs = pd.DataFrame(
+        {"doc_id": 0, "position": [1, 2], "seed_a": 0, "seed_b": 1, "kl_ab": 1.0, "kl_ba": 3.0}
+    )
+    agg = ModelAggregate("s", "m", feats)
+    agg.add_step(4, metrics, pairs, pairs.iloc[:0])
+    summary, bd = agg.tables()
+    validate(SUMMARY_MODEL, summary)
+    validate(BREAKDOWN_MODEL, bd)
+    pooled = bd.metric == "kl_seeds"
+    assert pooled.any() and (bd.seeds == np.where(pooled, "mean", "one")).all()
+    assert bd.seed[pooled].isna().all() and set(bd.seed[~pooled]) == {0, 1}
+    assert str(bd.seed.dtype) == "Int64"
+    assert bd[pooled & (bd.grouping == "tag")]["mean"].tolist() == [2.0, 2.0]

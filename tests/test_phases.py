@@ -160,8 +160,10 @@ def test_phase_table_rows_and_intervals():
     )
     t = phase_table(summary.sample(frac=1, random_state=0), H_U, n_boot=500)
     assert len(t) == 5 + 2
-    assert t[t.seed != "mean"].groupby("model").size().to_dict() == {"big": 3, "small": 2}
-    mean = t[t.seed == "mean"].set_index("model")
+    assert t[t.seeds == "one"].groupby("model").size().to_dict() == {"big": 3, "small": 2}
+    # seed is an integer key, NA on the rows over all seeds
+    assert str(t.seed.dtype) == "Int64" and t.seed.isna().tolist() == (t.seeds == "mean").tolist()
+    mean = t[t.seeds == "mean"].set_index("model")
     assert (
         mean.loc["big", "interval"] == "bootstrap0.95" and mean.loc["small", "interval"] == "minmax"
     )
@@ -185,7 +187,7 @@ def test_phase_table_missing_onset_and_no_kl_seeds():
     s = _summary("m", [1, 2], [128, 128]).drop(columns="kl_seeds")
     s.loc[s.seed == 2, "nll"] += 10
     t = phase_table(s, {"m": H_U})
-    mean = t[t.seed == "mean"].iloc[0]
+    mean = t[t.seeds == "mean"].iloc[0]
     assert mean["contextual_onset_n"] == 1 and mean["contextual_onset"] == pytest.approx(384)
     assert mean["seed_peak_n"] == 0 and np.isnan(mean["seed_peak"])
 
@@ -196,5 +198,5 @@ def test_phase_spans():
     assert phase_spans(r) == [("uniform", 0, 16), ("unigram", 16, 384), ("contextual", 384, 4000)]
     r["contextual_onset"] = None
     assert phase_spans(r) == [("uniform", 0, 16), ("unigram", 16, 4000)]
-    row = phase_table(_summary("m", [1, 2], [128, 128]), H_U).iloc[-1]  # a seed='mean' row (floats)
+    row = phase_table(_summary("m", [1, 2], [128, 128]), H_U).iloc[-1]  # a mean row (floats)
     assert [name for name, _, _ in phase_spans(row)] == ["uniform", "unigram", "contextual"]

@@ -312,12 +312,21 @@ def test_rare_tags_counted_per_step():
 
 
 def phase_table():
-    """As lmdyn.divergence.phases.phase_table writes it: per-seed rows (ignored here) and a seed='mean' row per model."""
+    """As lmdyn.divergence.phases.phase_table writes it: per-seed rows (ignored here) and a
+    seeds='mean' row (seed NA) per model."""
     rows = [
-        {"model": "a", "seed": 0, "uniform_end": 99.0, "contextual_onset": 99.0, "last_step": 32.0},
         {
             "model": "a",
-            "seed": "mean",
+            "seed": 0,
+            "seeds": "one",
+            "uniform_end": 99.0,
+            "contextual_onset": 99.0,
+            "last_step": 32.0,
+        },
+        {
+            "model": "a",
+            "seed": None,
+            "seeds": "mean",
             "uniform_end": 4.0,
             "contextual_onset": 16.0,
             "last_step": 32.0,
@@ -325,20 +334,23 @@ def phase_table():
         {
             "model": "b",
             "seed": 0,
+            "seeds": "one",
             "uniform_end": 0.0,
             "contextual_onset": np.nan,
             "last_step": 32.0,
         },
         {
             "model": "b",
-            "seed": "mean",
+            "seed": None,
+            "seeds": "mean",
             "uniform_end": 2.0,
             "contextual_onset": np.nan,
             "last_step": 32.0,
         },
         {
             "model": "c",
-            "seed": "mean",
+            "seed": None,
+            "seeds": "mean",
             "uniform_end": 2.83,
             "contextual_onset": 11.3,
             "last_step": 32.0,
@@ -347,7 +359,7 @@ def phase_table():
     buf = io.StringIO()
     pd.DataFrame(rows).to_csv(
         buf, index=False
-    )  # round trip: seeds come back as strings, NaN as NaN
+    )  # round trip: the seed comes back as a float with NaN on the mean rows
     return pd.read_csv(io.StringIO(buf.getvalue()))
 
 
@@ -360,11 +372,11 @@ def test_assign_phases_from_mean_rows():
     assert got["b"] == [U, U, U, G, G, G, G]  # no contextual onset: unigram to the end
     assert got["c"] == [U, U, U, G, G, C, C]  # fractional change points (means in log space)
     t = phase_table()
-    t.loc[(t.model == "a") & (t.seed == "mean"), "contextual_onset"] = (
+    t.loc[(t.model == "a") & (t.seeds == "mean"), "contextual_onset"] = (
         1.0  # onset before uniform_end
     )
     assert assign_phases(cells[cells.model == "a"], t).phase.tolist() == [U, U, U, U, C, C, C]
-    with pytest.raises(UserError, match="no seed='mean' row for model.*: d"):
+    with pytest.raises(UserError, match="no seeds='mean' row for model.*: d"):
         assign_phases(pd.DataFrame({"model": ["d"], "step": [1]}), phase_table())
     with pytest.raises(UserError, match="lacks column"):
         assign_phases(cells, phase_table().drop(columns="uniform_end"))
@@ -378,7 +390,7 @@ def test_fit_by_phase():
     table = pd.DataFrame(
         {
             "model": ["a", "b"],
-            "seed": ["mean", "mean"],
+            "seeds": ["mean", "mean"],
             "uniform_end": [2.0, 1.0],
             "contextual_onset": [8.0, np.nan],
         }
@@ -468,13 +480,26 @@ def test_rule_script_writes_every_fit(tmp_path):
     pd.DataFrame(
         {
             "model": models,
-            "seed": ["mean"] * 2,
+            "seed": [None] * 2,
+            "seeds": ["mean"] * 2,
             "uniform_end": [2.0, 1.0],
             "contextual_onset": [8.0, np.nan],
             "last_step": [8.0, 8.0],
         }
     ).to_csv(tmp_path / "ph.csv", index=False)
-    out = {k: str(tmp_path / f"out_{k}") for k in ("coefs", "latex", "text", "pooled", "phases")}
+    # the files of the rule (the writer checks its paths against the table specs)
+    res = tmp_path / "results/regression/s"
+    res.mkdir(parents=True)
+    out = {
+        k: str(res / name)
+        for k, name in (
+            ("coefs", "coefficients.csv"),
+            ("latex", "coefficients.tex"),
+            ("text", "summary.txt"),
+            ("pooled", "pooled.csv"),
+            ("phases", "phases.csv"),
+        )
+    }
 
     class Named(list):
         def __init__(self, items, **named):
@@ -527,6 +552,7 @@ def test_rule_script_writes_every_fit(tmp_path):
     pooled = pd.read_csv(out["pooled"], keep_default_na=False, na_values=[""])
     assert list(pooled.columns) == cols + ["fit", "n_steps", "first_step", "last_step"]
     assert (pooled.fit == "pooled").all() and pooled.step.isna().all()
+    assert str(pd.read_parquet(res / "pooled.parquet").step.dtype) == "Int64"  # an integer key, NA
     assert (pooled.n_obs == 300 * 2 * 4).all()  # tokens_per_step x models x steps > 0
     assert {"step[2]", "step[4]", "step[8]", "model[b]"} <= set(pooled.term)
     phases = pd.read_csv(out["phases"], keep_default_na=False, na_values=[""])

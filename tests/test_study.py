@@ -4,7 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lmdyn.divergence.study import ModelStudy, word_class
+from lmdyn.core.tables import validate
+from lmdyn.divergence.study import ModelStudy, with_keys, word_class
+from lmdyn.divergence.tables import STUDY_MODEL
 
 
 def test_word_classes():
@@ -76,3 +78,12 @@ def test_planted_subgroup_divergence_is_recovered(rng):
     ].set_index("group")
     assert g.loc["noun", "mean"] / g.loc["other", "mean"] == pytest.approx(3.0, rel=0.1)
     assert set(t["ce_fit"].form) == {"difference", "ratio"}
+    # what model_tables writes: each table with its keys, as declared
+    for spec in STUDY_MODEL:
+        validate(spec, with_keys(t[spec.name.split(".")[1]], spec, "suite", "m"))
+    one_seed = ModelStudy(feats, n_boot=10)
+    one_seed.add_step(0, {0: metrics[0]}, pairs.iloc[:0], steps.iloc[:0])
+    for spec in STUDY_MODEL:  # no seed pairs: empty tables keep their declared columns
+        table = with_keys(one_seed.tables()[spec.name.split(".")[1]], spec, "suite", "m")
+        validate(spec, table)
+        assert list(table.columns) == spec.names

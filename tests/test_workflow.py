@@ -13,6 +13,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from lmdyn.core import tables
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
 
@@ -248,7 +250,8 @@ def test_study_tables_are_consistent_with_the_per_token_tables(finished_run):
     ).all()
     assert {"kl_seeds_ab", "kl_seeds_ba", "kl_steps"} <= set(curves.metric)
     phases = pd.read_csv(r / "study/micro/phases.csv")
-    assert len(phases) == 2 * 2 + 2 and set(phases.seed.astype(str)) == {"0", "1", "mean"}
+    assert len(phases) == 2 * 2 + 2 and set(phases.seeds) == {"one", "mean"}
+    assert set(phases.seed.dropna()) == {0, 1} and phases.seed.isna().sum() == 2  # the mean rows
     groups = pd.read_csv(r / "study/micro/seed_groups.csv", keep_default_na=False)
     assert {"freq_bin", "class", "class_prev"} == set(groups.grouping)
     assert {"noun", "verb"} <= set(groups.group)
@@ -262,6 +265,14 @@ def test_study_tables_are_consistent_with_the_per_token_tables(finished_run):
         assert len(pd.read_parquet(r / f"regression/micro/{name}.parquet")) == len(csv) > 0
     fits = pd.read_csv(r / "study/micro/ce_fit.csv", keep_default_na=False)
     assert {"difference", "ratio"} == set(fits.form)
+
+
+@pytest.mark.workflow
+def test_every_table_matches_its_declaration(finished_run):
+    """Every parquet, CSV and TSV file under results/ is declared in lmdyn.<family>.tables and has
+    its columns and dtypes (also the tables of writers that do not validate them themselves)."""
+    tmp, _ = finished_run
+    assert tables.check_results(tmp / "results") == []
 
 
 @pytest.mark.workflow

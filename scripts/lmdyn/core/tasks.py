@@ -157,14 +157,17 @@ def entries_of(integrity_csv: str, sides, task: dict) -> dict:
     }
 
 
-def run_table_paths(families) -> dict:
-    """The run's tables of ``families`` (output name -> path pattern), as each family declares."""
-    from lmdyn import anisotropy, geometry, neurons, probe
+def run_tables(families) -> dict:
+    """The run's tables of ``families`` (output name -> spec), as each family declares them."""
+    from importlib import import_module
 
-    declared = {
-        "probe": probe.RUN_TABLES,
-        "anisotropy": anisotropy.RUN_TABLES,
-        "geometry": geometry.RUN_TABLES,
-        "neurons": neurons.RUN_TABLES,
-    }
-    return {k: v for f in families for k, v in declared.get(f, {}).items()}
+    out = {}
+    for f in families:
+        if f != "divergence":
+            out.update(import_module(f"lmdyn.{f}.tables").RUN_TABLES)
+    return out
+
+
+def run_table_paths(families) -> dict:
+    """The same as output name -> path pattern (under results/)."""
+    return {k: f"results/{t.path}" for k, t in run_tables(families).items()}

@@ -131,18 +131,6 @@ def sound_refs(integrity: str, refs: list[dict]) -> list[dict]:
     ]
 
 
-def concat_runs(files, steps: dict):
-    """One suite table from per-run tables (columns model and step among them), keeping the rows of
-    ``steps`` ({model: steps sound for every seed}) so every seed shows the same steps."""
-    import pandas as pd
-
-    t = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
-    if t.empty:
-        return t
-    keep = {(str(m), int(x)) for m, xs in steps.items() for x in xs}
-    return t[[(str(m), int(x)) in keep for m, x in zip(t.model, t.step)]].reset_index(drop=True)
-
-
 def _read_status(path: str, cache: dict) -> dict:
     """{(model, seed, step): status} of a status table (integrity or run table), read once per version."""
     key = (path, os.path.getmtime(path))

@@ -109,10 +109,13 @@ class ModelAggregate:
             suite=self.suite, model=self.model
         )
         breakdown["seed"] = breakdown.seed.astype("Int64")
+        # kl_seeds rows are over every seed pair: no seed of their own, marked as such
+        breakdown["seeds"] = breakdown.seed.isna().map({True: "mean", False: "one"}).astype(str)
         cols = [
             "suite",
             "model",
             "seed",
+            "seeds",
             "step",
             "metric",
             "grouping",

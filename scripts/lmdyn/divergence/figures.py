@@ -104,7 +104,7 @@ def study_phases(curves: pd.DataFrame, phases: pd.DataFrame, paths, dpi=150):
         sharex=True,
     )
     for j, model in enumerate(models):
-        mean_row = phases[(phases.model == model) & (phases.seed.astype(str) == "mean")]
+        mean_row = phases[(phases.model == model) & (phases.seeds == "mean")]
         spans = phase_spans(mean_row.iloc[0]) if len(mean_row) else []
         for i, (metric, label) in enumerate(rows):
             ax = axes[i, j]

@@ -184,7 +184,8 @@ def phase_table(
     random_state: int = 0,
     **kw,
 ) -> pd.DataFrame:
-    """One row per (model, seed) with :func:`detect_phases` outputs, then one row per model with seed='mean'.
+    """One row per (model, seed) with :func:`detect_phases` outputs (``seeds`` = "one"), then one
+    row per model over its seeds (``seeds`` = "mean", ``seed`` NA).
 
     ``summary``: columns model, seed, step, kl_uniform, kl_unigram, nll and optionally kl_seeds (per seed:
     that seed's mean KL to the others; all-NaN, e.g. with one seed, means no seed change points) and suite
@@ -213,10 +214,15 @@ def phase_table(
             res = detect_phases(
                 r.step.to_numpy(), r.kl_uniform, r.kl_unigram, r.nll, h, kl_seeds=ks, **kw
             )
-            seed_rows.append({**key, "seed": seed, **res, "interval": None})
+            seed_rows.append({**key, "seed": seed, "seeds": "one", **res, "interval": None})
         rows += seed_rows
         per = pd.DataFrame(seed_rows)
-        m = {**key, "seed": "mean", "interval": f"bootstrap{ci:g}" if len(per) >= 3 else "minmax"}
+        m = {
+            **key,
+            "seed": pd.NA,
+            "seeds": "mean",
+            "interval": f"bootstrap{ci:g}" if len(per) >= 3 else "minmax",
+        }
         for cp in CHANGE_POINTS:
             v = pd.to_numeric(per[cp], errors="coerce").dropna().to_numpy(dtype=float)
             m[cp], m[f"{cp}_lo"], m[f"{cp}_hi"] = (
@@ -228,7 +234,7 @@ def phase_table(
         m["last_step"] = per.last_step.max()
         means.append(m)
     out = pd.DataFrame(rows + means)
-    out["seed"] = out["seed"].astype(object)
+    out["seed"] = out["seed"].astype("Int64")  # an integer key everywhere, NA on the mean rows
     return out
 
 

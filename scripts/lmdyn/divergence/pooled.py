@@ -34,25 +34,25 @@ def sample_positions(keys: pd.DataFrame, n: int | None, seed: int = 0) -> pd.Dat
 def assign_phases(steps: pd.DataFrame, phase_table: pd.DataFrame) -> pd.DataFrame:
     """``steps`` (columns model, step; any other columns kept) with a ``phase`` column added.
 
-    Read from each model's ``seed == "mean"`` row of the phase table (lmdyn.divergence.phases.phase_table):
+    Read from each model's ``seeds == "mean"`` row of the phase table (lmdyn.divergence.phases.phase_table):
     step <= uniform_end -> "uniform"; uniform_end < step < contextual_onset -> "unigram";
     step >= contextual_onset -> "contextual"; without a contextual onset (NaN: not reached)
     everything after uniform_end is "unigram". A missing uniform_end counts as 0 and a contextual
     onset before uniform_end as uniform_end, as in lmdyn.divergence.phases.phase_spans.
     """
-    need = ["model", "seed", "uniform_end", "contextual_onset"]
+    need = ["model", "seeds", "uniform_end", "contextual_onset"]
     missing = [c for c in need if c not in phase_table.columns]
     if missing:
         raise UserError(f"phase table lacks column(s): {', '.join(missing)}")
-    mean = phase_table[phase_table["seed"].astype(str) == "mean"].copy()
+    mean = phase_table[phase_table["seeds"] == "mean"].copy()
     mean["model"] = mean["model"].astype(str)
     dup = sorted(mean.loc[mean["model"].duplicated(), "model"].unique())
     if dup:
-        raise UserError(f"phase table has several seed='mean' rows for model(s): {', '.join(dup)}")
+        raise UserError(f"phase table has several seeds='mean' rows for model(s): {', '.join(dup)}")
     models = steps["model"].astype(str)
     absent = sorted(set(models) - set(mean["model"]))
     if absent:
-        raise UserError(f"phase table has no seed='mean' row for model(s): {', '.join(absent)}")
+        raise UserError(f"phase table has no seeds='mean' row for model(s): {', '.join(absent)}")
     mean = mean.set_index("model")
     u = pd.to_numeric(mean["uniform_end"], errors="coerce").reindex(models).fillna(0.0).to_numpy()
     c = pd.to_numeric(mean["contextual_onset"], errors="coerce").reindex(models).to_numpy()

@@ -183,17 +183,34 @@ class ModelStudy:
         return pd.DataFrame(rows)
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        traj = pd.concat(self.traj, ignore_index=True) if self.traj else pd.DataFrame()
+        """The model's study tables (columns of lmdyn.divergence.tables less suite and model; a
+        table without rows, e.g. seed groups with one seed, has no columns)."""
+        traj = (
+            pd.concat(self.traj, ignore_index=True).rename(columns={"kl": "kl_seeds"})[
+                ["step", "grouping", "group", "kl_seeds", "nll"]
+            ]
+            if self.traj
+            else pd.DataFrame()
+        )
         return {
             "curves": pd.DataFrame(self.curves),
             "seed_groups": pd.DataFrame(self.groups),
-            "sigma": pd.DataFrame(
-                self.sigma, columns=SIGMA_COLUMNS
-            ),  # columns even with no seed or step pairs
+            "sigma": pd.DataFrame(self.sigma, columns=SIGMA_COLUMNS),
             "dh_kl": pd.DataFrame(self.dh),
             "ce_fit": self.ce_fits(),
-            "trajectories": traj.rename(columns={"kl": "kl_seeds"}),
+            "trajectories": traj,
         }
+
+
+def with_keys(table: pd.DataFrame, spec, suite: str, model: str) -> pd.DataFrame:
+    """One of :meth:`ModelStudy.tables` with its suite and model first, as ``spec`` (a table of
+    lmdyn.divergence.tables) declares it; without rows, the spec's typed empty table."""
+    if table.empty:
+        return spec.empty()
+    table = table.copy()
+    table.insert(0, "model", model)
+    table.insert(0, "suite", suite)
+    return table
 
 
 def size_pairs_curve(
@@ -207,8 +224,8 @@ def size_pairs_curve(
             for col in ("kl_ab", "kl_ba"):
                 rows.append(
                     {
-                        "step": step,
                         "seed": seed_,
+                        "step": step,
                         "model_a": a,
                         "model_b": b,
                         "direction": col[3:],

@@ -13,9 +13,3 @@ GEOMETRY = TaskSpec(
     "geometry", needs="entry", source="layers", code=("geometry/compute.py", "geometry/task.py")
 )
 TABLES = ("accuracy", "attribution", "norms", "pca", "pca_variance")
-
-# The run's tables the per-checkpoint job writes (rule checkpoint_tasks output -> path).
-RUN_TABLES = {
-    f"geometry_{t}": f"results/geometry/{{suite}}/{{model}}/seed{{seed}}/{t}.parquet"
-    for t in TABLES
-}

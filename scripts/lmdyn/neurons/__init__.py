@@ -14,8 +14,3 @@ TABLES = (
     "target_congruence",
     "activation",
 )
-
-# The run's tables the per-checkpoint job writes (rule checkpoint_tasks output -> path).
-RUN_TABLES = {
-    f"neurons_{t}": f"results/neurons/{{suite}}/{{model}}/seed{{seed}}/{t}.parquet" for t in TABLES
-}
