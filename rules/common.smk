@@ -414,6 +414,25 @@ def extra_outputs():
     }
 
 
+# ---- figures --------------------------------------------------------------------------------------
+
+# The PNG of every figure is its report output; the other figures.formats are written beside it.
+FIGURE_FORMATS = config["figures"]["formats"]
+
+
+def figure_outputs(name, png, **report_kw):
+    """One figure's outputs: the PNG (in the report) as `name`, each other format as `name_<format>`
+    (rule scripts gather them with lmdyn.core.plots.figure_paths)."""
+    stem = png.removesuffix(".png")
+    out = {name: report(png, **report_kw)}
+    return out | {f"{name}_{f}": f"{stem}.{f}" for f in FIGURE_FORMATS if f != "png"}
+
+
+def figure_files(suite, names):
+    """The named figures of a suite in every format (targets of rule all)."""
+    return [f"results/figures/{suite}/{n}.{f}" for n in names for f in FIGURE_FORMATS]
+
+
 # ---- the study tables and the targets of rule all -----------------------------------------------
 
 STUDY_TABLES = ("curves", "seed_groups", "sigma", "dh_kl", "ce_fit", "trajectories")
@@ -461,7 +480,7 @@ def final_outputs():
         # figures of seed, step and size comparisons only where the suite has them
         figures = ["kl_reference", "regression"]
         figures += suite_comparisons(s).figures(models)
-        out += [f"results/figures/{s}/{f}.png" for f in figures]
+        out += figure_files(s, figures)
         out += weight_analysis_outputs(s)
         out += activation_outputs(s)  # layer geometry and token neurons
         if SUITES.is_micro(s):
@@ -537,16 +556,16 @@ def weight_analysis_outputs(suite):
             f"results/probe/{suite}/probe.csv",
             f"results/anisotropy/{suite}/anisotropy.csv",
         ]
-        + [
-            f"results/figures/{suite}/{name}.png"
-            for name in (
+        + figure_files(
+            suite,
+            (
                 "probe_kl",
                 "probe_scatter",
                 "probe_pca",
                 "anisotropy_hist",
                 "anisotropy_mean",
-            )
-        ]
+            ),
+        )
     )
 
 
@@ -646,9 +665,9 @@ def activation_outputs(s):
     """Suite outputs of both families (for rule all)."""
     out = [f"results/geometry/{s}/{name}.csv" for name in GEOMETRY_TABLES]
     out += [f"results/neurons/{s}/{name}.csv" for name in NEURON_TABLES]
-    out += [
-        f"results/figures/{s}/{name}.png"
-        for name in (
+    out += figure_files(
+        s,
+        (
             "geometry_accuracy",
             "geometry_norms",
             "geometry_pca",
@@ -657,6 +676,6 @@ def activation_outputs(s):
             "neurons_patching",
             "neurons_emergence",
             "neurons_activation",
-        )
-    ]
+        ),
+    )
     return out
