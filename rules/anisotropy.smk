@@ -29,13 +29,15 @@ rule figure_anisotropy:
         table="results/anisotropy/{suite}/anisotropy.parquet",
         hist="results/anisotropy/{suite}/histograms.parquet",
     output:
-        fig_hist=report(
+        **figure_outputs(
+            "fig_hist",
             "results/figures/{suite}/anisotropy_hist.png",
             caption="../report/anisotropy_hist.rst",
             category="Embedding anisotropy",
             labels={"suite": "{suite}", "figure": "cosine histograms"},
         ),
-        fig_mean=report(
+        **figure_outputs(
+            "fig_mean",
             "results/figures/{suite}/anisotropy_mean.png",
             caption="../report/anisotropy_mean.rst",
             category="Embedding anisotropy",

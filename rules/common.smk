@@ -393,6 +393,25 @@ def size_files(wildcards):
     return {t: f"results/pairs/{s}/sizes_step{t}.parquet" for t in steps}
 
 
+# ---- figures --------------------------------------------------------------------------------------
+
+# The PNG of every figure is its report output; the other figures.formats are written beside it.
+FIGURE_FORMATS = config["figures"]["formats"]
+
+
+def figure_outputs(name, png, **report_kw):
+    """One figure's outputs: the PNG (in the report) as `name`, each other format as `name_<format>`
+    (rule scripts gather them with lmdyn.core.plots.figure_paths)."""
+    stem = png.removesuffix(".png")
+    out = {name: report(png, **report_kw)}
+    return out | {f"{name}_{f}": f"{stem}.{f}" for f in FIGURE_FORMATS if f != "png"}
+
+
+def figure_files(suite, names):
+    """The named figures of a suite in every format (targets of rule all)."""
+    return [f"results/figures/{suite}/{n}.{f}" for n in names for f in FIGURE_FORMATS]
+
+
 # ---- the study tables and the targets of rule all -----------------------------------------------
 
 STUDY_TABLES = ("curves", "seed_groups", "sigma", "dh_kl", "ce_fit", "trajectories")
@@ -440,7 +459,7 @@ def final_outputs():
         # figures of seed, step and size comparisons only where the suite has them
         figures = ["kl_reference", "regression"]
         figures += suite_comparisons(s).figures(models)
-        out += [f"results/figures/{s}/{f}.png" for f in figures]
+        out += figure_files(s, figures)
         out += run_outputs(s)
         for family in enabled_families(config)[1:]:
             out += family_outputs(s, family)
@@ -615,6 +634,4 @@ FAMILY_OUTPUTS = {
 def family_outputs(s, family):
     """A family's suite tables (CSV) and figures (for rule all and its target rule)."""
     tables, figures = FAMILY_OUTPUTS[family]
-    return [f"results/{family}/{s}/{t}.csv" for t in tables] + [
-        f"results/figures/{s}/{f}.png" for f in figures
-    ]
+    return [f"results/{family}/{s}/{t}.csv" for t in tables] + figure_files(s, figures)

@@ -2,13 +2,13 @@ rule figure_kl_reference:
     input:
         "results/tables/{suite}/summary.parquet",
     output:
-        png=report(
+        **figure_outputs(
+            "fig",
             "results/figures/{suite}/kl_reference.png",
             caption="../report/kl_reference.rst",
             category="Convergence",
             labels={"suite": "{suite}", "figure": "KL to references"},
         ),
-        pdf="results/figures/{suite}/kl_reference.pdf",
     log:
         "logs/figures/{suite}/kl_reference.log",
     conda:
@@ -23,13 +23,13 @@ rule figure_kl_seeds:
     input:
         "results/tables/{suite}/summary.parquet",
     output:
-        png=report(
+        **figure_outputs(
+            "fig",
             "results/figures/{suite}/kl_seeds.png",
             caption="../report/kl_seeds.rst",
             category="Divergence",
             labels={"suite": "{suite}", "figure": "KL between seeds"},
         ),
-        pdf="results/figures/{suite}/kl_seeds.pdf",
     log:
         "logs/figures/{suite}/kl_seeds.log",
     conda:
@@ -44,13 +44,13 @@ rule figure_regression:
     input:
         "results/regression/{suite}/coefficients.csv",
     output:
-        png=report(
+        **figure_outputs(
+            "fig",
             "results/figures/{suite}/regression.png",
             caption="../report/regression.rst",
             category="Regression",
             labels={"suite": "{suite}", "figure": "coefficients"},
         ),
-        pdf="results/figures/{suite}/regression.pdf",
     log:
         "logs/figures/{suite}/regression.log",
     conda:
@@ -67,13 +67,13 @@ rule figure_phases:
         curves="results/study/{suite}/curves.parquet",
         phases="results/study/{suite}/phases.parquet",
     output:
-        png=report(
+        **figure_outputs(
+            "fig",
             "results/figures/{suite}/phases.png",
             caption="../report/phases.rst",
             category="Reference distributions and phases",
             labels={"suite": "{suite}", "figure": "phases"},
         ),
-        pdf="results/figures/{suite}/phases.pdf",
     log:
         "logs/figures/{suite}/phases.log",
     conda:
@@ -88,13 +88,13 @@ rule figure_seed_divergence:
     input:
         curves="results/study/{suite}/curves.parquet",
     output:
-        png=report(
+        **figure_outputs(
+            "fig",
             "results/figures/{suite}/seed_divergence.png",
             caption="../report/seed_divergence.rst",
             category="Seed divergence",
             labels={"suite": "{suite}", "figure": "both directions"},
         ),
-        pdf="results/figures/{suite}/seed_divergence.pdf",
     log:
         "logs/figures/{suite}/seed_divergence.log",
     conda:
@@ -109,13 +109,13 @@ rule figure_seed_groups:
     input:
         groups="results/study/{suite}/seed_groups.parquet",
     output:
-        png=report(
+        **figure_outputs(
+            "fig",
             "results/figures/{suite}/seed_groups.png",
             caption="../report/seed_groups.rst",
             category="Seed divergence",
             labels={"suite": "{suite}", "figure": "by subgroup"},
         ),
-        pdf="results/figures/{suite}/seed_groups.pdf",
     log:
         "logs/figures/{suite}/seed_groups.log",
     conda:
@@ -130,13 +130,13 @@ rule figure_sigma:
     input:
         sigma="results/study/{suite}/sigma.parquet",
     output:
-        png=report(
+        **figure_outputs(
+            "fig",
             "results/figures/{suite}/sigma_{model}.png",
             caption="../report/sigma.rst",
             category="Relative divergence",
             labels={"suite": "{suite}", "figure": "sigma: {model}"},
         ),
-        pdf="results/figures/{suite}/sigma_{model}.pdf",
     log:
         "logs/figures/{suite}/sigma_{model}.log",
     conda:
@@ -153,13 +153,13 @@ rule figure_learnability:
     input:
         sigma="results/study/{suite}/sigma.parquet",
     output:
-        png=report(
+        **figure_outputs(
+            "fig",
             "results/figures/{suite}/learnability_{model}.png",
             caption="../report/learnability.rst",
             category="Learnability",
             labels={"suite": "{suite}", "figure": "sigma of step KL: {model}"},
         ),
-        pdf="results/figures/{suite}/learnability_{model}.pdf",
     log:
         "logs/figures/{suite}/learnability_{model}.log",
     conda:
@@ -178,20 +178,20 @@ rule figure_ce_fit:
         fits="results/study/{suite}/ce_fit.parquet",
         dh="results/study/{suite}/dh_kl.parquet",
     output:
-        png=report(
+        **figure_outputs(
+            "fig",
             "results/figures/{suite}/ce_fit.png",
             caption="../report/ce_fit.rst",
             category="Cross-entropy fitting",
             labels={"suite": "{suite}", "figure": "alpha Q + b"},
         ),
-        pdf="results/figures/{suite}/ce_fit.pdf",
-        dh_png=report(
+        **figure_outputs(
+            "dh",
             "results/figures/{suite}/dh_kl.png",
             caption="../report/dh_kl.rst",
             category="Cross-entropy fitting",
             labels={"suite": "{suite}", "figure": "dH vs KL"},
         ),
-        dh_pdf="results/figures/{suite}/dh_kl.pdf",
     log:
         "logs/figures/{suite}/ce_fit.log",
     conda:
@@ -206,13 +206,13 @@ rule figure_sizes:
     input:
         sizes="results/study/{suite}/sizes.parquet",
     output:
-        png=report(
+        **figure_outputs(
+            "fig",
             "results/figures/{suite}/sizes.png",
             caption="../report/sizes.rst",
             category="Cross-size divergence",
             labels={"suite": "{suite}", "figure": "KL between sizes"},
         ),
-        pdf="results/figures/{suite}/sizes.pdf",
     log:
         "logs/figures/{suite}/sizes.log",
     conda:

@@ -53,25 +53,29 @@ rule figure_geometry:
             for name in GEOMETRY_TABLES
         },
     output:
-        accuracy_fig=report(
+        **figure_outputs(
+            "accuracy_fig",
             "results/figures/{suite}/geometry_accuracy.png",
             caption="../report/geometry_accuracy.rst",
             category="Layer geometry",
             labels={"suite": "{suite}", "figure": "accuracy"},
         ),
-        norms_fig=report(
+        **figure_outputs(
+            "norms_fig",
             "results/figures/{suite}/geometry_norms.png",
             caption="../report/geometry_norms.rst",
             category="Layer geometry",
             labels={"suite": "{suite}", "figure": "norms"},
         ),
-        pca_fig=report(
+        **figure_outputs(
+            "pca_fig",
             "results/figures/{suite}/geometry_pca.png",
             caption="../report/geometry_pca.rst",
             category="Layer geometry",
             labels={"suite": "{suite}", "figure": "PCA"},
         ),
-        attribution_fig=report(
+        **figure_outputs(
+            "attribution_fig",
             "results/figures/{suite}/geometry_attribution.png",
             caption="../report/geometry_attribution.rst",
             category="Layer geometry",

@@ -25,25 +25,29 @@ rule figure_neurons:
     input:
         **{name: f"results/neurons/{{suite}}/{name}.parquet" for name in NEURON_TABLES},
     output:
-        lens_fig=report(
+        **figure_outputs(
+            "lens_fig",
             "results/figures/{suite}/neurons_lens.png",
             caption="../report/neurons_lens.rst",
             category="Token neurons",
             labels={"suite": "{suite}", "figure": "logit lens"},
         ),
-        patching_fig=report(
+        **figure_outputs(
+            "patching_fig",
             "results/figures/{suite}/neurons_patching.png",
             caption="../report/neurons_patching.rst",
             category="Token neurons",
             labels={"suite": "{suite}", "figure": "layer patching"},
         ),
-        emergence_fig=report(
+        **figure_outputs(
+            "emergence_fig",
             "results/figures/{suite}/neurons_emergence.png",
             caption="../report/neurons_emergence.rst",
             category="Token neurons",
             labels={"suite": "{suite}", "figure": "emergence"},
         ),
-        activation_fig=report(
+        **figure_outputs(
+            "activation_fig",
             "results/figures/{suite}/neurons_activation.png",
             caption="../report/neurons_activation.rst",
             category="Token neurons",

@@ -31,19 +31,22 @@ rule figure_probe:
         tokens="results/probe/{suite}/tokens.parquet",
         tokenizer=tokenizer_dir,
     output:
-        kl=report(
+        **figure_outputs(
+            "kl",
             "results/figures/{suite}/probe_kl.png",
             caption="../report/probe_kl.rst",
             category="Unigram latent probe",
             labels={"suite": "{suite}", "figure": "probe KL"},
         ),
-        scatter=report(
+        **figure_outputs(
+            "scatter",
             "results/figures/{suite}/probe_scatter.png",
             caption="../report/probe_scatter.rst",
             category="Unigram latent probe",
             labels={"suite": "{suite}", "figure": "reconstructed frequencies"},
         ),
-        pca=report(
+        **figure_outputs(
+            "pca",
             "results/figures/{suite}/probe_pca.png",
             caption="../report/probe_pca.rst",
             category="Unigram latent probe",

@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from lmdyn.core.plots import figure_paths
 from lmdyn.core.runner import run
 from lmdyn.geometry import figures as fig
 
@@ -11,8 +12,8 @@ NAMES = ("accuracy", "attribution", "norms", "pca", "pca_variance")
 def main(sm, log):
     t = {name: pd.read_parquet(sm.input[name]) for name in NAMES}
     dpi = sm.params.dpi
-    fig.geometry_accuracy(t["accuracy"], [sm.output.accuracy_fig], dpi)
-    fig.geometry_norms(t["norms"], [sm.output.norms_fig], dpi)
+    fig.geometry_accuracy(t["accuracy"], figure_paths(sm.output, "accuracy_fig"), dpi)
+    fig.geometry_norms(t["norms"], figure_paths(sm.output, "norms_fig"), dpi)
     # PCA of the last step of the largest model's first seed (the last model in config order).
     pca, var = t["pca"], t["pca_variance"]
     model = list(dict.fromkeys(pca.model))[-1]
@@ -24,10 +25,12 @@ def main(sm, log):
         pca[sel],
         var[vsel],
         f"{sm.params.suite} {model} seed {seed} step {step}",
-        [sm.output.pca_fig],
+        figure_paths(sm.output, "pca_fig"),
         dpi,
     )
-    fig.geometry_attribution(t["attribution"], t["accuracy"], [sm.output.attribution_fig], dpi)
+    fig.geometry_attribution(
+        t["attribution"], t["accuracy"], figure_paths(sm.output, "attribution_fig"), dpi
+    )
 
 
 run(main, snakemake)  # noqa: F821

@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from lmdyn.core.plots import figure_paths
 from lmdyn.core.runner import run
 from lmdyn.neurons import figures as fig
 
@@ -21,7 +22,7 @@ NAMES = (
 def main(sm, log):
     t = {name: pd.read_parquet(sm.input[name]) for name in NAMES}
     dpi = sm.params.dpi
-    fig.neurons_lens(t["lens"], [sm.output.lens_fig], dpi)
+    fig.neurons_lens(t["lens"], figure_paths(sm.output, "lens_fig"), dpi)
     # Heatmaps and activation bins: the last step of the largest model's first seed, first prompt.
     lp = t["layer_patch"]
     model = list(dict.fromkeys(lp.model))[-1]
@@ -32,7 +33,7 @@ def main(sm, log):
     fig.neurons_patching(
         sel,
         f"{sm.params.suite} {model} seed {seed} step {step}: {prompt}",
-        [sm.output.patching_fig],
+        figure_paths(sm.output, "patching_fig"),
         dpi,
     )
     fig.neurons_emergence(
@@ -40,13 +41,16 @@ def main(sm, log):
         t["top_neuron"],
         t["neuron_patch"],
         t["target_congruence"],
-        [sm.output.emergence_fig],
+        figure_paths(sm.output, "emergence_fig"),
         dpi,
     )
     act = t["activation"]
     act = act[(act.model == model) & (act.seed == seed) & (act.step == step)] if len(act) else act
     fig.neurons_activation(
-        act, f"{sm.params.suite} {model} seed {seed} step {step}", [sm.output.activation_fig], dpi
+        act,
+        f"{sm.params.suite} {model} seed {seed} step {step}",
+        figure_paths(sm.output, "activation_fig"),
+        dpi,
     )
 
 

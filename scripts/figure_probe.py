@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from lmdyn.core.plots import figure_paths
 from lmdyn.core.runner import run
 from lmdyn.probe import figures as wf
 
@@ -24,9 +25,9 @@ def main(sm, log):
     special = special_ids(sm.input.tokenizer)
     log.info("special tokens %s", special)
     dpi = sm.params.dpi
-    wf.probe_kl(probe, [sm.output.kl], dpi)
-    wf.probe_scatter(tokens, special, [sm.output.scatter], dpi)
-    wf.probe_pca(tokens, special, [sm.output.pca], dpi)
+    wf.probe_kl(probe, figure_paths(sm.output, "kl"), dpi)
+    wf.probe_scatter(tokens, special, figure_paths(sm.output, "scatter"), dpi)
+    wf.probe_pca(tokens, special, figure_paths(sm.output, "pca"), dpi)
 
 
 run(main, snakemake)  # noqa: F821

@@ -2,13 +2,14 @@
 
 import pandas as pd
 
+from lmdyn.core.plots import figure_paths
 from lmdyn.core.runner import run
 from lmdyn.divergence import figures
 
 
 def main(sm, log):
     i, o, p = sm.input, sm.output, sm.params
-    paths = [o.png, o.pdf]
+    paths = figure_paths(o, "fig")
     if sm.rule == "figure_phases":
         figures.study_phases(pd.read_parquet(i.curves), pd.read_parquet(i.phases), paths, dpi=p.dpi)
     elif sm.rule == "figure_seed_divergence":
@@ -21,7 +22,7 @@ def main(sm, log):
         )
     elif sm.rule == "figure_ce_fit":
         figures.ce_fit(pd.read_parquet(i.traj), pd.read_parquet(i.fits), paths, dpi=p.dpi)
-        figures.dh_kl(pd.read_parquet(i.dh), [o.dh_png, o.dh_pdf], dpi=p.dpi)
+        figures.dh_kl(pd.read_parquet(i.dh), figure_paths(o, "dh"), dpi=p.dpi)
     elif sm.rule == "figure_sizes":
         figures.size_divergence(pd.read_parquet(i.sizes), paths, dpi=p.dpi)
     else:

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from lmdyn.core.plots import no_data, save, seed_bands, step_axis, subplots
 
-from lmdyn.core.plots import lines_with_band as _lines_with_band  # noqa: E402
-from lmdyn.core.plots import no_data as _no_data  # noqa: E402
-from lmdyn.core.plots import save  # noqa: E402
-from lmdyn.core.plots import step_axis as _step_axis
-
-
-def _save(fig, paths, dpi):
-    save(fig, paths, dpi, tight=True)
+NO_DATA = "no analysable checkpoint: anisotropy"
 
 
 def anisotropy_hist(hist: pd.DataFrame, paths, dpi=150):
     """Pairwise cosine histograms at the last step, raw and centred, seeds pooled; a panel per size x matrix."""
     if hist.empty:
-        return _no_data(paths, dpi, "anisotropy")
+        return no_data(paths, dpi, NO_DATA)
     panels = list(dict.fromkeys(zip(hist.model, hist.matrix)))
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.2), squeeze=False)
+    fig, axes = subplots(1, len(panels), figsize=(3.6 * len(panels), 3.2), squeeze=False)
     for ax, (model, matrix) in zip(axes[0], panels):
         d = hist[(hist.model == model) & (hist.matrix == matrix)]
         d = d[d.step == d.step.max()]
@@ -40,20 +31,20 @@ def anisotropy_hist(hist: pd.DataFrame, paths, dpi=150):
         ax.set_xlabel("cosine similarity")
         ax.set_ylabel("density")
     axes[0, 0].legend(fontsize=8)
-    _save(fig, paths, dpi)
+    save(fig, paths, dpi)
 
 
 def anisotropy_mean(stats: pd.DataFrame, paths, dpi=150):
     """Mean pairwise cosine against step, raw and centred: a line per size (and matrix), band = seed range."""
     if stats.empty:
-        return _no_data(paths, dpi, "anisotropy")
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
+        return no_data(paths, dpi, NO_DATA)
+    fig, axes = subplots(1, 2, figsize=(9, 3.5), sharey=True)
     s = stats.assign(series=stats.model + " " + stats.matrix)
     for ax, variant in zip(axes, ("raw", "centred")):
-        _lines_with_band(ax, s[s.variant == variant], "mean_cos", "series")
-        _step_axis(ax)
+        seed_bands(ax, s[s.variant == variant], "mean_cos", "series")
+        step_axis(ax)
         ax.set_title(variant, fontsize=9)
         ax.axhline(0, color="gray", lw=0.6)
     axes[0].set_ylabel("mean cosine of distinct rows")
     axes[0].legend(fontsize=7)
-    _save(fig, paths, dpi)
+    save(fig, paths, dpi)

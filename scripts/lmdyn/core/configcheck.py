@@ -73,4 +73,10 @@ def problems(cfg: dict) -> list[str]:
             f"aggregate.freq_bins {bins} is more than the at most {n} evaluation tokens can fill "
             "(corpus.n_eval x tokens.windows_per_doc x (tokens.context_length - 1)); lower it"
         )
+    formats = cfg["figures"]["formats"]
+    if "png" not in formats:
+        out.append(
+            f"figures.formats [{', '.join(formats)}] leaves out png, the format the HTML report "
+            "shows; add png"
+        )
     return out

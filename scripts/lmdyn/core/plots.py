@@ -1,6 +1,9 @@
-"""The figure toolkit every family uses (matplotlib, Agg): saving, the step axis, seed bands."""
+"""The figure toolkit every family uses (matplotlib, Agg): figures with a layout that does not overlap,
+saving in every format, the step axis, seed bands and a no-data placeholder."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import matplotlib
 
@@ -8,18 +11,33 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-# No creation date in PDFs (nor any wall-clock value): the same data give byte-identical files.
-PDF_METADATA = {"CreationDate": None}
+FORMATS = ("png", "pdf", "svg")
+# Nothing that changes from one run to the next (wall-clock dates, random SVG ids): the same data give
+# byte-identical files in every format.
+METADATA = {"png": None, "pdf": {"CreationDate": None}, "svg": {"Date": None}}
+SAVE_RC = {"svg.hashsalt": "lmdyn"}
 
 
-def save(fig, paths, dpi, tight=False):
-    """Write ``fig`` to every path (PNG or PDF by suffix) and close it."""
-    if tight:
-        fig.tight_layout()
-    for p in paths:
-        meta = PDF_METADATA if str(p).endswith(".pdf") else None
-        fig.savefig(p, dpi=dpi, bbox_inches="tight", metadata=meta)
+def subplots(nrows=1, ncols=1, **kw):
+    """``plt.subplots`` with the constrained layout: titles, labels and colorbars do not overlap."""
+    return plt.subplots(nrows, ncols, layout="constrained", **kw)
+
+
+def save(fig, paths, dpi):
+    """Write ``fig`` to every path (format by suffix: png, pdf or svg) and close it."""
+    with plt.rc_context(SAVE_RC):
+        for p in paths:
+            fmt = Path(p).suffix.lstrip(".")
+            if fmt not in METADATA:
+                raise ValueError(f"{p}: figures are written as {', '.join(FORMATS)}")
+            fig.savefig(p, dpi=dpi, bbox_inches="tight", metadata=METADATA[fmt])
     plt.close(fig)
+
+
+def figure_paths(output, name):
+    """The paths of one figure among a rule's outputs: the PNG ``name`` and ``name_<format>``."""
+    keys = set(output.keys())
+    return [output[name]] + [output[f"{name}_{f}"] for f in FORMATS if f"{name}_{f}" in keys]
 
 
 def step_axis(ax):
@@ -29,32 +47,39 @@ def step_axis(ax):
     ax.grid(alpha=0.3)
 
 
-def band(ax, d: pd.DataFrame, y: str, label: str, color=None):
-    """Mean over seeds against step with the min-max band across seeds."""
-    g = d.groupby("step")[y].agg(["mean", "min", "max"]).reset_index()
-    (line,) = ax.plot(g.step, g["mean"], marker="o", ms=3, label=label, color=color)
-    ax.fill_between(g.step, g["min"], g["max"], alpha=0.2, color=line.get_color())
+def mean_band(ax, x, mean, lo, hi, label=None, color=None, ms=3, band=True, **fill):
+    """A line of ``mean`` with markers and, if ``band``, the ``lo``-``hi`` band in its colour."""
+    (line,) = ax.plot(x, mean, marker="o", ms=ms, label=label, color=color)
+    if band:
+        ax.fill_between(x, lo, hi, color=line.get_color(), **{"alpha": 0.2, **fill})
+    return line
 
 
-def lines_with_band(ax, table, value, group, label_of=str, style=None):
-    """Mean across seeds per step, one line per group, and a min-max band where >= 2 seeds exist."""
+def seed_band(ax, table: pd.DataFrame, value: str, label=None, color=None):
+    """Mean of ``value`` over seeds against step with the min-max band across seeds."""
+    g = table.groupby("step")[value].agg(["mean", "min", "max"]).reset_index()
+    return mean_band(ax, g.step, g["mean"], g["min"], g["max"], label=label, color=color)
+
+
+def seed_bands(ax, table: pd.DataFrame, value: str, group: str, label_of=str):
+    """One seed-mean line per ``group``, with the min-max band where two or more seeds exist."""
     for key, g in table.groupby(group, sort=False):
-        agg = (
-            g.groupby("step")[value]
-            .agg(["mean", "min", "max", "count"])
-            .reset_index()
-            .sort_values("step")
+        agg = g.groupby("step")[value].agg(["mean", "min", "max", "count"]).reset_index()
+        mean_band(
+            ax,
+            agg.step,
+            agg["mean"],
+            agg["min"],
+            agg["max"],
+            label=label_of(key),
+            band=(agg["count"] >= 2).any(),
+            lw=0,
         )
-        kw = (style or {}).get(key, {})
-        (line,) = ax.plot(agg.step, agg["mean"], marker="o", ms=3, label=label_of(key), **kw)
-        if (agg["count"] >= 2).any():
-            ax.fill_between(
-                agg.step, agg["min"], agg["max"], color=line.get_color(), alpha=0.2, lw=0
-            )
 
 
-def no_data(paths, dpi, what):
-    fig, ax = plt.subplots(figsize=(4, 2))
-    ax.text(0.5, 0.5, f"no analysable checkpoint: {what}", ha="center", va="center")
+def no_data(paths, dpi, message):
+    """A placeholder figure saying why there is nothing to draw, written to every path."""
+    fig, ax = subplots(figsize=(4, 2))
+    ax.text(0.5, 0.5, message, ha="center", va="center")
     ax.axis("off")
-    save(fig, paths, dpi, tight=True)
+    save(fig, paths, dpi)

@@ -1,25 +1,17 @@
-"""Figures of the core study (matplotlib, Agg backend). Each function writes every path it is given
-(PNG and PDF alike, by suffix)."""
+"""Figures of the core study. Each function writes every path it is given (format by suffix)."""
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from lmdyn.core.plots import save as _save  # noqa: E402
-from lmdyn.core.plots import step_axis as _step_axis  # noqa: E402
+from lmdyn.core.plots import mean_band, save, step_axis, subplots
 
 
 def kl_reference(summary: pd.DataFrame, paths, dpi=150):
     """KL to uniform (top) and to unigram (bottom) against step; one panel per model, a line per seed."""
     models = list(dict.fromkeys(summary.model))
-    fig, axes = plt.subplots(
-        2, len(models), figsize=(4 * len(models), 6), squeeze=False, sharex=True
-    )
+    fig, axes = subplots(2, len(models), figsize=(4 * len(models), 6), squeeze=False, sharex=True)
     for j, model in enumerate(models):
         d = summary[summary.model == model]
         for i, metric in enumerate(["kl_uniform", "kl_unigram"]):
@@ -27,30 +19,30 @@ def kl_reference(summary: pd.DataFrame, paths, dpi=150):
             for seed, g in d.groupby("seed"):
                 g = g.sort_values("step")
                 ax.plot(g.step, g[metric], marker="o", ms=3, label=f"seed {seed}")
-            _step_axis(ax)
+            step_axis(ax)
             ax.set_ylabel(f"{'KL(p || uniform)' if i == 0 else 'KL(p || unigram)'} [nats]")
             if i == 0:
                 ax.set_title(model)
     axes[0, 0].legend(fontsize=8)
-    _save(fig, paths, dpi)
+    save(fig, paths, dpi)
 
 
 def kl_seeds(summary: pd.DataFrame, paths, dpi=150):
     """Mean KL between seeds (pairs and directions averaged) against step, one line per model."""
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = subplots(figsize=(5, 3.5))
     per_step = summary.groupby(["model", "step"], sort=False).kl_seeds.mean().reset_index()
     for model, g in per_step.groupby("model", sort=False):
         ax.plot(g.step, g.kl_seeds, marker="o", ms=3, label=model)
-    _step_axis(ax)
+    step_axis(ax)
     ax.set_ylabel("mean KL between seeds [nats]")
     ax.legend(fontsize=8)
-    _save(fig, paths, dpi)
+    save(fig, paths, dpi)
 
 
 def regression_coefficients(coefs: pd.DataFrame, paths, title="", dpi=150):
     """Coefficients with 95% intervals (intercept left out), grouped by variable."""
     d = coefs[coefs.variable != "intercept"].reset_index(drop=True)
-    fig, ax = plt.subplots(figsize=(5, 0.22 * len(d) + 1.5))
+    fig, ax = subplots(figsize=(5, 0.22 * len(d) + 1.5))
     y = np.arange(len(d))[::-1]
     colors = {v: f"C{i}" for i, v in enumerate(dict.fromkeys(d.variable))}
     ax.errorbar(
@@ -65,7 +57,7 @@ def regression_coefficients(coefs: pd.DataFrame, paths, title="", dpi=150):
     ax.set_yticks(y, d.term, fontsize=6)
     ax.set_xlabel("coefficient (nats), 95% CI, SE clustered by token type")
     ax.set_title(title, fontsize=9)
-    _save(fig, paths, dpi)
+    save(fig, paths, dpi)
 
 
 # ---- the full study ------------------------------------------------------------------------------
@@ -78,11 +70,12 @@ def _shade(ax, spans):
         ax.axvspan(max(lo, 0), hi, color=PHASE_COLORS[name], alpha=0.6, lw=0, zorder=0)
 
 
-def _band(ax, d, label=None, color=None):
+def _ci_band(ax, d, label=None, color=None):
+    """A study curve: its mean with the 95% document-bootstrap interval."""
     d = d.sort_values("step")
-    (line,) = ax.plot(d.step, d["mean"], marker="o", ms=2.5, label=label, color=color)
-    ax.fill_between(d.step, d.ci_low, d.ci_high, alpha=0.25, color=line.get_color(), lw=0)
-    return line
+    return mean_band(
+        ax, d.step, d["mean"], d.ci_low, d.ci_high, label, color, ms=2.5, alpha=0.25, lw=0
+    )
 
 
 def study_phases(curves: pd.DataFrame, phases: pd.DataFrame, paths, dpi=150):
@@ -96,7 +89,7 @@ def study_phases(curves: pd.DataFrame, phases: pd.DataFrame, paths, dpi=150):
         ("nll", "cross-entropy"),
         ("kl_seeds", "KL between seeds"),
     ]
-    fig, axes = plt.subplots(
+    fig, axes = subplots(
         len(rows),
         len(models),
         figsize=(4 * len(models), 2.4 * len(rows)),
@@ -111,7 +104,7 @@ def study_phases(curves: pd.DataFrame, phases: pd.DataFrame, paths, dpi=150):
             _shade(ax, spans)
             d = curves[(curves.model == model) & (curves.metric == metric)].sort_values("step")
             if len(d):
-                line = _band(ax, d)
+                line = _ci_band(ax, d)
                 ax.plot(d.step, d.seed_min, ":", color=line.get_color(), lw=0.8)
                 ax.plot(d.step, d.seed_max, ":", color=line.get_color(), lw=0.8)
             if metric == "nll" and "unigram_cross_entropy" in phases:
@@ -123,19 +116,17 @@ def study_phases(curves: pd.DataFrame, phases: pd.DataFrame, paths, dpi=150):
                     label="unigram predictor",
                 )
                 ax.legend(fontsize=7)
-            _step_axis(ax)
+            step_axis(ax)
             ax.set_ylabel(f"{label} [nats]", fontsize=8)
             if i == 0:
                 ax.set_title(model)
-    _save(fig, paths, dpi)
+    save(fig, paths, dpi)
 
 
 def seed_divergence(curves: pd.DataFrame, paths, dpi=150):
     """KL between seeds in both directions and their mean, per model, with bands."""
     models = list(dict.fromkeys(curves.model))
-    fig, axes = plt.subplots(
-        1, len(models), figsize=(4 * len(models), 3.2), squeeze=False, sharey=True
-    )
+    fig, axes = subplots(1, len(models), figsize=(4 * len(models), 3.2), squeeze=False, sharey=True)
     for j, model in enumerate(models):
         ax = axes[0, j]
         for metric, label in (
@@ -145,12 +136,12 @@ def seed_divergence(curves: pd.DataFrame, paths, dpi=150):
         ):
             d = curves[(curves.model == model) & (curves.metric == metric)]
             if len(d):
-                _band(ax, d, label=label)
-        _step_axis(ax)
+                _ci_band(ax, d, label=label)
+        step_axis(ax)
         ax.set_title(model)
         ax.set_ylabel("KL between seeds [nats]")
     axes[0, 0].legend(fontsize=7)
-    _save(fig, paths, dpi)
+    save(fig, paths, dpi)
 
 
 def seed_groups(groups: pd.DataFrame, paths, dpi=150):
@@ -161,7 +152,7 @@ def seed_groups(groups: pd.DataFrame, paths, dpi=150):
         ("class", "class of predicted token (t)"),
         ("class_prev", "class of context token (t-1)"),
     ]
-    fig, axes = plt.subplots(
+    fig, axes = subplots(
         len(rows),
         len(models),
         figsize=(4 * len(models), 2.8 * len(rows)),
@@ -177,21 +168,19 @@ def seed_groups(groups: pd.DataFrame, paths, dpi=150):
                 & (groups.direction == "mean")
             ]
             for group, g in d.groupby("group"):
-                _band(ax, g, label=str(group))
-            _step_axis(ax)
+                _ci_band(ax, g, label=str(group))
+            step_axis(ax)
             ax.set_title(f"{model}: {title}", fontsize=8)
             ax.set_ylabel("KL between seeds [nats]", fontsize=8)
             ax.legend(fontsize=6)
-    _save(fig, paths, dpi)
+    save(fig, paths, dpi)
 
 
 def sigma_panels(sigma: pd.DataFrame, model: str, metric: str, paths, min_tokens=30, dpi=150):
     """log2 sigma heatmaps for the tag of the predicted token (t) and of the context token (t-1);
     a dot marks cells whose 95% interval excludes 1."""
     d = sigma[(sigma.model == model) & (sigma.metric == metric)]
-    fig, axes = plt.subplots(
-        1, 2, figsize=(12, 0.25 * max(8, d.group.nunique()) + 2), squeeze=False
-    )
+    fig, axes = subplots(1, 2, figsize=(12, 0.25 * max(8, d.group.nunique()) + 2), squeeze=False)
     for ax, grouping in zip(axes[0], ("tag", "tag_prev")):
         g = d[d.grouping == grouping]
         size = g.groupby("group").n_tokens.max()
@@ -212,13 +201,13 @@ def sigma_panels(sigma: pd.DataFrame, model: str, metric: str, paths, min_tokens
             f"{model}: {metric} by tag at {'t' if grouping == 'tag' else 't-1'}", fontsize=9
         )
         fig.colorbar(im, ax=ax, label="log2 sigma")
-    _save(fig, paths, dpi)
+    save(fig, paths, dpi)
 
 
 def ce_fit(traj: pd.DataFrame, fits: pd.DataFrame, paths, dpi=150):
     """Seed KL of each word class against its cross-entropy across steps, with the fitted alpha*Q + b."""
     models = list(dict.fromkeys(traj.model))
-    fig, axes = plt.subplots(1, len(models), figsize=(4.5 * len(models), 3.5), squeeze=False)
+    fig, axes = subplots(1, len(models), figsize=(4.5 * len(models), 3.5), squeeze=False)
     for j, model in enumerate(models):
         ax = axes[0, j]
         t = traj[(traj.model == model) & (traj.grouping == "class")]
@@ -242,12 +231,12 @@ def ce_fit(traj: pd.DataFrame, fits: pd.DataFrame, paths, dpi=150):
         ax.set_ylabel("subgroup KL between seeds [nats]")
         ax.set_title(model)
         ax.legend(fontsize=6)
-    _save(fig, paths, dpi)
+    save(fig, paths, dpi)
 
 
 def dh_kl(dh: pd.DataFrame, paths, dpi=150):
     """Share of token pairs with a large cross-entropy difference, among low-KL pairs and overall."""
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = subplots(figsize=(5, 3.5))
     for k, (model, g) in enumerate(dh.groupby("model", sort=False)):
         g = g.sort_values("step")
         ax.plot(
@@ -259,22 +248,22 @@ def dh_kl(dh: pd.DataFrame, paths, dpi=150):
             label=f"{model}: low KL pairs",
         )
         ax.plot(g.step, g.p_high_dh_overall, ls="--", color=f"C{k}", label=f"{model}: all pairs")
-    _step_axis(ax)
+    step_axis(ax)
     ax.set_ylabel("P(|dH| above its median)")
     ax.legend(fontsize=7)
-    _save(fig, paths, dpi)
+    save(fig, paths, dpi)
 
 
 def size_divergence(sizes: pd.DataFrame, paths, dpi=150):
     """KL between model sizes at the same step and seed, both directions, a line per seed."""
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    fig, ax = subplots(figsize=(5, 3.5))
     if len(sizes):
         for k, ((a, b, direction), g) in enumerate(
             sizes.groupby(["model_a", "model_b", "direction"])
         ):
             label = f"KL({a} || {b})" if direction == "ab" else f"KL({b} || {a})"
             for n, (_seed, s) in enumerate(g.groupby("seed")):
-                line = _band(ax, s, label=label if n == 0 else None, color=f"C{k}")
+                line = _ci_band(ax, s, label=label if n == 0 else None, color=f"C{k}")
                 line.set_alpha(0.8)
     else:
         ax.text(
@@ -284,7 +273,7 @@ def size_divergence(sizes: pd.DataFrame, paths, dpi=150):
             ha="center",
             transform=ax.transAxes,
         )
-    _step_axis(ax)
+    step_axis(ax)
     ax.set_ylabel("KL between sizes [nats]")
     ax.legend(fontsize=7)
-    _save(fig, paths, dpi)
+    save(fig, paths, dpi)

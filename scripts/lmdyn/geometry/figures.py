@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from lmdyn.core.plots import band as _band  # noqa: E402
-from lmdyn.core.plots import save as _save  # noqa: E402
-from lmdyn.core.plots import step_axis as _step_axis  # noqa: E402
+from lmdyn.core.plots import save, seed_band, step_axis, subplots
 
 VARIANTS = [
     ("raw", "document", "raw, split by document"),
@@ -24,7 +19,7 @@ VARIANTS = [
 def geometry_accuracy(acc: pd.DataFrame, paths, dpi=150):
     """Held-out layer-classifier accuracy against step, one panel per model, band across seeds."""
     models = list(dict.fromkeys(acc.model))
-    fig, axes = plt.subplots(
+    fig, axes = subplots(
         1, len(models), figsize=(4.5 * len(models), 3.6), squeeze=False, sharey=True
     )
     for ax, m in zip(axes[0], models):
@@ -32,25 +27,25 @@ def geometry_accuracy(acc: pd.DataFrame, paths, dpi=150):
         for variant, split, label in VARIANTS:
             v = d[(d.variant == variant) & (d.split == split)]
             if len(v):
-                _band(ax, v, "accuracy", label)
+                seed_band(ax, v, "accuracy", label)
         chance = d.chance.iloc[0]
         ax.axhline(chance, color="k", ls="--", lw=1, label=f"chance 1/{d.n_classes.iloc[0]}")
-        _step_axis(ax)
+        step_axis(ax)
         ax.set_title(m)
         ax.set_ylim(0, 1.02)
     axes[0, 0].set_ylabel("layer-classifier accuracy (held out)")
     axes[0, -1].legend(fontsize=7, loc="best")
-    _save(fig, paths, dpi)
+    save(fig, paths, dpi)
 
 
 def geometry_norms(norms: pd.DataFrame, paths, dpi=150):
     """Mean L2 norm per layer (min-max band) at every step of the first seed; one panel per model."""
     models = list(dict.fromkeys(norms.model))
-    fig, axes = plt.subplots(1, len(models), figsize=(4.5 * len(models), 3.6), squeeze=False)
+    fig, axes = subplots(1, len(models), figsize=(4.5 * len(models), 3.6), squeeze=False)
     for ax, m in zip(axes[0], models):
         d = norms[(norms.model == m) & (norms.seed == norms[norms.model == m].seed.min())]
         steps = sorted(d.step.unique())
-        cmap = plt.get_cmap("viridis")
+        cmap = matplotlib.colormaps["viridis"]
         for i, s in enumerate(steps):
             g = d[d.step == s].sort_values("layer")
             c = cmap(i / max(1, len(steps) - 1))
@@ -70,13 +65,13 @@ def geometry_norms(norms: pd.DataFrame, paths, dpi=150):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     axes[0, 0].set_ylabel("L2 norm of the state (mean, min-max band)")
-    _save(fig, paths, dpi)
+    save(fig, paths, dpi)
 
 
 def geometry_pca(pca: pd.DataFrame, var: pd.DataFrame, title: str, paths, dpi=150):
     """PCA of all layers' states in one basis, raw and unit-normalised, coloured by layer."""
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4))
-    cmap = plt.get_cmap("viridis")
+    fig, axes = subplots(1, 2, figsize=(9, 4))
+    cmap = matplotlib.colormaps["viridis"]
     n = pca.layer.max() + 1
     for ax, normalised in zip(axes, (False, True)):
         d = pca[pca.normalised == normalised]
@@ -97,12 +92,12 @@ def geometry_pca(pca: pd.DataFrame, var: pd.DataFrame, title: str, paths, dpi=15
         ax.set_ylabel("PC2")
     axes[1].legend(fontsize=7, markerscale=3, loc="best")
     fig.suptitle(title, fontsize=9)
-    _save(fig, paths, dpi)
+    save(fig, paths, dpi)
 
 
 def geometry_attribution(att: pd.DataFrame, acc: pd.DataFrame, paths, dpi=150):
     """Cumulative share of |coefficient| over dimensions (left) and accuracy against L (right), last step."""
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    fig, axes = subplots(1, 2, figsize=(9, 3.6))
     for (m, seed), g in att.groupby(["model", "seed"], sort=False):
         g = g[g.step == g.step.max()].sort_values("rank")
         axes[0].plot(
@@ -131,4 +126,4 @@ def geometry_attribution(att: pd.DataFrame, acc: pd.DataFrame, paths, dpi=150):
     axes[1].legend(fontsize=7)
     for ax in axes:
         ax.grid(alpha=0.3)
-    _save(fig, paths, dpi)
+    save(fig, paths, dpi)

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from lmdyn.core.plots import band as _band  # noqa: E402
-from lmdyn.core.plots import save as _save  # noqa: E402
-from lmdyn.core.plots import step_axis as _step_axis  # noqa: E402
+from lmdyn.core.plots import no_data, save, seed_band, step_axis, subplots
 
 
 def neurons_lens(lens: pd.DataFrame, paths, dpi=150):
     """Logit lens at the last step: logit difference after the embedding and every block, per model."""
     models = list(dict.fromkeys(lens.model))
-    fig, axes = plt.subplots(1, len(models), figsize=(4.5 * len(models), 3.6), squeeze=False)
+    fig, axes = subplots(1, len(models), figsize=(4.5 * len(models), 3.6), squeeze=False)
     for ax, m in zip(axes[0], models):
         d = lens[(lens.model == m)]
         d = d[d.step == d.step.max()]
@@ -40,12 +34,12 @@ def neurons_lens(lens: pd.DataFrame, paths, dpi=150):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6)
     axes[0, 0].set_ylabel("logit difference [nats]")
-    _save(fig, paths, dpi)
+    save(fig, paths, dpi)
 
 
 def neurons_patching(lp: pd.DataFrame, title: str, paths, dpi=150):
     """Restored fraction per layer and position for resid_pre, attn_out and mlp_out (one run, one step)."""
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.2), sharey=True)
+    fig, axes = subplots(1, 3, figsize=(13, 3.2), sharey=True)
     tokens = lp.drop_duplicates("position").sort_values("position").token.tolist()
     vmax = max(
         1.0, float(np.nanmax(np.abs(lp.restored.to_numpy()))) if lp.restored.notna().any() else 1.0
@@ -64,7 +58,7 @@ def neurons_patching(lp: pd.DataFrame, title: str, paths, dpi=150):
         im, ax=axes, shrink=0.8, label="restored (patched - corrupted) / (clean - corrupted)"
     )
     fig.suptitle(title, fontsize=9)
-    _save(fig, paths, dpi)
+    save(fig, paths, dpi)
 
 
 def neurons_emergence(
@@ -82,11 +76,11 @@ def neurons_emergence(
     Restored fractions are left out at steps where clean and corrupted differ by less than
     ``min_gap`` nats (the normalisation divides by that difference)."""
     models = list(dict.fromkeys(summary.model))
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    fig, axes = subplots(1, 3, figsize=(13, 3.6))
     for m in models:
         s = summary[summary.model == m]
         prompt = s.prompt.iloc[0]
-        _band(axes[0], s[s.prompt == prompt], "logit_diff_clean", m)
+        seed_band(axes[0], s[s.prompt == prompt], "logit_diff_clean", m)
         rows_r, rows_c = [], []
         for seed, t in top[(top.model == m) & (top.prompt == prompt)].groupby("seed"):
             last = t[t.step == t.step.max()].iloc[0]
@@ -108,30 +102,25 @@ def neurons_emergence(
                 c.assign(diff=c.congruence_a - c.congruence_b)[["step", "diff"]].assign(seed=seed)
             )
         if rows_r:
-            _band(axes[1], pd.concat(rows_r), "restored", m)
-            _band(axes[2], pd.concat(rows_c), "diff", m)
+            seed_band(axes[1], pd.concat(rows_r), "restored", m)
+            seed_band(axes[2], pd.concat(rows_c), "diff", m)
     axes[0].set_ylabel("clean logit difference [nats]")
     axes[1].set_ylabel(
         f"restored by the last step's top neuron\n(steps with |clean - corrupted| >= {min_gap})"
     )
     axes[2].set_ylabel("its congruence: target a - target b")
     for ax in axes:
-        _step_axis(ax)
+        step_axis(ax)
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    _save(fig, paths, dpi)
+    save(fig, paths, dpi)
 
 
 def neurons_activation(act: pd.DataFrame, title: str, paths, dpi=150):
     """Share of positions whose top-1 prediction is the token, per bin of the neuron's activation."""
     groups = list(act.groupby(["layer", "neuron", "token_id"], sort=False))
     if not groups:
-        fig, ax = plt.subplots(figsize=(4, 2))
-        ax.text(0.5, 0.5, "no neuron-token pair", ha="center")
-        ax.axis("off")
-        _save(fig, paths, dpi)
-        return
-    fig, axes = plt.subplots(1, len(groups), figsize=(4 * len(groups), 3.4), squeeze=False)
+        return no_data(paths, dpi, "no neuron-token pair")
+    fig, axes = subplots(1, len(groups), figsize=(4 * len(groups), 3.4), squeeze=False)
     for ax, ((l, n, _t), g) in zip(axes[0], groups):
         mid = (g.act_low + g.act_high) / 2
         ax.bar(
@@ -145,4 +134,4 @@ def neurons_activation(act: pd.DataFrame, title: str, paths, dpi=150):
         ax.set_ylim(0, 1.1)
     axes[0, 0].set_ylabel("share of positions predicting the token")
     fig.suptitle(title, fontsize=9)
-    _save(fig, paths, dpi)
+    save(fig, paths, dpi)

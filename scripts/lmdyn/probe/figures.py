@@ -2,46 +2,37 @@
 
 from __future__ import annotations
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+from lmdyn.core.plots import no_data, save, seed_bands, step_axis, subplots
 
-from lmdyn.core.plots import lines_with_band as _lines_with_band  # noqa: E402
-from lmdyn.core.plots import no_data as _no_data  # noqa: E402
-from lmdyn.core.plots import save  # noqa: E402
-from lmdyn.core.plots import step_axis as _step_axis
-
-
-def _save(fig, paths, dpi):
-    save(fig, paths, dpi, tight=True)
+NO_DATA = "no analysable checkpoint: probe"
 
 
 def probe_kl(table: pd.DataFrame, paths, dpi=150):
     """KL(u || probe) and KL(probe || u) against step: a line per size (seed mean), band = seed range."""
     if table.empty:
-        return _no_data(paths, dpi, "probe")
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+        return no_data(paths, dpi, NO_DATA)
+    fig, axes = subplots(1, 2, figsize=(9, 3.5))
     for ax, col, name in (
         (axes[0], "kl_u_probe", "KL(u || probe)"),
         (axes[1], "kl_probe_u", "KL(probe || u)"),
     ):
-        _lines_with_band(ax, table, col, "model")
-        _step_axis(ax)
+        seed_bands(ax, table, col, "model")
+        step_axis(ax)
         ax.set_yscale("log")
         ax.set_ylabel(f"{name} [nats]")
     axes[0].legend(fontsize=8)
-    _save(fig, paths, dpi)
+    save(fig, paths, dpi)
 
 
 def probe_scatter(tokens: pd.DataFrame, special: list[int], paths, dpi=150):
     """Probe against true log-frequency at the first and the last step (first seed), special tokens marked."""
     if tokens.empty:
-        return _no_data(paths, dpi, "probe")
+        return no_data(paths, dpi, NO_DATA)
     models = list(dict.fromkeys(tokens.model))
     steps = sorted(tokens.step.unique())
-    fig, axes = plt.subplots(
+    fig, axes = subplots(
         len(steps), len(models), figsize=(3.6 * len(models), 3.4 * len(steps)), squeeze=False
     )
     for j, model in enumerate(models):
@@ -61,16 +52,16 @@ def probe_scatter(tokens: pd.DataFrame, special: list[int], paths, dpi=150):
             ax.set_xlabel("log u (true) [nats]")
             ax.set_ylabel("log probe probability [nats]")
     axes[0, 0].legend(fontsize=7)
-    _save(fig, paths, dpi)
+    save(fig, paths, dpi)
 
 
 def probe_pca(tokens: pd.DataFrame, special: list[int], paths, dpi=150):
     """First two principal components of the embedding rows at the last step, coloured by log u."""
     if tokens.empty:
-        return _no_data(paths, dpi, "probe")
+        return no_data(paths, dpi, NO_DATA)
     last = tokens[tokens.step == tokens.step.max()]
     models = list(dict.fromkeys(last.model)) or list(dict.fromkeys(tokens.model))
-    fig, axes = plt.subplots(1, len(models), figsize=(4 * len(models), 3.5), squeeze=False)
+    fig, axes = subplots(1, len(models), figsize=(4 * len(models), 3.5), squeeze=False)
     for j, model in enumerate(models):
         d = tokens[tokens.model == model]
         d = d[(d.step == d.step.max()) & (d.seed == d.seed.min())]
@@ -82,4 +73,4 @@ def probe_pca(tokens: pd.DataFrame, special: list[int], paths, dpi=150):
         ax.set_xlabel(f"PC1 ({100 * d.pc1_share.iloc[0]:.0f}% of variance)")
         ax.set_ylabel(f"PC2 ({100 * d.pc2_share.iloc[0]:.0f}%)")
         fig.colorbar(sc, ax=ax, label="log u [nats]")
-    _save(fig, paths, dpi)
+    save(fig, paths, dpi)
