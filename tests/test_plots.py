@@ -58,7 +58,8 @@ def phases():
         [
             dict(
                 model=m,
-                seed=seed,
+                seed=None if seed == "mean" else int(seed),
+                seeds="mean" if seed == "mean" else "one",
                 last_step=16,
                 uniform_end=1,
                 contextual_onset=4,

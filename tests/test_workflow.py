@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from lmdyn.core import tables
+from lmdyn.core import outputs
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
@@ -272,7 +272,7 @@ def test_every_table_matches_its_declaration(finished_run):
     """Every parquet, CSV and TSV file under results/ is declared in lmdyn.<family>.tables and has
     its columns and dtypes (also the tables of writers that do not validate them themselves)."""
     tmp, _ = finished_run
-    assert tables.check_results(tmp / "results") == []
+    assert outputs.check_results(tmp / "results") == []
 
 
 @pytest.mark.workflow

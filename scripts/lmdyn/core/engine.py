@@ -303,25 +303,25 @@ def weights_hashes(integrity_csv) -> dict:
     return {(r.model, int(r.seed), int(r.step)): r.sha256 for r in t.itertuples()}
 
 
-def run_table(entries: dict, refs: list[dict], name: str, keys=("suite", "model", "seed", "step")):
-    """One table from the entries' ``{name}.parquet`` of every step (plan order), with the
-    checkpoint's ``keys`` columns first."""
+def run_table(
+    entries: dict, refs: list[dict], task: str, name: str, keys=("suite", "model", "seed", "step")
+) -> pd.DataFrame:
+    """One table from ``{name}.parquet`` of the task's entry at every step of ``refs`` (plan order)
+    that has one, with the checkpoint's ``keys`` columns first."""
     parts = []
     for ref in refs:
-        folder = entries.get(int(ref["step"]), {})
-        for task_folder in folder.values():
-            f = Path(task_folder) / f"{name}.parquet"
-            if f.exists():
-                t = pd.read_parquet(f)
-                values = {
-                    "suite": ref["suite"],
-                    "model": str(ref["model"]),
-                    "seed": int(ref["seed"]),
-                    "step": int(ref["step"]),
-                }
-                t = t.assign(**{k: values[k] for k in keys})
-                parts.append(t[list(keys) + [c for c in t.columns if c not in keys]])
-                break
+        folder = entries.get(int(ref["step"]), {}).get(task)
+        if folder is None:
+            continue
+        t = pd.read_parquet(Path(folder) / f"{name}.parquet")
+        values = {
+            "suite": ref["suite"],
+            "model": str(ref["model"]),
+            "seed": int(ref["seed"]),
+            "step": int(ref["step"]),
+        }
+        t = t.assign(**{k: values[k] for k in keys})
+        parts.append(t[list(keys) + [c for c in t.columns if c not in keys]])
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
