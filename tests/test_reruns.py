@@ -1,0 +1,209 @@
+"""What a change costs: the jobs Snakemake plans and the tasks the engine computes after one
+change to a finished run, on a local suite of tiny checkpoints (no training: adding a step is only
+a config change, as for a published suite).
+
+- an option of one family: that family's tasks, suite tables and figures; no metrics pass, no pair
+  job, no table of family 1;
+- a step added: that step's tasks only, the pair jobs that involve it, the tables;
+- a family's library code edited: that family's tasks, and only those;
+- a seed added: the new run's tasks only;
+- the finished folder copied elsewhere: nothing.
+"""
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from test_suites import SIZE
+from test_workflow import REPO, SNAKEMAKE, make_corpus, tiny_families
+
+from lmdyn.data.micro import build_model
+from lmdyn.data.tokens import load_tokenizer, save_hf_tokenizer, train_bpe
+
+STEPS = [0, 1, 2, 4, 8]
+FAMILY_1 = {"pair_divergence", "model_tables", "suite_tables", "study_suite", "regression"}
+
+
+def checkpoints(root: Path, corpus: Path) -> Path:
+    """Tiny GPT-NeoX checkpoints at steps 0..8 (and 6) of seeds 0..2, with their tokenizer."""
+    import pandas as pd
+
+    texts = pd.read_json(corpus, lines=True).text.tolist()
+    save_hf_tokenizer(train_bpe(texts, 300), str(root / "tokenizer"))
+    tok = load_tokenizer(str(root / "tokenizer"))
+    for seed in (0, 1, 2):
+        for step in STEPS + [6]:
+            path = root / f"seed{seed}" / f"step{step}"
+            build_model("gpt_neox", len(tok), 64, SIZE, seed=1000 * seed + step).save_pretrained(
+                path
+            )
+            tok.save_pretrained(path)
+    return root
+
+
+def config(tmp: Path, ck: Path, steps=STEPS, seeds=(0, 1), **sections) -> Path:
+    cfg = {
+        "corpus": {"source": "local", "path": str(tmp / "corpus.jsonl"), "n_eval": 6, "seed": 3},
+        "tokens": {"context_length": 32, "windows_per_doc": 1},
+        "suites": {
+            "local": {
+                "kind": "local",
+                "path_pattern": str(ck / "seed{seed}" / "step{step}"),
+                "seeds": list(seeds),
+                "models": ["tiny"],
+                "steps": list(steps),
+            }
+        },
+        "regression": {"min_tag_count": 5},
+        "study": {"n_boot": 50},
+        **tiny_families(tmp / "corpus.jsonl"),
+    }
+    for section, values in sections.items():
+        cfg[section] = {**cfg.get(section, {}), **values}
+    path = tmp / f"config{len(list(tmp.glob('config*.yaml')))}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def snakemake(workdir: Path, cfg: Path, *args, snakefile=None):
+    cmd = SNAKEMAKE + ["--cores", "2", "--directory", str(workdir), "--configfile", str(cfg)]
+    if snakefile:
+        cmd[cmd.index("--snakefile") + 1] = str(snakefile)
+    res = subprocess.run(cmd + list(args), capture_output=True, text=True, cwd=workdir)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-5000:]
+    return res
+
+
+def planned(workdir: Path, cfg: Path, snakefile=None) -> dict:
+    res = snakemake(workdir, cfg, "-n", "--quiet", "rules", snakefile=snakefile)
+    counts = {r: int(n) for r, n in re.findall(r"^(\w+)\s+(\d+)$", res.stdout, re.M)}
+    return {r: n for r, n in counts.items() if r not in ("all", "total")}
+
+
+def computed(workdir: Path) -> dict:
+    """(seed, step) -> the tasks each checkpoint job computed, from the jobs' logs."""
+    out = {}
+    for log in (workdir / "logs/checkpoint_tasks/local/tiny").glob("seed*.log"):
+        seed = int(log.stem[4:])
+        for step, tasks in re.findall(r"step (\d+): computed ([\w, ]+) \(", log.read_text()):
+            out[(seed, int(step))] = tasks.split(", ")
+    return out
+
+
+def mtimes(root: Path, pattern: str) -> dict:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in sorted(root.glob(pattern))}
+
+
+def snapshot(root: Path) -> dict:
+    """Every table under results/ (the store aside): (mtime, bytes)."""
+    return {
+        str(p.relative_to(root)): (p.stat().st_mtime_ns, p.read_bytes())
+        for p in sorted(root.rglob("*"))
+        if p.suffix in (".parquet", ".csv") and "store" not in p.parts
+    }
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("reruns")
+    make_corpus(tmp / "corpus.jsonl")
+    ck = checkpoints(tmp_path_factory.mktemp("ck"), tmp / "corpus.jsonl")
+    snakemake(tmp, config(tmp, ck))
+    return tmp, ck
+
+
+@pytest.fixture
+def copy(finished, tmp_path):
+    """The finished run folder copied elsewhere (files, mtimes, Snakemake's metadata)."""
+    src, ck = finished
+    dst = tmp_path / "copy"
+    shutil.copytree(src, dst, symlinks=True)
+    shutil.rmtree(dst / "logs/checkpoint_tasks")  # what a rerun computes is logged anew
+    return dst, ck
+
+
+@pytest.mark.workflow
+def test_copied_run_folder_is_a_no_op(copy):
+    tmp, ck = copy
+    res = snakemake(tmp, config(tmp, ck), "-n")
+    assert "Nothing to be done" in res.stdout + res.stderr, res.stdout[-2000:]
+
+
+@pytest.mark.workflow
+def test_an_option_of_one_family_recomputes_only_that_family(copy):
+    tmp, ck = copy
+    cfg = config(tmp, ck, neurons={"n_bins": 3})
+    plan = planned(tmp, cfg)
+    assert plan == {
+        "checkpoint_tasks": 2,  # one per run: loads each checkpoint, computes the neuron tables
+        "run_status": 1,
+        "neurons_suite": 1,
+        "figure_neurons": 1,
+    }, plan
+    before = snapshot(tmp / "results")
+    snakemake(tmp, cfg)
+    done = computed(tmp)
+    assert set(done) == {(k, t) for k in (0, 1) for t in STEPS}
+    assert all(tasks == ["neurons"] for tasks in done.values()), done
+    after = snapshot(tmp / "results")
+    assert set(after) == set(before)
+    changed = {p for p in after if after[p][1] != before[p][1]}
+    assert changed and all(p.startswith("neurons/") for p in changed), sorted(changed)
+    # rewritten unchanged: only the run tables of the other families (the checkpoint job's outputs)
+    touched = {p for p in after if after[p][0] != before[p][0]} - changed
+    assert all("/tiny/seed" in p or p.startswith("runs/") for p in touched), sorted(touched)
+    assert not any(p.startswith(("tables/", "study/", "pairs/", "regression/")) for p in touched)
+
+
+@pytest.mark.workflow
+def test_a_step_added_computes_only_that_step(copy):
+    tmp, ck = copy
+    cfg = config(tmp, ck, steps=[0, 1, 2, 4, 6, 8])
+    plan = planned(tmp, cfg)
+    assert plan["checkpoint_tasks"] == 2 and plan["pair_divergence"] == 2, plan  # steps 6 and 8
+    pairs = mtimes(tmp / "results/pairs/local", "*_step[0124].parquet")
+    snakemake(tmp, cfg)
+    done = computed(tmp)
+    assert set(done) == {(0, 6), (1, 6)}, done  # every other step from the store
+    assert done[(0, 6)] == ["metrics", "probe", "anisotropy", "layers", "geometry", "neurons"]
+    assert mtimes(tmp / "results/pairs/local", "*_step[0124].parquet") == pairs
+
+
+@pytest.mark.workflow
+def test_editing_a_family_code_reruns_only_its_tasks(copy):
+    tmp, ck = copy
+    repo = tmp / "repo"
+    for part in ("Snakefile", "rules", "scripts", "config", "report", "envs"):
+        src = REPO / part
+        if src.is_dir():
+            shutil.copytree(src, repo / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, repo / part)
+    lens = repo / "scripts/lmdyn/neurons/lens.py"
+    lens.write_text(lens.read_text() + "\n# an edit\n")
+    plan = planned(tmp, config(tmp, ck), snakefile=repo / "Snakefile")
+    assert plan == {
+        "checkpoint_tasks": 2,
+        "run_status": 1,
+        "neurons_suite": 1,
+        "figure_neurons": 1,
+    }, plan
+    figures = repo / "scripts/lmdyn/neurons/figures.py"  # figures never change a task's result
+    lens.write_text(lens.read_text().replace("\n# an edit\n", ""))
+    figures.write_text(figures.read_text() + "\n# an edit\n")
+    assert "checkpoint_tasks" not in planned(tmp, config(tmp, ck), snakefile=repo / "Snakefile")
+
+
+@pytest.mark.workflow
+def test_a_seed_added_computes_only_the_new_run(copy):
+    tmp, ck = copy
+    cfg = config(tmp, ck, seeds=(0, 1, 2))
+    plan = planned(tmp, cfg)
+    assert plan["checkpoint_tasks"] == 1, plan  # the new run only
+    assert plan["pair_divergence"] == len(STEPS)  # every step has new seed pairs
+    snakemake(tmp, cfg)
+    assert {k for k, _ in computed(tmp)} == {2}
+    assert not FAMILY_1 - set(plan)
