@@ -17,6 +17,7 @@ Standard library only: rules/common.smk imports this module to build the task pa
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -62,8 +63,10 @@ def code_files(names) -> list[str]:
     return sorted(out)
 
 
-def code_version(names) -> str:
-    """sha256 over the library files' names and bytes (see :func:`code_files`)."""
+@functools.lru_cache(maxsize=None)
+def code_version(names: tuple[str, ...]) -> str:
+    """sha256 over the library files' names and bytes (see :func:`code_files`); once per process
+    (Snakemake asks for it in the params of every job)."""
     h = hashlib.sha256()
     for rel in code_files(names):
         h.update(rel.encode())
