@@ -308,10 +308,10 @@ RUNS_RUN = Table(
     "runs/{suite}/{model}/seed{seed}.csv",
     (
         *RUN_KEYS,
-        Column("status", "str", "", "`ok` or `failed` in the run pass"),
+        Column("status", "str", "", "`ok` or `failed` in the run's checkpoint job"),
         Column("error", "str", "", "the one-line load error of a failed checkpoint (else empty)"),
     ),
-    "Status of every sound checkpoint of a run in its per-checkpoint pass (`run_metrics`).",
+    "Status of every sound checkpoint of a run in its checkpoint job (`checkpoint_tasks`).",
 )
 RUNS = RUNS_RUN.derive(
     "runs",

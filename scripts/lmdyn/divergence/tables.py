@@ -43,8 +43,8 @@ METRICS = Table(
         _f("kl_uniform", "KL(p || uniform) = log|V| - entropy"),
         _f("kl_unigram", "KL(p || u), u the smoothed unigram distribution"),
     ),
-    "One row per predicted token of one checkpoint (written by the run pass; the folder "
-    "`seed{seed}/` is the output of the run's job).",
+    "One row per predicted token of one checkpoint: a hard link to the result store's entry, "
+    "written by the run's checkpoint job (the folder `seed{seed}/` is its output).",
 )
 SEED_PAIRS = Table(
     "pairs.seeds",

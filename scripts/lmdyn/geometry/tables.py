@@ -1,4 +1,4 @@
-"""Tables of family 4, layer geometry: per run (from the run pass's state files) and for the suite."""
+"""Tables of family 4, layer geometry: per run (from the stored layer states) and for the suite."""
 
 from lmdyn.core.tables import RUN_KEYS, Column, Table
 

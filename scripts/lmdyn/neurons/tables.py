@@ -1,4 +1,4 @@
-"""Tables of family 5, token neurons: per checkpoint (from the run pass) and for the suite."""
+"""Tables of family 5, token neurons: per run (from the checkpoint job) and for the suite."""
 
 from lmdyn.core.tables import RUN_KEYS, Column, Table
 
