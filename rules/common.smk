@@ -516,7 +516,10 @@ def get_transfer_tokens(wildcards):
 
 
 def get_run_status_entries(wildcards):
-    """What the status tables reflect: every run's checkpoints and tasks."""
+    """What the status tables reflect: every run's checkpoints and the metrics task (a checkpoint
+    fails when it cannot be loaded or its metrics cannot be computed; another family's failure
+    leaves only that family's step out). Not the other tasks: a change to them must not rerun
+    every job that reads the status (through the run_status checkpoint)."""
     s = wildcards.suite
     return {
         "checkpoints": [
@@ -525,7 +528,7 @@ def get_run_status_entries(wildcards):
             for k in SUITES.seeds(s)
             for c in SUITES.run(s, m, k)
         ],
-        "tasks": run_tasks(config, s),
+        "metrics": task_params(config, "metrics", s),
     }
 
 

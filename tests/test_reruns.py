@@ -46,7 +46,8 @@ def checkpoints(root: Path, corpus: Path) -> Path:
 
 def config(tmp: Path, ck: Path, steps=STEPS, seeds=(0, 1), **sections) -> Path:
     cfg = {
-        "corpus": {"source": "local", "path": str(tmp / "corpus.jsonl"), "n_eval": 6, "seed": 3},
+        # paths inside the run folder relative to it, so that the folder can be moved
+        "corpus": {"source": "local", "path": "corpus.jsonl", "n_eval": 6, "seed": 3},
         "tokens": {"context_length": 32, "windows_per_doc": 1},
         "suites": {
             "local": {
@@ -59,7 +60,7 @@ def config(tmp: Path, ck: Path, steps=STEPS, seeds=(0, 1), **sections) -> Path:
         },
         "regression": {"min_tag_count": 5},
         "study": {"n_boot": 50},
-        **tiny_families(tmp / "corpus.jsonl"),
+        **tiny_families(Path("corpus.jsonl")),
     }
     for section, values in sections.items():
         cfg[section] = {**cfg.get(section, {}), **values}

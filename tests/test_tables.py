@@ -129,7 +129,8 @@ def test_extra_columns_where_a_table_allows_them():
 
 def test_concat_keeps_the_steps_given_per_model_and_fills_constants():
     spec = SPEC.derive("test.suite", "x/{suite}.parquet", "suite table")
-    parts = [frame().drop(columns="suite").iloc[[i]] for i in range(3)]
+    runs = frame().drop(columns="suite")
+    parts = [runs.iloc[[0, 1]], runs.iloc[[2]]]  # model a's run has steps 0 and 8, b's run 8
     t = concat(spec, parts, {"a": [8], "b": [0, 8]}, suite="s")
     assert list(t.columns) == spec.names and t.suite.tolist() == ["s", "s"]
     assert list(zip(t.model, t.step)) == [("a", 8), ("b", 8)]
@@ -139,6 +140,15 @@ def test_concat_keeps_the_steps_given_per_model_and_fills_constants():
     assert concat(spec, []).empty
     with pytest.raises(TableError, match="missing columns"):
         concat(spec, parts)  # no suite to fill
+
+
+def test_concat_keeps_only_steps_every_run_of_a_model_has():
+    """A task that failed at one checkpoint of one run: the step goes for every seed."""
+    seed = pd.array([0, 0], dtype="Int64")
+    run = frame().iloc[[0, 2]].assign(model="a", seed=seed, seeds="one")  # steps 0 and 8
+    other = run.assign(seed=pd.array([5, 5], dtype="Int64")).iloc[[1]]  # this run lacks step 0
+    t = concat(SPEC, [run, other])
+    assert list(zip(t.model, t.step, t.seed)) == [("a", 8, 0), ("a", 8, 5)]
 
 
 def test_concat_reads_parquet_files(tmp_path):

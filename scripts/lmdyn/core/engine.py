@@ -47,6 +47,7 @@ class Task:
 
     spec: TaskSpec
     files: tuple[str, ...] = ()
+    critical = False  # True: its failure fails the checkpoint for every task (and the run status)
 
     def __init__(self, options: dict | None = None, inputs: dict | None = None, tuning=None):
         self.options = dict(options or {})
@@ -245,32 +246,17 @@ class Engine:
         return status, entries
 
     def compute(self, ref, keys, found, missing, future, n_todo) -> tuple[bool, str]:
-        """Compute the missing tasks of one checkpoint; ``found`` gains their entries."""
+        """Compute the missing tasks of one checkpoint; ``found`` gains their entries. A load or
+        forward pass that fails, or a critical task's failure, fails the checkpoint; another
+        task's failure only leaves that task's entry out (its family's tables lack the step)."""
         step, t0 = int(ref["step"]), time.perf_counter()
         begun: list[Task] = []
         try:
             ckpt, load_s = future.result()
             wait_s = time.perf_counter() - t0
             ckpt.entries = found
-            loaded = [t for t in missing if t.spec.needs in ("forward", "model")]
-            for t in loaded:
-                t.begin(ckpt)
-                begun.append(t)
-            forward = [t for t in loaded if t.spec.needs == "forward"]
-            if forward:
-                _threads(max(t.tuning.get("threads", 1) for t in forward))
-                forward_pass(ckpt.model, self.run, forward)
-            for t in begun:  # every hook off before any task runs the model again
-                t.release()
-            notes = []
-            for t in missing:
-                _threads(t.tuning.get("threads", 1))
-                meta = {"task": t.name, "checkpoint": ckpt.label, "step": step, **t.identity()}
-                found[t.name], note = self.store.put(
-                    t.name, keys[t.name], lambda folder, t=t: t.end(folder, ckpt), meta
-                )
-                if note:
-                    notes.append(note)
+            self._run_model(ckpt, missing, begun)
+            notes = [n for t in missing if (n := self._finish(t, ckpt, keys, found))]
         except UserError as e:
             for t in begun:
                 t.abort()
@@ -281,13 +267,48 @@ class Engine:
             self.log.info(
                 "step %d: computed %s (waited %.2fs for a load of %.2fs, computed in %.2fs)%s",
                 step,
-                ", ".join(t.name for t in missing),
+                ", ".join(t.name for t in missing if found.get(t.name)),
                 wait_s,
                 load_s,
                 time.perf_counter() - t0 - wait_s,
                 "".join(f"; {n}" for n in notes),
             )
         return True, ""
+
+    def _run_model(self, ckpt: Loaded, missing: list[Task], begun: list[Task]) -> None:
+        """``begin`` every task that reads the loaded model, one forward pass for those that read
+        the evaluation windows, then every hook off before any task runs the model again."""
+        loaded = [t for t in missing if t.spec.needs in ("forward", "model")]
+        for t in loaded:
+            t.begin(ckpt)
+            begun.append(t)
+        forward = [t for t in loaded if t.spec.needs == "forward"]
+        if forward:
+            _threads(max(t.tuning.get("threads", 1) for t in forward))
+            forward_pass(ckpt.model, self.run, forward)
+        for t in begun:
+            t.release()
+
+    def _finish(self, t: Task, ckpt: Loaded, keys: dict, found: dict) -> str | None:
+        """Write task ``t``'s entry; a failure of a task that is not critical is logged and leaves
+        its entry out."""
+        if t.spec.source and found.get(t.spec.source) is None:
+            found[t.name] = None  # its source failed at this checkpoint
+            return None
+        _threads(t.tuning.get("threads", 1))
+        meta = {"task": t.name, "checkpoint": ckpt.label, "step": ckpt.step, **t.identity()}
+        try:
+            found[t.name], note = self.store.put(
+                t.name, keys[t.name], lambda folder: t.end(folder, ckpt), meta
+            )
+        except UserError as e:
+            if t.critical:
+                raise
+            found[t.name] = None
+            if self.log:
+                self.log.warning("step %d: task %s left out: %s", ckpt.step, t.name, e)
+            return None
+        return note
 
 
 def _threads(n: int) -> None:

@@ -63,7 +63,7 @@ def code_files(names) -> list[str]:
     return sorted(out)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def code_version(names: tuple[str, ...]) -> str:
     """sha256 over the library files' names and bytes (see :func:`code_files`); once per process
     (Snakemake asks for it in the params of every job)."""

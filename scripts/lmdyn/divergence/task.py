@@ -25,6 +25,7 @@ class Metrics(Task):
 
     spec = METRICS
     files = ("metrics.parquet", "hidden.npy")
+    critical = True  # the run status (hence the steps every family keeps) follows the metrics
 
     def setup(self, run) -> None:
         self.run = run
