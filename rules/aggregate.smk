@@ -4,6 +4,7 @@ rule model_tables:
     seed divergence, sigma and learnability with bootstrap intervals, dH vs KL)."""
     input:
         unpack(model_inputs),
+        identity="results/runs/{suite}.divergence.json",  # the metrics task (inputs are ancient)
         integrity="results/integrity/{suite}.csv",
         features="results/features/{suite}.parquet",
     output:

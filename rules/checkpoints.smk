@@ -78,21 +78,36 @@ rule checkpoint_tasks:
         "../scripts/checkpoint_tasks.py"
 
 
+rule task_identity:
+    """What a family's tasks are (options and code versions), as a file: the jobs that read the
+    checkpoint jobs' outputs take those as ancient inputs and this file as an input, so they rerun
+    when their family's tasks change (an updated input, which Snakemake always follows) and never
+    for another family's change."""
+    output:
+        "results/runs/{suite}.{family}.json",
+    log:
+        "logs/task_identity/{suite}.{family}.log",
+    params:
+        tasks=get_family_tasks,
+    script:
+        "../scripts/task_identity.py"
+
+
 checkpoint run_status:
-    """Every run's status table in one: the analysis leaves out a step whose forward pass failed
-    for any seed of a model (with the error in the run's log), like a checkpoint that is not sound.
-    """
+    """Every run's status table in one: the analysis leaves out a step whose checkpoint failed to
+    load or whose metrics failed for any seed of a model (with the error in the run's log), like
+    a checkpoint that is not sound."""
     input:
-        # ancient: a run job rerun for one family rewrites its status table unchanged; the
-        # params say when the statuses can have changed
-        run_status_inputs,
+        # ancient: a checkpoint job rerun for another family rewrites its status table unchanged;
+        # a status changes only with the checkpoints (the integrity tables) or the metrics task
+        status=run_status_inputs,
+        integrity=integrity_inputs,
+        identity="results/runs/{suite}.divergence.json",
     output:
         table="results/runs/{suite}.csv",
     log:
         "logs/run_status/{suite}.log",
     conda:
         "../envs/data.yaml"
-    params:
-        runs=get_run_status_entries,
     script:
         "../scripts/run_status.py"

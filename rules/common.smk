@@ -44,6 +44,7 @@ wildcard_constraints:
     ),
     seed=r"\d+",
     step=r"\d+",
+    family=wildcard_pattern(enabled_families(config)),
 
 
 # A run's integrity table comes from train_micro (micro suites) or fetch_run (published suites).
@@ -515,21 +516,8 @@ def get_transfer_tokens(wildcards):
     return f"results/geometry/{wildcards.suite}/transfer_tokens.parquet"
 
 
-def get_run_status_entries(wildcards):
-    """What the status tables reflect: every run's checkpoints and the metrics task (a checkpoint
-    fails when it cannot be loaded or its metrics cannot be computed; another family's failure
-    leaves only that family's step out). Not the other tasks: a change to them must not rerun
-    every job that reads the status (through the run_status checkpoint)."""
-    s = wildcards.suite
-    return {
-        "checkpoints": [
-            SUITES.ref(s, m, k, c.step)
-            for m in SUITES.models(s)
-            for k in SUITES.seeds(s)
-            for c in SUITES.run(s, m, k)
-        ],
-        "metrics": task_params(config, "metrics", s),
-    }
+def get_family_tasks(wildcards):
+    return run_tasks(config, wildcards.suite, [wildcards.family])
 
 
 def get_pair_entries(wildcards):
@@ -571,6 +559,7 @@ def get_family_run_tables(family):
         out = {
             "integrity": checkpoints.integrity.get(suite=s).output.table,
             "runs_table": ancient(checkpoints.run_status.get(suite=s).output.table),
+            "identity": f"results/runs/{s}.{family}.json",
         }
         for name, path in run_table_paths([family]).items():
             out[name] = [

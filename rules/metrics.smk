@@ -4,6 +4,7 @@ rule pair_divergence:
     models at the same seed."""
     input:
         unpack(pair_inputs),
+        identity="results/runs/{suite}.divergence.json",  # the metrics task (inputs are ancient)
         tokens="results/tokens/{suite}.parquet",
         unigram="results/unigram/{suite}.parquet",
     output:

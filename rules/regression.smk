@@ -5,6 +5,7 @@ rule regression:
     """
     input:
         integrity="results/integrity/{suite}.csv",
+        identity="results/runs/{suite}.divergence.json",  # the metrics task (inputs are ancient)
         features="results/features/{suite}.parquet",
         values=regression_inputs,
         phases="results/study/{suite}/phases.csv",

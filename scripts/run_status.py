@@ -7,7 +7,7 @@ from lmdyn.core.tables import RUNS, RUNS_RUN, read, write
 
 
 def main(sm, log):
-    table = pd.concat([read(RUNS_RUN, f) for f in sm.input], ignore_index=True)
+    table = pd.concat([read(RUNS_RUN, f) for f in sm.input.status], ignore_index=True)
     for r in table[table.status != "ok"].itertuples():
         log.warning(
             "left out: %s %s seed %d step %d failed: %s", r.suite, r.model, r.seed, r.step, r.error

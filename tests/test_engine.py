@@ -271,6 +271,29 @@ def test_store_reuses_entries_and_recomputes_exactly_what_changed(
     assert calls[1:] == [0, 1, 2]  # the task's code changed: everything again
 
 
+def test_edited_code_of_one_task_recomputes_only_that_task(tmp_path, three_steps, monkeypatch):
+    class Other(Norm):
+        spec = TaskSpec("other", needs="weights", code=("core/store.py",))
+
+    store = tmp_path / "store"
+    run_engine(store, three_steps, [Norm(), Other()])
+    real = TaskSpec.version
+    monkeypatch.setattr(TaskSpec, "version", lambda s: "edited" if s.name == "other" else real(s))
+    logs = []
+
+    class Log:
+        def info(self, msg, *args):
+            logs.append(msg % args)
+
+        warning = info
+
+    run_engine(store, three_steps, [Norm(), Other()], log=Log())
+    assert [m for m in logs if "computed" in m and m.startswith("step")] == [
+        m for m in logs if m.startswith("step") and ": computed other (" in m
+    ]
+    assert len([m for m in logs if ": computed other (" in m]) == 3
+
+
 def test_entry_missing_a_part_is_computed_again_with_it(tmp_path, three_steps, monkeypatch):
     calls, store = loads(monkeypatch), tmp_path / "store"
     run_engine(store, three_steps, [Norm()])

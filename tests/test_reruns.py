@@ -79,9 +79,21 @@ def snakemake(workdir: Path, cfg: Path, *args, snakefile=None):
 
 
 def planned(workdir: Path, cfg: Path, snakefile=None) -> dict:
+    """Jobs a dry run plans up to the checkpoints (what comes after them is planned as they end)."""
     res = snakemake(workdir, cfg, "-n", "--quiet", "rules", snakefile=snakefile)
     counts = {r: int(n) for r, n in re.findall(r"^(\w+)\s+(\d+)$", res.stdout, re.M)}
     return {r: n for r, n in counts.items() if r not in ("all", "total")}
+
+
+def executed(workdir: Path, cfg: Path) -> dict:
+    """Run the workflow: the jobs it ran, by rule."""
+    res = snakemake(workdir, cfg)
+    names = re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):$", res.stdout + res.stderr, re.M)
+    counts: dict = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    counts.pop("all", None)
+    return counts
 
 
 def computed(workdir: Path) -> dict:
@@ -137,15 +149,14 @@ def test_copied_run_folder_is_a_no_op(copy):
 def test_an_option_of_one_family_recomputes_only_that_family(copy):
     tmp, ck = copy
     cfg = config(tmp, ck, neurons={"n_bins": 3})
-    plan = planned(tmp, cfg)
-    assert plan == {
+    before = snapshot(tmp / "results")
+    ran = executed(tmp, cfg)
+    assert ran == {
         "checkpoint_tasks": 2,  # one per run: loads each checkpoint, computes the neuron tables
-        "run_status": 1,
+        "task_identity": 1,  # the neurons family's, which its suite job reads
         "neurons_suite": 1,
         "figure_neurons": 1,
-    }, plan
-    before = snapshot(tmp / "results")
-    snakemake(tmp, cfg)
+    }, ran
     done = computed(tmp)
     assert set(done) == {(k, t) for k in (0, 1) for t in STEPS}
     assert all(tasks == ["neurons"] for tasks in done.values()), done
@@ -163,10 +174,9 @@ def test_an_option_of_one_family_recomputes_only_that_family(copy):
 def test_a_step_added_computes_only_that_step(copy):
     tmp, ck = copy
     cfg = config(tmp, ck, steps=[0, 1, 2, 4, 6, 8])
-    plan = planned(tmp, cfg)
-    assert plan["checkpoint_tasks"] == 2 and plan["pair_divergence"] == 2, plan  # steps 6 and 8
     pairs = mtimes(tmp / "results/pairs/local", "*_step[0124].parquet")
-    snakemake(tmp, cfg)
+    ran = executed(tmp, cfg)
+    assert ran["checkpoint_tasks"] == 2 and ran["pair_divergence"] == 2, ran  # steps 6 and 8
     done = computed(tmp)
     assert set(done) == {(0, 6), (1, 6)}, done  # every other step from the store
     assert done[(0, 6)] == ["metrics", "probe", "anisotropy", "layers", "geometry", "neurons"]
@@ -177,6 +187,7 @@ def test_a_step_added_computes_only_that_step(copy):
 def test_editing_a_family_code_reruns_only_its_tasks(copy):
     tmp, ck = copy
     repo = tmp / "repo"
+    repo.mkdir()
     for part in ("Snakefile", "rules", "scripts", "config", "report", "envs"):
         src = REPO / part
         if src.is_dir():
@@ -185,10 +196,12 @@ def test_editing_a_family_code_reruns_only_its_tasks(copy):
             shutil.copy2(src, repo / part)
     lens = repo / "scripts/lmdyn/neurons/lens.py"
     lens.write_text(lens.read_text() + "\n# an edit\n")
+    # the checkpoint jobs rerun (the neurons task's code version is in their params; what they
+    # recompute, only that task, is tests/test_engine.py's), then the neurons family's jobs only
     plan = planned(tmp, config(tmp, ck), snakefile=repo / "Snakefile")
     assert plan == {
         "checkpoint_tasks": 2,
-        "run_status": 1,
+        "task_identity": 1,
         "neurons_suite": 1,
         "figure_neurons": 1,
     }, plan
@@ -202,9 +215,8 @@ def test_editing_a_family_code_reruns_only_its_tasks(copy):
 def test_a_seed_added_computes_only_the_new_run(copy):
     tmp, ck = copy
     cfg = config(tmp, ck, seeds=(0, 1, 2))
-    plan = planned(tmp, cfg)
-    assert plan["checkpoint_tasks"] == 1, plan  # the new run only
-    assert plan["pair_divergence"] == len(STEPS)  # every step has new seed pairs
-    snakemake(tmp, cfg)
+    ran = executed(tmp, cfg)
+    assert ran["checkpoint_tasks"] == 1, ran  # the new run only
+    assert ran["pair_divergence"] == len(STEPS)  # every step has new seed pairs
     assert {k for k, _ in computed(tmp)} == {2}
-    assert not FAMILY_1 - set(plan)
+    assert not FAMILY_1 - set(ran)

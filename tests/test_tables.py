@@ -147,7 +147,7 @@ def test_concat_keeps_only_steps_every_run_of_a_model_has():
     seed = pd.array([0, 0], dtype="Int64")
     run = frame().iloc[[0, 2]].assign(model="a", seed=seed, seeds="one")  # steps 0 and 8
     other = run.assign(seed=pd.array([5, 5], dtype="Int64")).iloc[[1]]  # this run lacks step 0
-    t = concat(SPEC, [run, other])
+    t = concat(SPEC, [run, other], {"a": [0, 8]})
     assert list(zip(t.model, t.step, t.seed)) == [("a", 8, 0), ("a", 8, 5)]
 
 

@@ -230,9 +230,9 @@ def read(spec: Table, path):
 
 
 def concat(spec: Table, parts, steps: Mapping | None = None, **constants):
-    """One table of ``spec`` from per-run tables (frames or parquet paths), keeping per model only
-    the steps in ``steps`` ({model: steps}, e.g. those analysed for every seed) that every run of
-    the model has (a task can fail at one checkpoint of one run: every seed then shows the same
+    """One table of ``spec`` from per-run tables (frames or parquet paths); with ``steps``, keeping
+    per model only the steps in ``steps`` ({model: steps}, e.g. those analysed for every seed) that
+    every run of the model has (a task can fail at one checkpoint of one run: every seed then shows the same
     steps). ``constants`` fill key columns the parts lack (e.g. ``suite``), at the spec's
     position. Validated; a table without rows has the spec's columns."""
     import pandas as pd
@@ -241,11 +241,12 @@ def concat(spec: Table, parts, steps: Mapping | None = None, **constants):
     frames = [f for f in frames if len(f)]
     if not frames:
         return spec.empty()
-    keep = _steps_of_every_run(frames, steps)
     t = pd.concat(frames, ignore_index=True)
-    t = t[[(str(m), int(x)) in keep for m, x in zip(t.model, t.step)]].reset_index(drop=True)
-    if t.empty:
-        return spec.empty()
+    if steps is not None:
+        keep = _steps_of_every_run(frames, steps)
+        t = t[[(str(m), int(x)) in keep for m, x in zip(t.model, t.step)]].reset_index(drop=True)
+        if t.empty:
+            return spec.empty()
     for i, name in enumerate(spec.names):
         if name in constants and name not in t.columns:
             t.insert(i, name, constants[name])
@@ -253,17 +254,15 @@ def concat(spec: Table, parts, steps: Mapping | None = None, **constants):
     return t
 
 
-def _steps_of_every_run(frames, steps: Mapping | None) -> set:
-    """(model, step) in ``steps`` (all, if None) and in every run's frame of that model."""
+def _steps_of_every_run(frames, steps: Mapping) -> set:
+    """(model, step) in ``steps`` and in every run's frame of that model."""
     have: dict[str, list[set]] = {}
     for f in frames:
         for m, g in f.groupby("model", sort=False):
             have.setdefault(str(m), []).append({int(x) for x in g.step})
     keep = set()
     for m, sets in have.items():
-        common = set.intersection(*sets)
-        if steps is not None:
-            common &= {int(x) for x in steps.get(m, ())}
+        common = set.intersection(*sets) & {int(x) for x in steps.get(m, ())}
         keep |= {(m, x) for x in common}
     return keep
 
