@@ -1,6 +1,6 @@
 # lmdyn: how language models learn, per token, across training steps, sizes and seeds.
 # Config is validated (with defaults) in rules/common.smk; the data stages, training and checkpoints
-# each have a rules/*.smk, and so does every family.
+# each have a rules/*.smk, and so does every family (with its target rule: `snakemake probe`).
 from snakemake.utils import min_version
 
 min_version("9.0")

@@ -51,3 +51,10 @@ rule figure_anisotropy:
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/figure_anisotropy.py"
+
+
+rule anisotropy:
+    """`snakemake anisotropy`: every suite's anisotropy tables and figures (an error saying so where
+    families.anisotropy is false)."""
+    input:
+        get_family_targets("anisotropy"),

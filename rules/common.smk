@@ -189,5 +189,11 @@ def get_family_entries(family):
     return params
 
 
+def get_family_targets(family):
+    """Input of a family's target rule: every suite's tables and figures of the family (an
+    error saying so where the family is switched off)."""
+    return lambda wildcards: targets.family_targets(config, SUITES, family)
+
+
 def get_final_outputs():
     return targets.final_outputs(config, SUITES)

@@ -1,5 +1,5 @@
 # Family 1, convergence and divergence of output distributions: the pairs of every step, the model,
-# suite and study tables, the regression and the figures.
+# suite and study tables, the regression, the figures, and the family's target rule.
 rule pair_divergence:
     """Every per-token KL of one step, both directions, in one pass over each checkpoint's logits:
     all seed pairs of each model, each seed against its previous analysed step, and every pair of
@@ -384,3 +384,10 @@ rule figure_sizes:
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/figure_study.py"
+
+
+rule divergence:
+    """`snakemake divergence`: every suite's summary, breakdown, study and regression tables and
+    the family's figures."""
+    input:
+        get_family_targets("divergence"),

@@ -93,3 +93,10 @@ rule figure_geometry:
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/figure_geometry.py"
+
+
+rule geometry:
+    """`snakemake geometry`: every suite's layer geometry tables and figures (an error saying so
+    where families.geometry is false)."""
+    input:
+        get_family_targets("geometry"),

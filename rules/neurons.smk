@@ -68,3 +68,10 @@ rule figure_neurons:
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/figure_neurons.py"
+
+
+rule neurons:
+    """`snakemake neurons`: every suite's token-neuron tables and figures (an error saying so where
+    families.neurons is false)."""
+    input:
+        get_family_targets("neurons"),

@@ -60,3 +60,10 @@ rule figure_probe:
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/figure_probe.py"
+
+
+rule probe:
+    """`snakemake probe`: every suite's probe tables and figures (an error saying so where
+    families.probe is false)."""
+    input:
+        get_family_targets("probe"),

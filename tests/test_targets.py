@@ -11,6 +11,7 @@ import yaml
 from snakemake.utils import validate
 
 from lmdyn.core import outputs, targets, tasks
+from lmdyn.core.errors import UserError
 from lmdyn.core.workflow import Suites, run_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -161,6 +162,30 @@ def test_final_outputs_hold_every_enabled_family_and_nothing_twice(cfg):
     assert {"results/integrity/micro.csv", "results/runs/micro.csv"} <= set(out)
 
 
+def test_a_family_switched_off_leaves_rule_all_and_has_no_target(cfg):
+    cfg["families"]["neurons"] = False
+    suites = Suites(cfg)
+    out = targets.final_outputs(cfg, suites)
+    assert not any("neurons" in f for f in out)
+    assert set(targets.family_outputs(cfg, suites, "micro", "probe")) <= set(out)
+    with pytest.raises(UserError, match=r"families\.neurons: false"):
+        targets.family_targets(cfg, suites, "neurons")
+    with pytest.raises(KeyError, match="unknown family"):
+        targets.family_targets(cfg, suites, "nope")
+
+
+def test_family_targets_are_the_family_outputs_and_the_runs(cfg):
+    suites = Suites(cfg)
+    for family in ("divergence", *PER_RUN):
+        got = targets.family_targets(cfg, suites, family)
+        want = targets.family_outputs(cfg, suites, "micro", family)
+        assert got == want + targets.run_outputs(suites, "micro")
+    probe = targets.family_targets(cfg, suites, "probe")
+    assert "results/probe/micro/probe.csv" in probe
+    assert "results/figures/micro/probe_pca.pdf" in probe
+    assert not any("/study/" in f for f in probe)
+
+
 def test_a_one_model_one_seed_one_step_suite_has_no_comparison_figures(cfg):
     suites = Suites(with_final_suite(cfg))
     out = targets.family_outputs(cfg, suites, "gpt2", "divergence")
@@ -199,3 +224,30 @@ def test_what_the_workflow_imports_while_building_the_dag_is_light():
     env = {"PYTHONPATH": str(REPO / "scripts"), "PATH": "/usr/bin:/bin"}
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert res.returncode == 0, res.stderr
+
+
+def test_family_target_rules_build_their_family_or_say_it_is_off(tmp_path):
+    """`snakemake probe` plans the probe's suite jobs and no other family's; a family switched
+    off refuses its target with the reason (dry runs)."""
+    import re
+
+    from test_workflow import SNAKEMAKE, make_corpus, tiny_config
+
+    def dry_run(target, cfg):
+        cmd = SNAKEMAKE + [target, "-n", "--quiet", "rules", "--directory", str(tmp_path)]
+        cmd += ["--configfile", str(cfg)]
+        return subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+
+    make_corpus(tmp_path / "corpus.jsonl", n_docs=8)
+    cfg = tiny_config(tmp_path)
+    res = dry_run("probe", cfg)
+    assert res.returncode == 0, res.stderr[-3000:]
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", res.stdout, re.M))
+    assert {"probe_suite", "figure_probe", "probe", "checkpoint_tasks"} <= set(jobs)
+    assert not {"all", "neurons_suite", "study_suite", "figure_geometry"} & set(jobs)
+    c = yaml.safe_load(cfg.read_text())
+    c["families"] = {"neurons": False}
+    cfg.write_text(yaml.safe_dump(c))
+    res = dry_run("neurons", cfg)
+    assert res.returncode != 0
+    assert "the neurons family is switched off (families.neurons: false" in res.stdout + res.stderr

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 
+from lmdyn.core.errors import UserError
 from lmdyn.core.tables import INTEGRITY, INTEGRITY_RUN, RUNS, RUNS_RUN
-from lmdyn.core.tasks import enabled_families, run_table_paths, run_tasks
+from lmdyn.core.tasks import FAMILY_TASKS, enabled_families, run_table_paths, run_tasks
 from lmdyn.core.workflow import run_dir
 from lmdyn.data.tables import TRAINING
 from lmdyn.divergence import jobs as divergence
@@ -166,6 +167,24 @@ def family_outputs(cfg: dict, suites, suite: str, family: str) -> list[str]:
     tables, figures = FAMILY_OUTPUTS[family]
     csv = [f"results/{family}/{suite}/{t}.csv" for t in tables]
     return csv + figure_files(suite, figures, formats)
+
+
+def family_targets(cfg: dict, suites, family: str) -> list[str]:
+    """A family's target rule: its suite tables and figures of every suite, and every run's status
+    (as for rule all, so that runs start early). A family switched off in ``families`` has none:
+    asking for it is an error that says so."""
+    if family not in FAMILY_TASKS:
+        raise KeyError(f"unknown family {family!r}; known: {sorted(FAMILY_TASKS)}")
+    if family not in enabled_families(cfg):
+        raise UserError(
+            f"the {family} family is switched off (families.{family}: false in the config): "
+            "it has no outputs; set it to true to build them"
+        )
+    return [
+        f
+        for s in cfg["suites"]
+        for f in family_outputs(cfg, suites, s, family) + run_outputs(suites, s)
+    ]
 
 
 def final_outputs(cfg: dict, suites) -> list[str]:
