@@ -1,5 +1,6 @@
 # lmdyn: how language models learn, per token, across training steps, sizes and seeds.
-# Config is validated (with defaults) in rules/common.smk; each stage lives in its own rules/*.smk.
+# Config is validated (with defaults) in rules/common.smk; the data stages, training and checkpoints
+# each have a rules/*.smk, and so does every family (with its target rule: `snakemake probe`).
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -17,11 +18,7 @@ include: "rules/tokens.smk"
 include: "rules/pos.smk"
 include: "rules/train.smk"
 include: "rules/checkpoints.smk"
-include: "rules/metrics.smk"
-include: "rules/aggregate.smk"
-include: "rules/study.smk"
-include: "rules/regression.smk"
-include: "rules/figures.smk"
+include: "rules/divergence.smk"
 include: "rules/probe.smk"
 include: "rules/anisotropy.smk"
 include: "rules/geometry.smk"
@@ -31,4 +28,4 @@ include: "rules/neurons.smk"
 rule all:
     default_target: True
     input:
-        final_outputs(),
+        get_final_outputs(),

@@ -17,8 +17,8 @@ rule anisotropy_suite:
     conda:
         "../envs/data.yaml"
     params:
-        steps=suite_analysis_steps,
-        entries=get_family_entries("anisotropy"),  # what the run tables hold (inputs are ancient)
+        steps=get_analysis_steps,
+        entries=get_family_entries("anisotropy"),
     script:
         "../scripts/anisotropy_suite.py"
 
@@ -29,14 +29,14 @@ rule figure_anisotropy:
         table="results/anisotropy/{suite}/anisotropy.parquet",
         hist="results/anisotropy/{suite}/histograms.parquet",
     output:
-        **figure_outputs(
+        **get_figure_outputs(
             "fig_hist",
             "results/figures/{suite}/anisotropy_hist.png",
             caption="../report/anisotropy_hist.rst",
             category="Embedding anisotropy",
             labels={"suite": "{suite}", "figure": "cosine histograms"},
         ),
-        **figure_outputs(
+        **get_figure_outputs(
             "fig_mean",
             "results/figures/{suite}/anisotropy_mean.png",
             caption="../report/anisotropy_mean.rst",
@@ -51,3 +51,10 @@ rule figure_anisotropy:
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/figure_anisotropy.py"
+
+
+rule anisotropy:
+    """`snakemake anisotropy`: every suite's anisotropy tables and figures (an error saying so where
+    families.anisotropy is false)."""
+    input:
+        get_family_targets("anisotropy"),

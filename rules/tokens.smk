@@ -11,7 +11,7 @@ rule train_tokenizer:
     conda:
         "../envs/torch.yaml"
     params:
-        vocab_size=suite_vocab_size,
+        vocab_size=get_suite_setting("vocab_size"),
     script:
         "../scripts/train_tokenizer.py"
 
@@ -25,7 +25,7 @@ rule suite_tokenizer:
     conda:
         "../envs/torch.yaml"
     params:
-        checkpoint=first_checkpoint_ref,
+        checkpoint=get_first_ref,
     script:
         "../scripts/suite_tokenizer.py"
 
@@ -34,12 +34,12 @@ rule tokenize_eval:
     """Evaluation documents as token ids with character offsets, cut into context windows."""
     input:
         docs="results/corpus/docs.parquet",
-        tokenizer=tokenizer_dir,
+        tokenizer=get_tokenizer,
     output:
         "results/tokens/{suite}.parquet",
     log:
         "logs/tokenize_eval/{suite}.log",
-    priority: PREP_PRIORITY
+    priority: targets.PREP_PRIORITY
     conda:
         "../envs/torch.yaml"
     params:
@@ -53,13 +53,13 @@ rule unigram:
     """Smoothed unigram distribution of the suite's tokenizer over the configured split."""
     input:
         docs="results/corpus/docs.parquet",
-        tokenizer=tokenizer_dir,
-        train_ids=unigram_train_ids,
+        tokenizer=get_tokenizer,
+        train_ids=get_unigram_train_ids,
     output:
         "results/unigram/{suite}.parquet",
     log:
         "logs/unigram/{suite}.log",
-    priority: PREP_PRIORITY
+    priority: targets.PREP_PRIORITY
     conda:
         "../envs/torch.yaml"
     params:

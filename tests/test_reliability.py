@@ -1,4 +1,4 @@
-"""Issue 7: suites with one seed, one step or one size; broken checkpoints; one-line errors;
+"""Reliability: suites with one seed, one step or one size; broken checkpoints; one-line errors;
 byte-identical reruns; recovery after a killed run."""
 
 import datetime
@@ -35,7 +35,7 @@ def one_line(exc_info) -> str:
     return msg
 
 
-# ---- item 1: which comparisons a suite has -------------------------------------------------------
+# ---- which comparisons a suite has ---------------------------------------------------------------
 
 
 def test_comparisons_skip_what_a_suite_cannot_have():
@@ -61,7 +61,7 @@ def test_comparisons_skip_what_a_suite_cannot_have():
     assert all("\n" not in s["line"] for s in final.skipped())
 
 
-# ---- item 2: non-finite values -------------------------------------------------------------------
+# ---- non-finite values ---------------------------------------------------------------------------
 
 
 def test_require_finite_names_the_checkpoint_and_the_first_bad_quantity():
@@ -145,7 +145,7 @@ def test_diverging_micro_run_stops_at_the_first_non_finite_loss(tmp_path, tok_di
     ), msg
 
 
-# ---- item 3: broken checkpoints --------------------------------------------------------------------
+# ---- broken checkpoints --------------------------------------------------------------------------
 
 
 def test_truncated_safetensors_gives_one_line(tmp_path, tok_dir):
@@ -201,7 +201,7 @@ def test_cuda_without_a_gpu_gives_one_line():
     )
 
 
-# ---- item 4: training split shorter than a context window ---------------------------------------
+# ---- training split shorter than a context window ------------------------------------------------
 
 
 def test_training_split_shorter_than_a_window_gives_one_line():
@@ -253,7 +253,7 @@ def test_more_frequency_bins_than_the_tokens_fill_gives_one_line():
     )
 
 
-# ---- item 5: checks the config settles, before any job ------------------------------------------
+# ---- checks the config settles, before any job ---------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -298,7 +298,7 @@ def test_a_corpus_path_alone_means_a_local_corpus(tmp_path):
     assert "corpus" in res.stdout and "lmdyn" not in res.stderr
 
 
-# ---- items 1, 5, 6 through the workflow -----------------------------------------------------------
+# ---- the same through the workflow ---------------------------------------------------------------
 
 
 def skip_lines(tmp, suite):
@@ -315,7 +315,7 @@ def test_one_seed_suite_finishes_and_skips_seed_comparisons(tmp_path):
     cfg = tiny_config(tmp_path)
     c = yaml.safe_load(cfg.read_text())
     c["suites"]["micro"]["seeds"] = [0]  # like Pythia and config/pythia-deduped.yaml
-    c["suites"]["micro"]["vocab_size"] = 5000  # more than the tiny corpus can fill (item 4)
+    c["suites"]["micro"]["vocab_size"] = 5000  # more than the tiny corpus can fill
     c["study"] = {"n_boot": 50}
     cfg.write_text(yaml.safe_dump(c))
     snakemake(tmp_path, cfg)

@@ -197,12 +197,18 @@ def test_registry_names_and_paths_are_unique():
     assert outputs.spec_of("results/study/micro/phases.csv") == PHASES
 
 
+# Where the rules' input, output and target paths are built besides rules/*.smk.
+RULE_HELPERS = ("scripts/lmdyn/core/targets.py", "scripts/lmdyn/divergence/jobs.py")
+
+
 def _rule_patterns() -> list[tuple[str, re.Pattern]]:
-    """Every results/ path written in rules/*.smk (outputs, inputs, the helpers' paths) as a regex;
-    a path without a table suffix is a directory (its files are under it). A placeholder of a loop
-    over names (``{name}``, ``{n}``, ``{family}``, ``{suffix}``) stands for any word the rules
-    spell as a string; any other placeholder is a wildcard."""
-    texts = [f.read_text() for f in sorted((REPO / "rules").glob("*.smk"))]
+    """Every results/ path written in rules/*.smk and in the library's helpers of the rules
+    (outputs, inputs, targets) as a regex; a path without a table suffix is a directory (its files
+    are under it). A placeholder of a loop over names (``{name}``, ``{n}``, ``{family}``,
+    ``{suffix}``) stands for any word the rules spell as a string; any other placeholder is a
+    wildcard."""
+    files = sorted((REPO / "rules").glob("*.smk")) + [REPO / f for f in RULE_HELPERS]
+    texts = [f.read_text() for f in files]
     words = sorted({w for t in texts for w in re.findall(r'"(\w*)"', t)}, key=len, reverse=True)
     name = "(?:" + "|".join(re.escape(w) for w in words) + ")"
     out = []
@@ -210,6 +216,8 @@ def _rule_patterns() -> list[tuple[str, re.Pattern]]:
         for s in re.findall(r'f?"(results/[^"]*)"', text):
             s = s.replace("{{", "{").replace("}}", "}")
             parts = re.split(r"\{([^}]*)\}", s)
+            if not all(p.isidentifier() for p in parts[1::2]):
+                continue  # a spec's own path (``{t.path}``): declared by construction
             rx = "".join(
                 re.escape(p)
                 if i % 2 == 0

@@ -1,6 +1,6 @@
 """Benchmarks (not run by pytest): memory and speed of the metric pass, workflow rerun cost.
 
-    python tools/benchmark.py kernels            # issue 10's kernel ratios next to their goals (CPU, and CUDA if present)
+    python tools/benchmark.py kernels            # kernel ratios next to their speed goals (CPU, and CUDA if present)
     python tools/benchmark.py metrics            # peak memory vs number of tokens; streaming vs naive
     python tools/benchmark.py rerun DIR          # time of a no-op rerun in a finished workflow directory
     python tools/benchmark.py workflow [DIR]     # the default run from a clean copy of the repository:
@@ -134,11 +134,12 @@ def workflow(args):
 
 
 # ---------------------------------------------------------------------------------------------------
-# kernels: every ratio of issue 10's kernel goals, measured side by side (interleaved repeats, best of each)
+# kernels: the metric pass and the pairs' KL against their earlier versions and their speed goals,
+# measured side by side (interleaved repeats, best of each)
 
 
 def _old_token_metrics(hidden, unembed, targets, log_unigram, vocab_chunk=8192, token_chunk=1024):
-    """The metric pass as it was before issue 10 (reference only): exp, z - m twice, separate sums."""
+    """The earlier metric pass (reference only): exp, z - m twice, separate sums."""
     import math
 
     import torch
@@ -165,7 +166,7 @@ def _old_token_metrics(hidden, unembed, targets, log_unigram, vocab_chunk=8192, 
 
 
 def _old_pairwise_kl(ha_all, wa, hb_all, wb, vocab_chunk=8192, token_chunk=1024):
-    """One pair's KL as computed before issue 10 (reference only): both logit chunks per pair."""
+    """One pair's KL as computed earlier (reference only): both logit chunks per pair."""
     import math
 
     import torch
@@ -563,7 +564,7 @@ print(json.dumps({"probe_s": t_probe, "iterations": res["iterations"], "converge
 
 
 def weights(args):
-    """Unigram latent probe and anisotropy of one [V, d] matrix, against the speed goals of issue 8."""
+    """Unigram latent probe and anisotropy of one [V, d] matrix, against its speed goals."""
     for kind in ("init", "trained"):
         res = subprocess.run(
             [
@@ -684,7 +685,7 @@ def main():
     m.add_argument("--vocab", type=int, default=50277)
     m.add_argument("--dim", type=int, default=512)
     k = sub.add_parser(
-        "kernels", help="issue 10's kernel ratios (metric pass, all pairs) next to their goals"
+        "kernels", help="kernel ratios (metric pass, all pairs) next to their speed goals"
     )
     k.add_argument("--tokens", type=int, nargs="+", default=[4096, 32768])
     k.add_argument("--vocab", type=int, default=50277)
@@ -717,7 +718,7 @@ def main():
     w = sub.add_parser("workflow")
     w.add_argument("dir", nargs="?", help="working directory (default: a new temporary one)")
     w.add_argument("--cores", type=int, default=2)
-    ws = sub.add_parser("weights", help="issue 8: probe and anisotropy at GPT-2-small shape")
+    ws = sub.add_parser("weights", help="probe and anisotropy at GPT-2-small shape")
     ws.add_argument("--vocab", type=int, default=50257)
     ws.add_argument("--dim", type=int, default=768)
     ws.add_argument("--threads", type=int, default=2)

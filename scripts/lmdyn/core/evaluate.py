@@ -34,7 +34,8 @@ def evaluate_checkpoint(
     model = load_model(
         path, dev, max_positions=int(tokens.groupby(["doc_id", "window"]).size().max())
     )
-    require_finite_weights(model, label)  # issue 7: before the forward pass, not after the study
+    # before the forward pass: a checkpoint with non-finite weights fails here, not in the study
+    require_finite_weights(model, label)
     vocab = len(log_unigram)
     w, b = unembedding_of(model, vocab)
     hidden = final_hidden_states(model, windows_of(tokens), batch_size, dev, log=log)

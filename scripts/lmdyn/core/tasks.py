@@ -106,6 +106,11 @@ def run_tasks(cfg: dict, suite: str, families=None) -> dict:
     return {n: task_params(cfg, n, suite) for f in families for n in FAMILY_TASKS[f]}
 
 
+def run_threads(cfg: dict) -> int:
+    """Threads of a run's checkpoint job: the most any task of any suite asks for."""
+    return max(p["tuning"]["threads"] for s in cfg["suites"] for p in run_tasks(cfg, s).values())
+
+
 def make_tasks(params: dict, inputs) -> list:
     """The task objects of a job from its ``tasks`` param and its input files (torch imported)."""
     from lmdyn.anisotropy.task import Anisotropy

@@ -1,4 +1,5 @@
-"""What rules/common.smk asks about a config: validation, the checkpoint plans and the steps analysed.
+"""What rules/common.smk asks about a config: validation, the checkpoint plans, the runs and the steps
+analysed.
 
 Imported by the Snakefile, which runs again for every cluster job: standard library, jsonschema and
 yaml only (no torch, no pandas). Plans come from :func:`lmdyn.core.plans.plan` (one builder per suite
@@ -139,6 +140,11 @@ def _read_status(path: str, cache: dict) -> dict:
     return cache[key]
 
 
+def run_dir(suite: str, model: str, seed) -> str:
+    """A micro-suite run trained by the workflow (one HF directory per step inside)."""
+    return plans.MICRO_RUN_DIR.format(suite=suite, model=model, seed=seed)
+
+
 class Suites:
     """The checkpoint plans of a config and what is derived from them, computed once."""
 
@@ -181,6 +187,14 @@ class Suites:
         """Models in config order (the order of cross-size pairs and regression levels)."""
         return self._d(suite)["models"]
 
+    def runs(self, suite: str) -> list[tuple[str, int]]:
+        """(model, seed) of every run, model-major in config order."""
+        return [(m, k) for m in self.models(suite) for k in self.seeds(suite)]
+
+    def run_files(self, suite: str, pattern: str) -> list[str]:
+        """``pattern`` (with ``{suite}``, ``{model}``, ``{seed}``) for every run."""
+        return [pattern.format(suite=suite, model=m, seed=k) for m, k in self.runs(suite)]
+
     def run(self, suite: str, model: str, seed) -> list[registry.Checkpoint]:
         """The planned checkpoints of one run, in step order."""
         return self._d(suite)["runs"][model, int(seed)]
@@ -189,6 +203,19 @@ class Suites:
         """The encoded reference of one checkpoint (see registry.encode)."""
         c = self._d(suite)["by_key"][model, int(seed), int(step)]
         return registry.encode(c, self.cfg["suites"][suite].get("cache_dir"))
+
+    def run_refs(self, suite: str, model: str, seed) -> list[dict]:
+        """Encoded references of every planned checkpoint of one run, in step order."""
+        return [self.ref(suite, model, seed, c.step) for c in self.run(suite, model, seed)]
+
+    def refs(self, suite: str) -> list[dict]:
+        """Encoded references of every planned checkpoint of the suite, run by run."""
+        return [r for m, k in self.runs(suite) for r in self.run_refs(suite, m, k)]
+
+    def first_ref(self, suite: str) -> dict:
+        """The first planned checkpoint (a published suite's tokenizer is copied from it)."""
+        c = self.plan(suite)[0]
+        return self.ref(c.suite, c.model, c.seed, c.step)
 
     def sound_steps(self, suite: str, model: str, integrity: str) -> list[int]:
         """Steps at which every seed of the model is ``ok`` in the integrity table."""

@@ -2,7 +2,7 @@
 two models. A suite without one of them (Pythia has one seed, a `final` suite one step) runs every
 other analysis and skips these, each with one line saying why.
 
-Stdlib only: rules/common.smk calls it while the DAG is built.
+Stdlib only: lmdyn.divergence.jobs calls it while the DAG is built.
 """
 
 from __future__ import annotations

@@ -1,0 +1,242 @@
+"""Family 1's jobs, planned: what each pair job compares, which per-token files the table, study and
+regression jobs read, their outputs and the family's targets.
+
+Plain functions of the config, a :class:`lmdyn.core.workflow.Suites` and ``steps``, the steps
+already read from the integrity and run status checkpoints (model -> steps analysed for every
+seed, models in config order). Standard library only: rules/common.smk imports this module while
+the DAG is built.
+"""
+
+from __future__ import annotations
+
+from lmdyn.core.workflow import run_dir
+from lmdyn.divergence.comparisons import Comparisons, comparisons
+
+# Study tables written per model by model_tables and gathered per suite by study_suite.
+STUDY_TABLES = ("curves", "seed_groups", "sigma", "dh_kl", "ce_fit", "trajectories")
+# Every suite-level study table (the per-model ones and those study_suite derives).
+STUDY_SUITE_TABLES = STUDY_TABLES + ("outliers", "phases", "sizes", "skipped")
+REGRESSION_PARQUET = ("coefficients.parquet", "pooled.parquet", "phases.parquet")
+# Study tables shown in the report (CSV), with their report category.
+STUDY_REPORTED = {
+    "curves": "Reference distributions and phases",
+    "phases": "Reference distributions and phases",
+    "seed_groups": "Seed divergence",
+    "outliers": "Relative divergence",
+    "ce_fit": "Cross-entropy fitting",
+    "dh_kl": "Cross-entropy fitting",
+    "sizes": "Cross-size divergence",
+    "skipped": "Skipped analyses",
+}
+
+
+def metrics_file(suite: str, model: str, seed, step) -> str:
+    """Per-token metrics of one checkpoint (inside its run's metrics folder)."""
+    return f"results/metrics/{suite}/{model}/seed{seed}/step{step}.parquet"
+
+
+def hidden_file(suite: str, model: str, seed, step) -> str:
+    """Cached final hidden states of one checkpoint (inside its run's hidden folder)."""
+    return f"results/hidden/{suite}/{model}/seed{seed}/step{step}.npy"
+
+
+def pair_file(suite: str, kind: str, step) -> str:
+    """The pair table of one step: ``kind`` is seeds, steps or sizes."""
+    return f"results/pairs/{suite}/{kind}_step{step}.parquet"
+
+
+def common_steps(steps: dict) -> list[int]:
+    """Steps analysed for every model (cross-size comparisons, regression)."""
+    return sorted(set.intersection(*(set(v) for v in steps.values())))
+
+
+def sides(steps: dict, seeds) -> list[tuple[str, int, int]]:
+    """(model, seed, step) of every checkpoint in ``steps``, model by model, step by step."""
+    return [(m, k, t) for m, ts in steps.items() for t in ts for k in seeds]
+
+
+def metrics_sides(suites, suite: str, steps: dict, model: str | None = None) -> list:
+    """The checkpoints whose per-token metrics a job reads: one model's steps (its model tables),
+    or the steps every model has (the regression, ``model`` None)."""
+    if model is not None:
+        return sides({model: steps[model]}, suites.seeds(suite))
+    common = common_steps(steps)
+    return sides({m: common for m in steps}, suites.seeds(suite))
+
+
+def pair_job(suites, suite: str, steps: dict, step) -> dict:
+    """What the pair job at ``step`` compares: the seeds of every model analysed there, each
+    model's previous analysed step (None at its first), and the models against each other where
+    every model is analysed at the step."""
+    t = int(step)
+    models = [m for m, ts in steps.items() if t in ts]
+    prev = {}
+    for m in models:
+        earlier = [x for x in steps[m] if x < t]
+        prev[m] = max(earlier) if earlier else None
+    sizes = len(steps) > 1 and t in common_steps(steps)
+    return {"step": t, "models": models, "seeds": suites.seeds(suite), "prev": prev, "sizes": sizes}
+
+
+def pair_sides(job: dict) -> list[tuple[str, int, int]]:
+    """(model, seed, step) of every checkpoint a pair job reads: its step and each previous one."""
+    out = []
+    for m in job["models"]:
+        prev = job["prev"][m]
+        for t in [job["step"]] + ([prev] if prev is not None else []):
+            out += [(m, k, t) for k in job["seeds"]]
+    return out
+
+
+def pair_checkpoints(suites, suite: str, steps: dict, step) -> dict:
+    """ "model/seed/step" -> cached hidden states and checkpoint reference of every side of the
+    pair job at ``step``."""
+    return {
+        f"{m}/{k}/{t}": {
+            "hidden": hidden_file(suite, m, k, t),
+            "checkpoint": suites.ref(suite, m, k, t),
+        }
+        for m, k, t in pair_sides(pair_job(suites, suite, steps, step))
+    }
+
+
+def pair_inputs(suites, suite: str, steps: dict, step) -> dict:
+    """The folders the pair job at ``step`` reads: every seed's hidden states of its models, and
+    the micro runs' checkpoint folders (published checkpoints are resolved inside the job)."""
+    job = pair_job(suites, suite, steps, step)
+    runs = [(m, k) for m in job["models"] for k in suites.seeds(suite)]
+    micro = suites.is_micro(suite)
+    return {
+        "hidden": [f"results/hidden/{suite}/{m}/seed{k}" for m, k in runs],
+        "runs": [run_dir(suite, m, k) for m, k in runs] if micro else [],
+    }
+
+
+def model_files(suites, suite: str, steps: dict, model: str) -> dict:
+    """Per-token tables of one model at its steps: metrics[seed][step], seed_pairs[step],
+    step_pairs[step]."""
+    seeds, steps = suites.seeds(suite), steps[model]
+    return {
+        "metrics": {k: {t: metrics_file(suite, model, k, t) for t in steps} for k in seeds},
+        "seed_pairs": {t: pair_file(suite, "seeds", t) for t in steps},
+        "step_pairs": {t: pair_file(suite, "steps", t) for t in steps},
+    }
+
+
+def model_inputs(suites, suite: str, steps: dict, model: str) -> dict:
+    """Inputs of model_tables: every seed's metrics folder and the pair tables of the model's
+    steps."""
+    files = model_files(suites, suite, steps, model)
+    return {
+        "metrics": [f"results/metrics/{suite}/{model}/seed{k}" for k in suites.seeds(suite)],
+        "seed_pairs": list(files["seed_pairs"].values()),
+        "step_pairs": list(files["step_pairs"].values()),
+    }
+
+
+def suite_table_inputs(suites, suite: str) -> dict:
+    """Inputs of suite_tables: every model's summary and breakdown."""
+    return {
+        name: [f"results/tables/{suite}/{m}/{name}.parquet" for m in suites.models(suite)]
+        for name in ("summary", "breakdown")
+    }
+
+
+def size_files(suite: str, steps: dict) -> dict:
+    """step -> cross-size pair table at every common step (none for a one-model suite)."""
+    if len(steps) < 2:
+        return {}
+    return {t: pair_file(suite, "sizes", t) for t in common_steps(steps)}
+
+
+def study_inputs(suite: str, steps: dict) -> dict:
+    """Inputs of study_suite: every model's study tables, the suite's tables, the size pairs."""
+    inputs = {
+        name: [f"results/study/{suite}/{m}/{name}.parquet" for m in steps] for name in STUDY_TABLES
+    }
+    inputs["features"] = f"results/features/{suite}.parquet"
+    inputs["integrity"] = f"results/integrity/{suite}.csv"
+    inputs["summary"] = f"results/tables/{suite}/summary.parquet"
+    inputs["sizes"] = list(size_files(suite, steps).values())
+    return inputs
+
+
+def study_outputs() -> dict:
+    """Outputs of study_suite with the pattern ``{suite}``: name -> (path, report options or None);
+    the CSV of each table in STUDY_REPORTED goes into the report."""
+    out = {}
+    for name in STUDY_SUITE_TABLES:
+        report = None
+        if name in STUDY_REPORTED:
+            report = {
+                "caption": f"../report/table_{name}.rst",
+                "category": STUDY_REPORTED[name],
+                "labels": {"suite": "{suite}", "table": name},
+            }
+        out[name] = (f"results/study/{{suite}}/{name}.csv", report)
+        out[f"{name}_parquet"] = (f"results/study/{{suite}}/{name}.parquet", None)
+    return out
+
+
+def suite_comparisons(suites, suite: str) -> Comparisons:
+    """Which of seed pairs, consecutive steps and sizes the suite has."""
+    return comparisons(
+        len(suites.models(suite)), len(suites.seeds(suite)), len(suites.steps(suite))
+    )
+
+
+def regression_metric(cfg: dict, suites, suite: str) -> str:
+    """regression.metric, or the fallback of a suite without the seed pairs it needs."""
+    wanted = cfg["regression"]["metric"]
+    return suite_comparisons(suites, suite).regression_metric(wanted)[0]
+
+
+def skipped(cfg: dict, suites, suite: str) -> dict:
+    """The comparisons the suite cannot have (with their reasons) and why the regression's metric
+    differs from the configured one (None where it does not)."""
+    c = suite_comparisons(suites, suite)
+    note = c.regression_metric(cfg["regression"]["metric"])[1]
+    return {"skipped": c.skipped(), "regression_note": note}
+
+
+def regression_step(cfg: dict, steps: dict) -> int:
+    """regression.step, the last common step for ``last``."""
+    step = cfg["regression"]["step"]
+    return max(common_steps(steps)) if step == "last" else step
+
+
+def regression_files(cfg: dict, suites, suite: str, steps: dict) -> list[dict]:
+    """Per-token values at every common step: records (model, step, seed or None, path); the seed
+    pair tables for kl_seeds, every seed's metrics otherwise."""
+    models, seeds, common = suites.models(suite), suites.seeds(suite), common_steps(steps)
+    if regression_metric(cfg, suites, suite) == "kl_seeds":
+        return [
+            {"model": m, "step": t, "seed": None, "path": pair_file(suite, "seeds", t)}
+            for m in models
+            for t in common
+        ]
+    return [
+        {"model": m, "step": t, "seed": k, "path": metrics_file(suite, m, k, t)}
+        for m in models
+        for t in common
+        for k in seeds
+    ]
+
+
+def figure_names(suites, suite: str) -> list[str]:
+    """The family's figures of a suite: those of seed, step and size comparisons only where the
+    suite has them."""
+    models = suites.models(suite)
+    return ["kl_reference", "regression"] + suite_comparisons(suites, suite).figures(models)
+
+
+def table_targets(suite: str) -> list[str]:
+    """The family's suite tables outside the study: summary, breakdown, regression coefficients."""
+    return [f"results/tables/{suite}/{n}.csv" for n in ("summary", "breakdown")] + [
+        f"results/regression/{suite}/coefficients.csv"
+    ]
+
+
+def study_targets(suite: str) -> list[str]:
+    """Every study table of a suite (CSV)."""
+    return [f"results/study/{suite}/{n}.csv" for n in STUDY_SUITE_TABLES]
