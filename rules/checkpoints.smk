@@ -87,6 +87,8 @@ rule task_identity:
         "results/runs/{suite}.{family}.json",
     log:
         "logs/task_identity/{suite}.{family}.log",
+    conda:
+        "../envs/data.yaml"
     params:
         tasks=get_family_tasks,
     script:
