@@ -163,7 +163,9 @@ def test_embeddings_config_runs_unchanged_against_an_offline_cache(tmp_path):
         model.save_pretrained(src)
         tok.save_pretrained(src)
         lay_out(cache, repo, rev, src)
-    override = tmp_path / "corpus.yaml"  # the corpus only: the suites run as written
+    # the corpus only, the suites run as written; and no token neurons: the prompt's targets are
+    # single tokens of GPT-2's tokenizer, not of the tiny one these checkpoints carry
+    override = tmp_path / "corpus.yaml"
     override.write_text(
         yaml.safe_dump(
             {
@@ -172,7 +174,8 @@ def test_embeddings_config_runs_unchanged_against_an_offline_cache(tmp_path):
                     "path": str(tmp_path / "corpus.jsonl"),
                     "n_eval": 6,
                     "seed": 3,
-                }
+                },
+                "families": {"neurons": False},
             }
         )
     )

@@ -223,6 +223,7 @@ def read(spec: Table, path):
     return pd.read_csv(
         path,
         sep="\t" if Path(path).suffix == ".tsv" else ",",
+        lineterminator="\n",  # a token that is a lone "\r" is written unquoted: not a line end
         dtype={n: _pandas_dtype(c) for n, c in declared.items()},
         keep_default_na=False,
         na_values={n: [""] for n, c in declared.items() if c.nullable},
