@@ -163,8 +163,9 @@ def test_embeddings_config_runs_unchanged_against_an_offline_cache(tmp_path):
         model.save_pretrained(src)
         tok.save_pretrained(src)
         lay_out(cache, repo, rev, src)
-    # the corpus only, the suites run as written; and no token neurons: the prompt's targets are
-    # single tokens of GPT-2's tokenizer, not of the tiny one these checkpoints carry
+    # the corpus only, the suites run as written; windows that fit the tiny models' 64 positions
+    # (every checkpoint job computes the metrics too); and no token neurons: the prompt's targets
+    # are single tokens of GPT-2's tokenizer, not of the tiny one these checkpoints carry
     override = tmp_path / "corpus.yaml"
     override.write_text(
         yaml.safe_dump(
@@ -175,6 +176,7 @@ def test_embeddings_config_runs_unchanged_against_an_offline_cache(tmp_path):
                     "n_eval": 6,
                     "seed": 3,
                 },
+                "tokens": {"context_length": 32, "windows_per_doc": 1},
                 "families": {"neurons": False},
             }
         )
