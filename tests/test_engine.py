@@ -294,6 +294,24 @@ def test_edited_code_of_one_task_recomputes_only_that_task(tmp_path, three_steps
     assert len([m for m in logs if ": computed other (" in m]) == 3
 
 
+def test_a_task_reading_another_entry_is_keyed_on_that_entry(tmp_path, three_steps, monkeypatch):
+    class Doubled(Task):
+        spec = TaskSpec("doubled", needs="entry", source="norm", code=("core/engine.py",))
+        files = ("doubled.parquet",)
+
+        def end(self, folder, ckpt):
+            t = pd.read_parquet(ckpt.entries["norm"] / "norm.parquet")
+            (2 * t).to_parquet(folder / "doubled.parquet")
+
+    store = tmp_path / "store"
+    _, a = run_engine(store, three_steps, [Norm({"a": 1}), Doubled()])
+    _, b = run_engine(store, three_steps, [Norm({"a": 2}), Doubled()])
+    assert a[0]["doubled"] != b[0]["doubled"]  # its own options are the same: the source's are not
+    calls = loads(monkeypatch)
+    _, c = run_engine(store, three_steps, [Norm({"a": 1}), Doubled()])
+    assert calls == [] and c[0]["doubled"] == a[0]["doubled"]
+
+
 def test_entry_missing_a_part_is_computed_again_with_it(tmp_path, three_steps, monkeypatch):
     calls, store = loads(monkeypatch), tmp_path / "store"
     run_engine(store, three_steps, [Norm()])

@@ -188,7 +188,13 @@ class Engine:
             sha = self.weights.get((str(ref["model"]), int(ref["seed"]), int(ref["step"])))
         if not sha:
             raise UserError(f"{checkpoint_label(ref)} has no weights hash in its integrity table")
-        return {t.name: entry_key(t.name, str(sha), t.identity()) for t in self.tasks}
+        keys: dict = {}
+        for t in self.tasks:  # sources first: a task reading another's entry keys on that entry
+            identity = {**t.identity(), "vocab": self.run.vocab}  # every task slices to it
+            if t.spec.source:
+                identity = {**identity, "source": keys[t.spec.source]}
+            keys[t.name] = entry_key(t.name, str(sha), identity)
+        return keys
 
     def lookup(self, ref: dict) -> tuple[dict, dict, list[Task]]:
         keys = self.keys(ref)
