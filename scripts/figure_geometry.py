@@ -4,9 +4,10 @@ import pandas as pd
 
 from lmdyn.core.plots import figure_paths
 from lmdyn.core.runner import run
+from lmdyn.geometry import TABLES
 from lmdyn.geometry import figures as fig
 
-NAMES = ("accuracy", "attribution", "norms", "pca", "pca_variance")
+NAMES = TABLES
 
 
 def main(sm, log):

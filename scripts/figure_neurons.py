@@ -4,19 +4,10 @@ import pandas as pd
 
 from lmdyn.core.plots import figure_paths
 from lmdyn.core.runner import run
+from lmdyn.neurons import TABLES
 from lmdyn.neurons import figures as fig
 
-NAMES = (
-    "summary",
-    "lens",
-    "layer_patch",
-    "neuron_patch",
-    "top_neuron",
-    "outliers",
-    "exclusive",
-    "target_congruence",
-    "activation",
-)
+NAMES = TABLES
 
 
 def main(sm, log):

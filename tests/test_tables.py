@@ -198,7 +198,13 @@ def test_registry_names_and_paths_are_unique():
 
 
 # Where the rules' input, output and target paths are built besides rules/*.smk.
-RULE_HELPERS = ("scripts/lmdyn/core/targets.py", "scripts/lmdyn/divergence/jobs.py")
+RULE_HELPERS = (
+    "scripts/lmdyn/core/targets.py",
+    "scripts/lmdyn/divergence/jobs.py",
+    # the table names of the two families whose suite rules loop over them
+    "scripts/lmdyn/geometry/__init__.py",
+    "scripts/lmdyn/neurons/__init__.py",
+)
 
 
 def _rule_patterns() -> list[tuple[str, re.Pattern]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from lmdyn import geometry, neurons
 from lmdyn.core.errors import UserError
 from lmdyn.core.tables import INTEGRITY, INTEGRITY_RUN, RUNS, RUNS_RUN
 from lmdyn.core.tasks import FAMILY_TASKS, enabled_families, run_table_paths
@@ -21,18 +22,7 @@ from lmdyn.divergence import jobs as divergence
 # training runs take the cores, so each run's analyses can start as soon as that run is trained.
 PREP_PRIORITY = 1000
 
-GEOMETRY_TABLES = ("accuracy", "attribution", "norms", "pca", "pca_variance")
-NEURON_TABLES = (
-    "summary",
-    "lens",
-    "layer_patch",
-    "neuron_patch",
-    "top_neuron",
-    "outliers",
-    "exclusive",
-    "target_congruence",
-    "activation",
-)
+GEOMETRY_TABLES, NEURON_TABLES = geometry.TABLES, neurons.TABLES
 # The suite tables (CSV, under results/<family>/<suite>/) and figures of each per-run family.
 FAMILY_OUTPUTS = {
     "probe": (("probe",), ("probe_kl", "probe_scatter", "probe_pca")),
