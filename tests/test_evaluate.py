@@ -4,10 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from checkpoint_pass import evaluate_checkpoint, pair_side, pair_table
 from conftest import tiny_model
 from scipy.special import log_softmax, rel_entr
-
-from lmdyn.core.evaluate import evaluate_checkpoint, pair_side, pair_table
 
 VOCAB = 97
 

@@ -15,12 +15,12 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from checkpoint_pass import evaluate_checkpoint
 from test_workflow import SNAKEMAKE, make_corpus, snakemake, tiny_config, tiny_families
 
 from lmdyn.core.checkpoints import load_model, load_unembedding, pick_device
 from lmdyn.core.checks import checkpoint_label, require_finite
 from lmdyn.core.errors import UserError
-from lmdyn.core.evaluate import evaluate_checkpoint
 from lmdyn.data.micro import build_model, check_train_length, train_run
 from lmdyn.data.tokens import load_tokenizer, save_hf_tokenizer, train_bpe
 from lmdyn.divergence.comparisons import comparisons

@@ -27,6 +27,7 @@ from lmdyn.core.errors import UserError
 from lmdyn.core.forward import batches
 from lmdyn.core.integrity import weights_hash
 from lmdyn.core.store import Store, TaskSpec, entry_key, file_hash
+from lmdyn.core.tasks import weights_of
 
 STATUS_COLUMNS = ["suite", "model", "seed", "step", "status", "error"]
 
@@ -236,7 +237,7 @@ class Engine:
                 c = registry.as_checkpoint(ref)
                 if missing:
                     prefetch(position[i] + 1)
-                    ok, err = self.compute(ref, keys, found, missing, futures.pop(i), len(todo))
+                    ok, err = self.compute(ref, keys, found, missing, futures.pop(i))
                 else:
                     ok, err = True, ""
                 rows.append((c.suite, c.model, c.seed, c.step, "ok" if ok else "failed", err))
@@ -251,7 +252,7 @@ class Engine:
             )
         return status, entries
 
-    def compute(self, ref, keys, found, missing, future, n_todo) -> tuple[bool, str]:
+    def compute(self, ref, keys, found, missing, future) -> tuple[bool, str]:
         """Compute the missing tasks of one checkpoint; ``found`` gains their entries. A load or
         forward pass that fails, or a critical task's failure, fails the checkpoint; another
         task's failure only leaves that task's entry out (its family's tables lack the step)."""
@@ -326,8 +327,7 @@ def _threads(n: int) -> None:
 
 def weights_hashes(integrity_csv) -> dict:
     """(model, seed, step) -> sha256 of a run's (or a suite's) integrity table."""
-    t = pd.read_csv(integrity_csv, keep_default_na=False, dtype={"model": str})
-    return {(r.model, int(r.seed), int(r.step)): r.sha256 for r in t.itertuples()}
+    return weights_of(str(integrity_csv))
 
 
 def run_table(

@@ -137,7 +137,7 @@ def make_tasks(params: dict, inputs) -> list:
 _HASHES: dict = {}
 
 
-def _weights(integrity_csv: str) -> dict:
+def weights_of(integrity_csv: str) -> dict:
     """(model, seed, step) -> sha256 of a suite's integrity table, read once per process."""
     import csv
     import os
@@ -155,7 +155,7 @@ def entries_of(integrity_csv: str, sides, task: dict) -> dict:
     """The params of a job that reads stored entries through ancient inputs: the weights hash of
     every (model, seed, step) it reads and the task's options and code. It changes exactly when
     what the job reads changes, so the job reruns then and only then."""
-    sha = _weights(integrity_csv)
+    sha = weights_of(integrity_csv)
     return {
         "task": task,
         "weights": {f"{m}/{k}/{t}": sha.get((str(m), int(k), int(t)), "") for m, k, t in sides},

@@ -1,4 +1,5 @@
-"""The per-checkpoint pass and the pairwise pass, composed from loader, forward and divergence."""
+"""Tests' reference composition of a checkpoint's pass and of a pair, from the library's loader,
+forward and divergence functions (the engine's tasks are tested against it and against transformers)."""
 
 from __future__ import annotations
 
