@@ -96,9 +96,9 @@ def _rows(prefix: str, node: dict, defs: dict) -> list[str]:
     extra = node.get("additionalProperties")
     for key, sub in props.items():
         path = f"{prefix}.{key}"
-        if sub.get("type") == "object" and ("properties" in sub or isinstance(
-            sub.get("additionalProperties"), dict
-        )):
+        if sub.get("type") == "object" and (
+            "properties" in sub or isinstance(sub.get("additionalProperties"), dict)
+        ):
             if sub.get("description"):
                 rows.append(f"| `{path}` | object | | {_cell(sub['description'])} |")
             rows += _rows(path, sub, defs)
