@@ -159,6 +159,13 @@ def test_figures_command_copies_the_shown_figures(tmp_path):
     assert not dest.exists()  # nothing copied when one is missing
 
 
+def test_readme_stays_a_short_manual():
+    """Reference material belongs in docs/, which the README links to."""
+    readme = (REPO / "README.md").read_text()
+    assert len(readme.splitlines()) <= 250
+    assert "(docs/README.md)" in readme
+
+
 def test_readme_test_command_is_the_line_ci_runs():
     ci = (REPO / ".ci/run").read_text()
     awk = re.search(r"awk '([^']+)' README\.md", ci).group(1)
