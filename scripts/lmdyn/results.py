@@ -139,7 +139,11 @@ def _read_all(t, found: list):
 
 
 def _no_rows(table: str, key: str, want: list, have) -> UserError:
-    have = sorted({v for v in have if v == v}, key=str)  # NA != NA: left out
+    have = {v.item() if hasattr(v, "item") else v for v in have if v == v}  # NA != NA: left out
+    try:
+        have = sorted(have)
+    except TypeError:
+        have = sorted(have, key=str)
     shown = ", ".join(repr(v) for v in have[:12]) + (", ..." if len(have) > 12 else "")
     return UserError(f"table {table} has no rows with {key}={want!r}; it has {key} {shown}")
 
