@@ -3,6 +3,7 @@ against the workflow: a results folder written by the engine and the rule script
 on tiny local checkpoints, and each analysis call against the engine's entry of the same
 checkpoint and inputs."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -322,7 +323,7 @@ def test_notebook_example_runs(world):
     ck = root / "checkpoints/a/m/seed0/step1"
     cmd = [sys.executable, str(REPO / "docs/examples/notebook.py"), "--results", str(root)]
     cmd += ["--checkpoint", str(ck), "--prompt", PROMPT["clean"], "--targets", *TARGETS]
-    env = {"PYTHONPATH": str(REPO / "scripts"), "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "PYTHONPATH": str(REPO / "scripts"), "HF_HUB_OFFLINE": "1"}
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr
     row = lmdyn.load("probe", root, suite="a", step=1).iloc[0]

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -92,36 +91,12 @@ class Internals:
     path = None  # the local checkpoint directory, where from_pretrained loaded it
 
     @classmethod
-    def from_pretrained(
-        cls,
-        repo_or_path,
-        revision: str | None = None,
-        vocab_size: int | None = None,
-        tokenizer=None,
-        device: str = "cpu",
-        cache_dir: str | None = None,
-    ) -> Internals:
-        """A checkpoint loaded as the workflow loads it (float32, eval mode): a local HF-format
-        directory, or a hub repository at ``revision`` (its default branch when None).
+    def from_pretrained(cls, repo_or_path, revision: str | None = None, **kwargs) -> Internals:
+        """A checkpoint (a local directory or a hub repository at ``revision``) loaded as the
+        workflow loads it; see :func:`lmdyn.core.pretrained.load` for the options."""
+        from lmdyn.core.pretrained import load
 
-        ``tokenizer`` (an object or a directory) defaults to the checkpoint's own, if it has one;
-        ``vocab_size`` to the tokenizer's length (what the workflow slices logits to), else the
-        model config's ``vocab_size``.
-        """
-        from lmdyn.core.checkpoints import load_model, pick_device
-        from lmdyn.data.tokens import load_tokenizer
-
-        path = checkpoint_dir(repo_or_path, revision, cache_dir)
-        if tokenizer is None and any((path / f).is_file() for f in _TOKENIZER_FILES):
-            tokenizer = path
-        if isinstance(tokenizer, (str, Path)):
-            tokenizer = load_tokenizer(str(tokenizer))
-        model = load_model(path, pick_device(device))
-        if vocab_size is None:
-            vocab_size = len(tokenizer) if tokenizer is not None else model.config.vocab_size
-        ix = cls(model, vocab_size)
-        ix.tokenizer, ix.path = tokenizer, path
-        return ix
+        return load(cls, repo_or_path, revision, **kwargs)
 
     def __init__(self, model, vocab_size: int):
         self.arch = arch_of(model)
@@ -312,37 +287,6 @@ def _in_hook(visit, name: str):
     return hook
 
 
-_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json")
-
-
-def checkpoint_dir(repo_or_path, revision: str | None = None, cache_dir: str | None = None) -> Path:
-    """The local directory of a checkpoint: ``repo_or_path`` itself when it is a directory, else
-    the hub snapshot of that repository at ``revision`` (as the workflow fetches it)."""
-    from lmdyn.core import registry
-
-    path = Path(repo_or_path).expanduser()
-    if path.is_dir():
-        return registry.resolve(registry.Checkpoint("", str(path), 0, 0, None, None, str(path)))
-    repo = str(repo_or_path)
-    if revision is not None:
-        return registry.resolve(
-            registry.Checkpoint("", repo, 0, 0, repo, revision, None), cache_dir
-        )
-    from huggingface_hub import snapshot_download
-
-    try:
-        path = Path(snapshot_download(repo, cache_dir=cache_dir, ignore_patterns=registry.IGNORE))
-    except Exception as e:  # noqa: BLE001 - any hub failure reaches the user as one line
-        first = (str(e).strip().splitlines() or [""])[0]
-        raise UserError(
-            f"{repo} is not a local directory and could not be fetched as a hub repository "
-            f"({type(e).__name__}: {first})"
-        ) from e
-    if not (path / "config.json").is_file():
-        raise UserError(f"checkpoint {repo} has no config.json; give a revision (branch)")
-    return path
-
-
 # ---- weights without building the model ---------------------------------------------------------
 
 EMBED_KEYS = ("gpt_neox.embed_in.weight", "transformer.wte.weight", "wte.weight")
@@ -357,6 +301,7 @@ def load_embeddings(path, vocab_size: int) -> dict:
     through :class:`Internals`. An architecture the internals layer does not know stops here.
     """
     import json
+    from pathlib import Path
 
     path = Path(path)
     cfg = json.loads((path / "config.json").read_text())
