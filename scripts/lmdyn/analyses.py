@@ -172,8 +172,8 @@ def _pair(ix: Internals, clean: str, corrupted: str, targets, prepend_bos: bool)
     tok = _tokenizer(ix)
     if len(targets) != 2:
         raise UserError(f"give exactly two target tokens, not {list(targets)}")
-    a, b = (target_id(tok, "prompt", t) for t in targets)
-    c, k = encode_pair(tok, "prompt", clean, corrupted, prepend_bos)
+    a, b = (target_id(tok, clean, t) for t in targets)  # errors name the prompt by its text
+    c, k = encode_pair(tok, clean, clean, corrupted, prepend_bos)
     return c, k, a, b
 
 
