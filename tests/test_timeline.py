@@ -314,10 +314,11 @@ def test_the_timeline_is_in_rule_all_and_the_registry():
     assert outputs.spec_of("results/study/micro/timeline_curves.parquet") == CURVES
 
 
-def test_the_figure_is_written_in_every_format(tmp_path):
+@pytest.mark.parametrize("seeds", [(0, 1), (0,)])  # one seed: events that do not happen
+def test_the_figure_is_written_in_every_format(tmp_path, seeds):
     from lmdyn.timeline.figures import timeline as figure
 
-    t = with_phases(suite_tables())
+    t = with_phases(suite_tables(seeds))
     events, curves = build("s", t, FAMILIES)
     paths = [tmp_path / "t.png", tmp_path / "t.pdf"]
     figure(events, curves, t["phases"], paths, dpi=40)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from lmdyn.core.plots import mean_band, no_data, save, step_axis, subplots
+from lmdyn.core.plots import no_data, save, step_axis, subplots
 from lmdyn.divergence.figures import PHASE_COLORS
 from lmdyn.divergence.phases import phase_spans
 
@@ -33,26 +35,39 @@ def _shade(ax, spans):
         ax.axvspan(max(lo, 0), hi, color=PHASE_COLORS[name], alpha=0.6, lw=0, zorder=0)
 
 
-def _curves(ax, curves: pd.DataFrame):
-    """Seed mean of each run's scaled curve, with the min-max band over seeds."""
+def _seed_means(curves: pd.DataFrame) -> dict:
+    """curve -> (family, frame of step, mean, min, max, count of the scaled curve over seeds)."""
+    out = {}
     for (family, curve), d in curves.groupby(["family", "curve"], sort=False):
-        if curve not in DRAWN:
-            continue
-        label, ls = DRAWN[curve]
         g = d.groupby("step").scaled.agg(["mean", "min", "max", "count"]).reset_index()
-        line = mean_band(
-            ax,
-            g.step,
-            g["mean"],
-            g["min"],
-            g["max"],
-            label=f"{family}: {label}",
-            color=FAMILY_COLORS[family],
-            band=bool((g["count"] >= 2).any()),
-            lw=0,
-            alpha=0.15,
+        out[curve] = (family, g)
+    return out
+
+
+def _curves(ax, means: dict):
+    """Seed mean of each run's scaled curve, with the min-max band over seeds."""
+    for curve, (label, ls) in DRAWN.items():
+        if curve not in means:
+            continue
+        family, g = means[curve]
+        color = FAMILY_COLORS[family]
+        ax.plot(
+            g.step, g["mean"], ls=ls, marker="o", ms=2.5, color=color, label=f"{family}: {label}"
         )
-        line.set_linestyle(ls)
+        if (g["count"] >= 2).any():
+            ax.fill_between(g.step, g["min"], g["max"], color=color, alpha=0.15, lw=0)
+
+
+def _marks(ax, events: pd.DataFrame, means: dict):
+    """Each event on its drawn curve, at its median step (the curve read in log2(step + 1))."""
+    for e in events.itertuples():
+        if e.curve not in DRAWN or e.curve not in means or pd.isna(e.at_step):
+            continue
+        g = means[e.curve][1].dropna(subset=["mean"])
+        y = np.interp(np.log2(e.at_step + 1), np.log2(g.step + 1.0), g["mean"])
+        ax.plot(
+            [e.at_step], [y], "D", ms=6, mfc="white", mec=FAMILY_COLORS[e.family], mew=1.5, zorder=5
+        )
 
 
 def _events(ax, events: pd.DataFrame):
@@ -87,12 +102,16 @@ def _events(ax, events: pd.DataFrame):
     ax.set_ylim(len(names) - 0.5, -0.5)
 
 
-def _legend(fig, ax, spans):
+def _legend(ax, spans):
     handles, labels = ax.get_legend_handles_labels()
     shaded = [s[0] for s in spans]
     handles += [Patch(color=PHASE_COLORS[n], alpha=0.6) for n in shaded]
     labels += [f"{n} phase" for n in shaded]
-    ax.legend(handles, labels, fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    handles.append(Line2D([], [], ls="", marker="D", mfc="white", mec="k"))
+    labels.append("event (median over seeds)")
+    ax.legend(
+        handles, labels, fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), handlelength=3
+    )
 
 
 def timeline(events: pd.DataFrame, curves: pd.DataFrame, phases: pd.DataFrame, paths, dpi=150):
@@ -117,11 +136,14 @@ def timeline(events: pd.DataFrame, curves: pd.DataFrame, phases: pd.DataFrame, p
         for ax in (top, bottom):
             _shade(ax, spans)
             step_axis(ax)
-        _curves(top, curves[curves.model == model])
+        means = _seed_means(curves[curves.model == model])
+        med = events[(events.model == model) & (events.seeds == "median")]
+        _curves(top, means)
+        _marks(top, med, means)
         top.set_title(model)
         top.set_xlabel("")
         top.set_ylabel("curve scaled to [0, 1] per run")
-        _events(bottom, events[(events.model == model) & (events.seeds == "median")])
+        _events(bottom, med)
         if j == len(models) - 1:
-            _legend(fig, top, spans)
+            _legend(top, spans)
     save(fig, paths, dpi)
