@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from lmdyn.timeline import events as ev
-from lmdyn.timeline.curves import key_curves
+from lmdyn.timeline.curves import absent_notes, key_curves
 from lmdyn.timeline.tables import CURVES, TIMELINE
 
 
@@ -166,6 +166,27 @@ def medians(one: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=one.columns)
 
 
+def _row(suite: str, model: str, seed: int, rule: Rule, e: ev.Event) -> dict:
+    """One run's row of the event table."""
+    return {
+        "suite": suite,
+        "model": model,
+        "seed": seed,
+        "seeds": "one",
+        "family": rule.family,
+        "event": rule.event,
+        "curve": rule.curve,
+        "definition": rule.definition,
+        "at_step": np.nan if e.step is None else float(e.step),
+        "step_min": np.nan,
+        "step_max": np.nan,
+        "value": np.nan if e.value is None else e.value,
+        "n_seeds": int(e.step is not None),
+        "n_runs": 1,
+        "reason": e.reason,
+    }
+
+
 def timeline(suite: str, curves: pd.DataFrame, phases: pd.DataFrame, runs, families, notes=None):
     """The event table: every enabled family's events for each (model, seed) of ``runs``, then
     the medians over seeds. ``notes``: {(model, seed, curve): why the curve is absent}."""
@@ -180,28 +201,9 @@ def timeline(suite: str, curves: pd.DataFrame, phases: pd.DataFrame, runs, famil
     for model, seed in runs:
         c = per_run.get((model, seed), {})
         for rule in (r for r in RULES if r.family in families):
-            e = run_event(
-                rule, c, phase_rows.get((model, seed)), notes.get((model, seed, rule.curve))
-            )
-            rows.append(
-                {
-                    "suite": suite,
-                    "model": model,
-                    "seed": seed,
-                    "seeds": "one",
-                    "family": rule.family,
-                    "event": rule.event,
-                    "curve": rule.curve,
-                    "definition": rule.definition,
-                    "at_step": np.nan if e.step is None else float(e.step),
-                    "step_min": np.nan,
-                    "step_max": np.nan,
-                    "value": np.nan if e.value is None else e.value,
-                    "n_seeds": int(e.step is not None),
-                    "n_runs": 1,
-                    "reason": e.reason,
-                }
-            )
+            note = notes.get((model, seed, rule.curve))
+            e = run_event(rule, c, phase_rows.get((model, seed)), note)
+            rows.append(_row(suite, model, seed, rule, e))
     if not rows:
         return TIMELINE.empty()
     one_rows = pd.DataFrame(rows, columns=TIMELINE.names)
@@ -213,8 +215,6 @@ def timeline(suite: str, curves: pd.DataFrame, phases: pd.DataFrame, runs, famil
 def build(suite: str, tables: Mapping, families) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The timeline and its curves tables of a suite from the families' suite tables (``tables``:
     name -> frame; see lmdyn.timeline.INPUTS)."""
-    from lmdyn.timeline.curves import absent_notes
-
     curves = key_curves(tables, families)
     runs = list(dict.fromkeys(zip(tables["summary"].model, tables["summary"].seed.astype(int))))
     events = timeline(
