@@ -308,6 +308,8 @@ def test_report_contains_every_figure_and_table(finished_run):
         "outliers.csv",
         "pooled.csv",
         "curves.csv",
+        "timeline.png",
+        "timeline.csv",
     ):
         assert name in html, name
 

@@ -30,10 +30,12 @@ def families() -> list[tuple[str, list[Table]]]:
     from lmdyn.geometry import tables as geometry
     from lmdyn.neurons import tables as neurons
     from lmdyn.probe import tables as probe
+    from lmdyn.timeline import tables as timeline
 
     core = (TITLE, TABLES)
     return [(data.TITLE, list(data.TABLES)), core] + [
-        (m.TITLE, list(m.TABLES)) for m in (divergence, probe, anisotropy, geometry, neurons)
+        (m.TITLE, list(m.TABLES))
+        for m in (divergence, probe, anisotropy, geometry, neurons, timeline)
     ]
 
 
