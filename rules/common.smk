@@ -1,22 +1,40 @@
 # Validation, wildcard constraints, input and params functions (get_*), targets; their logic is in
 # lmdyn.core.targets, .tasks, .workflow, lmdyn.divergence.jobs. Light: it runs in every cluster job.
+import atexit
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
-from lmdyn.core import targets, tasks
+import snakemake.utils
+from lmdyn.core import inputcheck, targets, tasks
 from lmdyn.core.errors import UserError
 from lmdyn.core.workflow import Suites, check_config
 from lmdyn.divergence import jobs as divergence
 
+# Nested --config values arrive as strings (figures={"dpi": 100} gives dpi '100'): typed here.
+snakemake.utils.update_config(
+    config, inputcheck.typed_overrides(workflow.config_settings.config_args)
+)
 try:
     check_config(
         config, Path(workflow.basedir) / "config" / "schemas" / "config.schema.yaml"
     )
+    inputcheck.check_results_dir(Path.cwd())
 except UserError as e:  # stop before any job, with one line
     sys.stderr.write(f"lmdyn: {e}\n")
     sys.exit(1)
 SUITES = Suites(config)
+
+
+def lmdyn_report_failures(snakemake_log):
+    """The failed jobs' one-line errors (their logs' last lmdyn line), printed at exit, after
+    Snakemake's own "did not complete" message."""
+    from lmdyn.core.errors import failed_job_logs, failure_lines
+
+    lines = failure_lines(failed_job_logs(snakemake_log))
+    if lines:
+        text = "".join(f"{ln}\n" for ln in lines)
+        atexit.register(lambda: sys.stderr.write(f"\nlmdyn: the failed jobs said\n{text}"))
 
 
 wildcard_constraints:

@@ -1,5 +1,70 @@
-"""User-facing errors: one line that names the problem, no traceback."""
+"""User-facing errors: one line that names the problem, no traceback; the lines of failed jobs."""
+
+from __future__ import annotations
+
+import errno
+import re
+from pathlib import Path
+
+# The start of every line a rule script ends a failed job with (lmdyn.core.runner): on stderr, and
+# last in the job's log, where the workflow's error handler finds it again.
+MARK = "lmdyn"
+# Errors of the file system a job writes to, which say nothing of where or why in the traceback.
+DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 class UserError(Exception):
     """Bad input (config, corpus, model, revision). Rule scripts print only its message."""
+
+
+def disk_message(e: OSError, fallback: str | Path) -> str:
+    """One line for a write that failed for want of space or permission: the path, the free space
+    of its file system and what to do."""
+    import shutil
+
+    path = Path(e.filename or fallback).absolute()
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free / 1e6
+    fix = (
+        "fix its permissions or run in another folder (snakemake --directory DIR)"
+        if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
+        else "free some space there (or run in another folder, snakemake --directory DIR) and rerun"
+    )
+    return f"cannot write {path}: {e.strerror} ({free:.0f} MB free there); {fix}"
+
+
+def failed_job_logs(snakemake_logs) -> list[str]:
+    """The log files of the jobs that failed, from Snakemake's log(s) of the run (a path or a list
+    of them; "Error in rule" blocks, their "log:" line)."""
+    paths = [snakemake_logs] if isinstance(snakemake_logs, str | Path) else snakemake_logs or []
+    text = ""
+    for p in paths:
+        try:
+            text += Path(p).read_text(errors="replace")
+        except OSError:
+            continue
+    out = []
+    for block in re.split(r"^Error in rule ", text, flags=re.M)[1:]:
+        m = re.search(r"^\s+log: (.+?)(?: \(check log file.*)?$", block, flags=re.M)
+        if m:
+            out += [p.strip() for p in m.group(1).split(",") if p.strip()]
+    return list(dict.fromkeys(out))
+
+
+def failure_lines(logs) -> list[str]:
+    """The last one-line error (starting with :data:`MARK`) of each job log, in order, once each."""
+    lines = []
+    for log in logs:
+        try:
+            with open(log, "rb") as f:  # the tail: a long job's log is large
+                f.seek(0, 2)
+                f.seek(max(0, f.tell() - 16384))
+                tail = f.read().decode(errors="replace").splitlines()
+        except OSError:
+            continue
+        found = [m.group(1) for ln in tail if (m := re.search(rf" ERROR ({MARK}[ :].*)$", ln))]
+        if found:
+            lines.append(found[-1])
+    return list(dict.fromkeys(lines))
