@@ -2,6 +2,7 @@
 # lmdyn.core.targets, .tasks, .workflow, lmdyn.divergence.jobs. Light: it runs in every cluster job.
 import atexit
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
@@ -26,12 +27,16 @@ except UserError as e:  # stop before any job, with one line
 SUITES = Suites(config)
 
 
+LMDYN_START = time.time()
+
+
 def lmdyn_report_failures(snakemake_log):
     """The failed jobs' one-line errors (their logs' last lmdyn line), printed at exit, after
     Snakemake's own "did not complete" message."""
-    from lmdyn.core.errors import failed_job_logs, failure_lines
+    from lmdyn.core.errors import failed_job_logs, failure_lines, recent_logs
 
-    lines = failure_lines(failed_job_logs(snakemake_log))
+    logs = failed_job_logs(snakemake_log) + recent_logs("logs", LMDYN_START - 1)
+    lines = failure_lines(dict.fromkeys(logs))
     if lines:
         text = "".join(f"{ln}\n" for ln in lines)
         atexit.register(lambda: sys.stderr.write(f"\nlmdyn: the failed jobs said\n{text}"))

@@ -17,6 +17,15 @@ class UserError(Exception):
     """Bad input (config, corpus, model, revision). Rule scripts print only its message."""
 
 
+def warn(log, message: str) -> None:
+    """A warning a user should see: on the console (stderr) and in the job's log."""
+    import sys
+
+    if log is not None:
+        log.warning("%s", message)
+    sys.stderr.write(f"{MARK} warning: {message}\n")
+
+
 def disk_message(e: OSError, fallback: str | Path) -> str:
     """One line for a write that failed for want of space or permission: the path, the free space
     of its file system and what to do."""
@@ -51,6 +60,20 @@ def failed_job_logs(snakemake_logs) -> list[str]:
         if m:
             out += [p.strip() for p in m.group(1).split(",") if p.strip()]
     return list(dict.fromkeys(out))
+
+
+def recent_logs(folder: str | Path, since: float) -> list[str]:
+    """Log files under ``folder`` written since ``since`` (a job's log is rewritten when it starts),
+    oldest first: the jobs of this run, where Snakemake's own log is not yet flushed."""
+    found = []
+    for p in Path(folder).rglob("*.log") if Path(folder).is_dir() else []:
+        try:
+            t = p.stat().st_mtime
+        except OSError:
+            continue
+        if t >= since:
+            found.append((t, str(p)))
+    return [p for _, p in sorted(found)]
 
 
 def failure_lines(logs) -> list[str]:
