@@ -34,4 +34,4 @@ rule all:
 onerror:
     # Snakemake's own summary comes after this handler: the failed jobs' one-line errors are
     # printed again when the process exits, so they are the last lines on the screen.
-    lmdyn_report_failures(log)
+    lmdyn_errors.report_at_exit(log, LMDYN_START)

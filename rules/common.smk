@@ -1,6 +1,5 @@
 # Validation, wildcard constraints, input and params functions (get_*), targets; their logic is in
 # lmdyn.core.targets, .tasks, .workflow, lmdyn.divergence.jobs. Light: it runs in every cluster job.
-import atexit
 import sys
 import time
 from pathlib import Path
@@ -8,6 +7,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 import snakemake.utils
 from lmdyn.core import inputcheck, targets, tasks
+from lmdyn.core import errors as lmdyn_errors
 from lmdyn.core.errors import UserError
 from lmdyn.core.workflow import Suites, check_config
 from lmdyn.divergence import jobs as divergence
@@ -27,19 +27,7 @@ except UserError as e:  # stop before any job, with one line
 SUITES = Suites(config)
 
 
-LMDYN_START = time.time()
-
-
-def lmdyn_report_failures(snakemake_log):
-    """The failed jobs' one-line errors (their logs' last lmdyn line), printed at exit, after
-    Snakemake's own "did not complete" message."""
-    from lmdyn.core.errors import failed_job_logs, failure_lines, recent_logs
-
-    logs = failed_job_logs(snakemake_log) + recent_logs("logs", LMDYN_START - 1)
-    lines = failure_lines(dict.fromkeys(logs))
-    if lines:
-        text = "".join(f"{ln}\n" for ln in lines)
-        atexit.register(lambda: sys.stderr.write(f"\nlmdyn: the failed jobs said\n{text}"))
+LMDYN_START = time.time()  # the jobs of this run write their logs after this
 
 
 wildcard_constraints:

@@ -91,3 +91,17 @@ def failure_lines(logs) -> list[str]:
         if found:
             lines.append(found[-1])
     return list(dict.fromkeys(lines))
+
+
+def report_at_exit(snakemake_logs, since: float, folder: str = "logs") -> list[str]:
+    """The workflow's onerror: the failed jobs' one-line errors, printed again when the process
+    exits, after Snakemake's own "did not complete" summary (which follows the handler)."""
+    import atexit
+    import sys
+
+    logs = failed_job_logs(snakemake_logs) + recent_logs(folder, since - 1)
+    lines = failure_lines(dict.fromkeys(logs))
+    if lines:
+        text = "".join(f"{ln}\n" for ln in lines)
+        atexit.register(lambda: sys.stderr.write(f"\n{MARK}: the failed jobs said\n{text}"))
+    return lines
