@@ -283,3 +283,63 @@ def test_default_config_passes_the_new_checks():
     cfg = yaml.safe_load((Path(__file__).parents[1] / "config/config.yaml").read_text())
     cfg["families"] = {"geometry": True, "neurons": True}
     assert configcheck.geometry_problems(cfg) == [] and configcheck.neurons_problems(cfg) == []
+
+
+def test_test_size_leaving_no_training_document_is_one_line():
+    from lmdyn.geometry.compute import document_split
+
+    tr, te = document_split([0, 0, 1, 1, 2, 2], 0.6, 0)  # 2 of 3 documents tested
+    assert len(set(tr)) and len(set(te))
+    with pytest.raises(UserError, match=r"geometry\.test_size 0\.9 leaves no document to train"):
+        document_split([0, 0, 1, 1, 2, 2], 0.9, 0)
+
+
+def test_fewer_windows_than_asked_are_said_on_the_console(capsys):
+    import numpy as np
+
+    from lmdyn.core.engine import Run
+    from lmdyn.geometry.task import LayerStates
+
+    run = Run(windows=[np.arange(8), np.arange(3), np.arange(8)], docs=np.array([0, 1, 2]))
+    LayerStates({"n_windows": 5, "n_tokens": 6, "seed": 0}, {}).setup(run)
+    assert capsys.readouterr().err == (
+        "lmdyn warning: geometry.n_windows is 5 but only 2 evaluation windows have "
+        "geometry.n_tokens (6) tokens: using those 2; lower geometry.n_windows (or "
+        "geometry.n_tokens) to silence this\n"
+    )
+    LayerStates({"n_windows": 2, "n_tokens": 6, "seed": 0}, {}).setup(run)
+    assert capsys.readouterr().err == ""
+
+
+def test_transfer_corpus_with_fewer_documents_than_asked_warns(tmp_path, tok_dir, capsys):  # noqa: F811
+    import runpy
+
+    import pandas as pd
+
+    make_corpus(tmp_path / "transfer.jsonl", n_docs=3)
+    params = types.SimpleNamespace(
+        source="local",
+        path=str(tmp_path / "transfer.jsonl"),
+        n_docs=5,
+        seed=0,
+        context_length=16,
+        windows_per_doc=1,
+        cache=str(tmp_path),
+    )
+    sm = types.SimpleNamespace(
+        rule="transfer_tokens",
+        params=params,
+        input=types.SimpleNamespace(tokenizer=str(tok_dir)),
+        output=[str(tmp_path / "results/geometry/s/transfer_tokens.parquet")],
+        log=[str(tmp_path / "t.log")],
+        threads=1,
+    )
+    script = Path(__file__).parents[1] / "scripts" / "transfer_tokens.py"
+    (tmp_path / "results/geometry/s").mkdir(parents=True)  # as Snakemake does
+    runpy.run_path(str(script), init_globals={"snakemake": sm})
+    assert capsys.readouterr().err == (
+        f"lmdyn warning: geometry.transfer.n_docs is 5 but {tmp_path / 'transfer.jsonl'} has 3 "
+        "documents with text: using all 3; lower geometry.transfer.n_docs\n"
+    )
+    out = tmp_path / "results/geometry/s/transfer_tokens.parquet"
+    assert pd.read_parquet(out).doc_id.nunique() == 3
