@@ -79,11 +79,9 @@ def problems(cfg: dict) -> list[str]:
             f"figures.formats [{', '.join(formats)}] leaves out png, the format the HTML report "
             "shows; add png"
         )
-    families = cfg.get("families", {})
-    if families.get("geometry", True):
-        out += geometry_problems(cfg)
-    if families.get("neurons", True):
-        out += neurons_problems(cfg)
+    for family, check in (("geometry", geometry_problems), ("neurons", neurons_problems)):
+        if family in cfg and cfg.get("families", {}).get(family, True):
+            out += check(cfg)
     return out
 
 
