@@ -77,6 +77,12 @@ def set_in(c, path, value):
             [0, 3],
             r"neurons\.patch_layers \[3\] are outside model x?s of suite micro",
         ),
+        ("neurons.patch_layers", [], r"'neurons\.patch_layers': \[\] should be non-empty"),
+        (
+            "neurons.activation_pairs",
+            30,
+            r"neurons\.activation_pairs 30 is more than the neurons\.top_pairs 20",
+        ),
     ],
 )
 def test_bad_family_option_gives_one_line_before_any_job(tmp_path, key, value, expected):

@@ -125,6 +125,11 @@ def neurons_problems(cfg: dict) -> list[str]:
             f"neurons.n_windows {n['n_windows']} is more than the at most {most} evaluation windows "
             "(corpus.n_eval x tokens.windows_per_doc); lower it, or null for all"
         )
+    if n["activation_pairs"] > n["top_pairs"]:
+        out.append(
+            f"neurons.activation_pairs {n['activation_pairs']} is more than the "
+            f"neurons.top_pairs {n['top_pairs']} pairs it is taken from; lower it or raise top_pairs"
+        )
     specs = [("neurons", n)] + [
         (f"suites.{s}.neurons", v["neurons"]) for s, v in cfg["suites"].items() if "neurons" in v
     ]
