@@ -21,10 +21,13 @@ try:
         config, Path(workflow.basedir) / "config" / "schemas" / "config.schema.yaml"
     )
     inputcheck.check_results_dir(Path.cwd())
+    SUITES = Suites(config)
+    inputcheck.check_built_prompts(
+        config, {s: targets.tokenizer_dir(SUITES, s) for s in config["suites"]}
+    )
 except UserError as e:  # stop before any job, with one line
     sys.stderr.write(f"lmdyn: {e}\n")
     sys.exit(1)
-SUITES = Suites(config)
 
 
 LMDYN_START = time.time()  # the jobs of this run write their logs after this

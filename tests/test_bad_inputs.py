@@ -349,3 +349,20 @@ def test_transfer_corpus_with_fewer_documents_than_asked_warns(tmp_path, tok_dir
     )
     out = tmp_path / "results/geometry/s/transfer_tokens.parquet"
     assert pd.read_parquet(out).doc_id.nunique() == 3
+
+
+def test_changed_prompts_are_checked_on_the_tokenizer_of_an_earlier_run(tmp_path, tok_dir):  # noqa: F811
+    import shutil
+
+    def edit(c):
+        c["neurons"]["prompts"] = [{"name": "p", "clean": "The farmer", "corrupted": "a"}]
+
+    cfg = edited(tmp_path, edit)
+    dry_run_ok(tmp_path, cfg)  # no tokenizer yet: the run job checks them when it starts
+    shutil.copytree(tok_dir, tmp_path / "results/tokenizer/trained/micro")
+    res = snakemake(tmp_path, cfg, "-n", check=False)
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("lmdyn")]
+    assert res.returncode != 0 and lines == [
+        "lmdyn: suites.micro: neurons: prompt 'p': clean and corrupted prompts have 5 and 1 "
+        "tokens; patching needs equal lengths"
+    ], res.stderr[-2000:]

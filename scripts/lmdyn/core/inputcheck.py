@@ -176,9 +176,22 @@ def check_local_layers(name: str, first: str, layers) -> None:
         )
 
 
+def check_built_prompts(cfg: dict, tokenizer_dirs: dict) -> None:
+    """Every suite's neurons prompts on the tokenizer an earlier run made (``tokenizer_dirs``: suite
+    -> its folder under results/tokenizer), where there is one: changed prompts are checked before
+    any job, not when the run jobs start."""
+    from lmdyn.core.tasks import neurons_spec
+
+    if not cfg["families"]["neurons"]:
+        return
+    for suite, folder in tokenizer_dirs.items():
+        check_local_prompts(suite, folder, neurons_spec(cfg, suite))
+
+
 def check_local_prompts(name: str, first: str, spec: dict) -> None:
-    """The neurons prompts and targets of a local suite, on its tokenizer (the first checkpoint's),
-    where that is a tokenizer.json; other tokenizers are checked when the job starts."""
+    """The neurons prompts and targets of a suite, on its tokenizer (a local suite's first
+    checkpoint, or the suite's folder under results/tokenizer), where that is a tokenizer.json;
+    other tokenizers are checked when the run job starts."""
     from lmdyn.neurons.promptcheck import check_prompts
 
     if not (Path(first) / "tokenizer.json").is_file():
