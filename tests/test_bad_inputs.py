@@ -218,6 +218,10 @@ def test_prompt_checks_on_a_tokenizer(tokenizer):
 
 def test_results_folder_that_cannot_be_written_or_is_full(tmp_path, monkeypatch):
     inputcheck.check_results_dir(tmp_path)
+    (tmp_path / "results").write_text("")
+    with pytest.raises(UserError, match=r"results is a file, where the workflow writes a folder"):
+        inputcheck.check_results_dir(tmp_path)
+    (tmp_path / "results").unlink()
     with pytest.raises(UserError, match=r"only \d+ MB free under .*results \(at least"):
         inputcheck.check_results_dir(tmp_path, min_free_mb=1e15)
     (tmp_path / "results").mkdir()
@@ -269,6 +273,7 @@ def test_failed_jobs_lines_are_found_from_snakemakes_log(tmp_path, capsys):
     ]
 
 
+@pytest.mark.workflow
 def test_failed_job_line_comes_last_on_the_screen(tmp_path):
     (tmp_path / "corpus.jsonl").write_text(
         "\n".join(json.dumps({"text": w}) for w in ["Hi"] * 10) + "\n"

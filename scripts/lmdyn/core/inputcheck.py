@@ -49,6 +49,12 @@ def free_mb(path: Path) -> float:
 def check_results_dir(root: Path, min_free_mb: float = MIN_FREE_MB) -> None:
     """results/ (and the folder it is made in) can be written and has room."""
     root = Path(root)
+    for d in (root / "results", root / "logs"):
+        if d.exists() and not d.is_dir():
+            raise UserError(
+                f"{d.absolute()} is a file, where the workflow writes a folder; move it away or "
+                "run in another folder (snakemake --directory DIR)"
+            )
     for d in (root, root / "results", root / "logs"):
         if d.exists() and not os.access(d, os.W_OK | os.X_OK):
             raise UserError(
