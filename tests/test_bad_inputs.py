@@ -296,30 +296,39 @@ def test_default_config_passes_the_new_checks():
     assert configcheck.geometry_problems(cfg) == [] and configcheck.neurons_problems(cfg) == []
 
 
-def test_test_size_leaving_no_training_document_is_one_line():
-    from lmdyn.geometry.compute import document_split
-
-    tr, te = document_split([0, 0, 1, 1, 2, 2], 0.6, 0)  # 2 of 3 documents tested
-    assert len(set(tr)) and len(set(te))
-    with pytest.raises(UserError, match=r"geometry\.test_size 0\.9 leaves no document to train"):
-        document_split([0, 0, 1, 1, 2, 2], 0.9, 0)
-
-
-def test_fewer_windows_than_asked_are_said_on_the_console(capsys):
+def test_short_samples_warn_and_a_test_size_without_training_documents_stops(capsys):
     import numpy as np
 
     from lmdyn.core.engine import Run
-    from lmdyn.geometry.task import LayerStates
+    from lmdyn.geometry.samples import check_samples
+    from lmdyn.geometry.task import Geometry, LayerStates
 
     run = Run(windows=[np.arange(8), np.arange(3), np.arange(8)], docs=np.array([0, 1, 2]))
-    LayerStates({"n_windows": 5, "n_tokens": 6, "seed": 0}, {}).setup(run)
+    layers = LayerStates({"n_windows": 5, "n_tokens": 6, "seed": 0}, {})
+    layers.setup(run)
+    geometry = Geometry({"test_size": 0.2})
+    check_samples([layers, geometry])
     assert capsys.readouterr().err == (
         "lmdyn warning: geometry.n_windows is 5 but only 2 evaluation windows have "
         "geometry.n_tokens (6) tokens: using those 2; lower geometry.n_windows (or "
         "geometry.n_tokens) to silence this\n"
     )
-    LayerStates({"n_windows": 2, "n_tokens": 6, "seed": 0}, {}).setup(run)
+    with pytest.raises(
+        UserError, match=r"geometry\.test_size 0\.6 leaves no document to train on \(2 "
+    ):
+        check_samples([layers, Geometry({"test_size": 0.6})])
+    check_samples([layers, Geometry({"test_size": 0.5})])  # one document each side
+    capsys.readouterr()
+    layers = LayerStates({"n_windows": 2, "n_tokens": 6, "seed": 0}, {})
+    layers.setup(run)
+    check_samples([layers, geometry])
     assert capsys.readouterr().err == ""
+    # scikit-learn draws the same line: 2 documents split at test_size 0.5, not at 0.6
+    from sklearn.model_selection import GroupShuffleSplit
+
+    next(GroupShuffleSplit(test_size=0.5).split(np.zeros(4), groups=[0, 0, 1, 1]))
+    with pytest.raises(ValueError):
+        next(GroupShuffleSplit(test_size=0.6).split(np.zeros(4), groups=[0, 0, 1, 1]))
 
 
 def test_transfer_corpus_with_fewer_documents_than_asked_warns(tmp_path, tok_dir, capsys):  # noqa: F811

@@ -113,12 +113,6 @@ def document_split(groups, test_size: float, seed: int) -> tuple[np.ndarray, np.
         raise UserError(
             "geometry: the document split needs windows from at least 2 documents; raise geometry.n_windows"
         )
-    n = np.unique(groups).size
-    if n - int(np.ceil(test_size * n)) < 1:  # scikit-learn's own error names neither key
-        raise UserError(
-            f"geometry.test_size {test_size} leaves no document to train on ({n} documents in the "
-            "sample); lower geometry.test_size or raise geometry.n_windows"
-        )
     split = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
     tr, te = next(split.split(np.zeros(len(groups)), groups=groups))
     return np.sort(tr), np.sort(te)

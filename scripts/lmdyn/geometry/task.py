@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from lmdyn.core.engine import Task, run_table
-from lmdyn.core.errors import UserError, warn
+from lmdyn.core.errors import UserError
 from lmdyn.geometry import GEOMETRY, LAYERS, TABLES
 from lmdyn.geometry import compute as geo
 from lmdyn.geometry.states import (
@@ -37,24 +37,13 @@ class LayerStates(Task):
         self.windows, self.docs = run.windows, run.docs
         o = self.options
         self.sample = (int(o["n_windows"]), int(o["n_tokens"]), int(o["seed"]))
-        # too short: fails before any load; fewer than asked: said on the console
-        self._check_sample(select_windows(self.windows, self.docs, *self.sample), "evaluation", run)
+        select_windows(self.windows, self.docs, *self.sample)  # too short: fails before any load
         self.transfer = None
         if self.inputs.get("transfer"):
             tokens = pd.read_parquet(self.inputs["transfer"])
             keys = tokens.groupby(["doc_id", "window"], sort=False).size().index
             self.transfer = (windows_of(tokens), np.asarray([k[0] for k in keys]))
-            self._check_sample(select_windows(*self.transfer, *self.sample), "transfer", run)
-
-    def _check_sample(self, sample, corpus: str, run) -> None:
-        n_windows, n_tokens, _ = self.sample
-        if len(sample[2]) < n_windows:
-            warn(
-                run.log,
-                f"geometry.n_windows is {n_windows} but only {len(sample[2])} {corpus} windows have "
-                f"geometry.n_tokens ({n_tokens}) tokens: using those {len(sample[2])}; lower "
-                "geometry.n_windows (or geometry.n_tokens) to silence this",
-            )
+            select_windows(*self.transfer, *self.sample)
 
     def begin(self, ckpt) -> None:
         from lmdyn.core.internals import Internals
