@@ -23,6 +23,7 @@ NEURON_OPTIONS = (
     "n_bins",
     "n_windows",
     "vocab_chunk",
+    "min_gap",
 )
 
 
