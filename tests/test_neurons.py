@@ -259,6 +259,7 @@ def test_restored_is_undefined_where_clean_and_corrupted_are_close(arch, tokeniz
     t = tables(g * 1.01)
     assert t["summary"].small_gap.all() and not t0["summary"].small_gap.any()
     assert t["top_neuron"].empty and t["outliers"].empty and len(t0["top_neuron"]) == 1
+    assert t["top_neuron"].dtypes.to_dict() == t0["top_neuron"].dtypes.to_dict()  # typed, if empty
     assert not t["activation"].source.str.startswith("top patched").any()
     assert t0["activation"].source.str.startswith("top patched").any()
 

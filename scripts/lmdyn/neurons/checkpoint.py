@@ -12,6 +12,7 @@ from lmdyn.neurons.congruence import congruence_scan, exclusive_pairs, neuron_to
 from lmdyn.neurons.lens import logit_lens
 from lmdyn.neurons.patching import choose_layers, layer_patching, neuron_patching, small_gap
 from lmdyn.neurons.prompts import encode_pair, prompt_summary, target_id
+from lmdyn.neurons.tables import RUN_TABLES
 
 PROMPT_TABLES = TABLES[:6]  # one row set per prompt pair; the other three per checkpoint
 
@@ -61,6 +62,12 @@ def _top_neuron(ix, tokenizer, prompt: str, npatch, a: int, b: int, center, n_ou
         }
     )
     return top, outliers, (l, n)
+
+
+def _empty(name: str) -> pd.DataFrame:
+    """The typed empty table (e.g. no top neuron where none is defined), so runs concatenate cleanly."""
+    t = RUN_TABLES[f"neurons_{name}"].empty()
+    return t.drop(columns=[c for c in ("model", "seed", "step") if c in t.columns])
 
 
 def _prompt_tables(ix, tokenizer, p: dict, targets, ab, o: dict):
@@ -169,7 +176,7 @@ def checkpoint_tables(
             out[k] += frames
         if top is not None:
             source.setdefault((*top, ab[0]), f"top patched neuron ({p['name']})")
-    tables = {k: pd.concat(v, ignore_index=True) if v else pd.DataFrame() for k, v in out.items()}
+    tables = {k: pd.concat(v, ignore_index=True) if v else _empty(k) for k, v in out.items()}
     tables.update(_model_tables(ix, tokenizer, ab, center, vocab_chunk, top_pairs))
     for r in tables["exclusive"].head(n_activation_pairs).itertuples():
         source.setdefault(

@@ -14,7 +14,8 @@ class Probe(Task):
     """``probe.parquet`` (one row), ``deciles.parquet`` and, at ``detail_steps``, ``tokens.parquet``
     (per token: log u, log probe, the first two principal components of W_E).
 
-    Options: ``max_iter``, ``rtol``. Inputs: ``unigram``.
+    Options: ``max_iter``, ``rtol`` (the default Gauss-Newton solver) or ``solver: published`` with
+    ``adam_lr``, ``adam_iterations`` (the original's Adam recipe). Inputs: ``unigram``.
     """
 
     spec = PROBE
@@ -46,11 +47,16 @@ class Probe(Task):
 
     def end(self, folder, ckpt) -> str:
         w, log_u, o = ckpt.weights, self.log_u, self.options
-        res = probe.fit(w["W_U"].numpy(), log_u, max_iter=o["max_iter"], rtol=o["rtol"])
+        solver = o.get("solver", "gauss_newton")
+        if solver == "published":
+            res = probe.fit_published(
+                w["W_U"].numpy(), log_u, iterations=o["adam_iterations"], lr=o["adam_lr"]
+            )
+        else:
+            res = probe.fit(w["W_U"].numpy(), log_u, max_iter=o["max_iter"], rtol=o["rtol"])
         row, per = probe.summarise(log_u, res)
-        pd.DataFrame([{**row, "arch": w["arch"], "tied": w["tied"]}]).to_parquet(
-            folder / "probe.parquet", index=False
-        )
+        row = {**row, "solver": solver, "arch": w["arch"], "tied": w["tied"]}
+        pd.DataFrame([row]).to_parquet(folder / "probe.parquet", index=False)
         per.to_parquet(folder / "deciles.parquet", index=False)
         if ckpt.step in self.detail_steps:
             pcs, share = probe.pca2(w["W_E"].numpy())
