@@ -62,6 +62,7 @@ rule model_tables:
         entries=get_metrics_entries,
         n_boot=config["study"]["n_boot"],
         boot_seed=config["study"]["seed"],
+        max_alpha=config["study"]["ce_fit_max_alpha"],
     script:
         "../scripts/model_tables.py"
 

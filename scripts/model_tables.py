@@ -20,7 +20,7 @@ def main(sm, log):
     p, suite, model = sm.params, sm.wildcards.suite, sm.wildcards.model
     features = pd.read_parquet(sm.input.features)
     agg = ModelAggregate(suite, model, features)
-    study = ModelStudy(features, n_boot=p.n_boot, seed=p.boot_seed)
+    study = ModelStudy(features, n_boot=p.n_boot, seed=p.boot_seed, max_alpha=p.max_alpha)
     steps = sorted(p.files["seed_pairs"])
     for i, step in enumerate(steps):
         metrics = {seed: pd.read_parquet(files[step]) for seed, files in p.files["metrics"].items()}

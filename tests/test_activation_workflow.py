@@ -72,6 +72,7 @@ def test_geometry_and_neuron_tables(activation_run):
     # The prompts differ only at position 2: the clean embedding there is the whole difference.
     lp = pd.read_csv(r / "neurons/micro/layer_patch.csv")
     first = lp[(lp.component == "resid_pre") & (lp.layer == 0)]
+    assert not lp.small_gap.any() and lp.restored.notna().all()  # min_gap 0: always defined
     np.testing.assert_allclose(first[first.position == 2].restored, 1.0, atol=1e-4)
     np.testing.assert_allclose(first[first.position != 2].restored, 0.0, atol=1e-4)
     ex = pd.read_csv(r / "neurons/micro/exclusive.csv")

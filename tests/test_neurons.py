@@ -107,7 +107,8 @@ def test_logit_lens_and_layer_patching_equal_transformerlens(arch, tokenizer):
     def metric(lg):
         return lg[0, -1, A] - lg[0, -1, B]
 
-    ours = layer_patching(ix, clean, corr, A, B, batch=3)  # batch < positions: several chunks
+    # batch < positions: several chunks; min_gap 0: a random model's gap is small
+    ours = layer_patching(ix, clean, corr, A, B, batch=3, min_gap=0)
     for comp, fn in (
         ("resid_pre", patching.get_act_patch_resid_pre),
         ("attn_out", patching.get_act_patch_attn_out),
@@ -154,16 +155,14 @@ def test_full_patches_restore_exactly_one(arch):
     clean, corr = prompts(seed=3)
     for l in range(ix.n_layers):
         # the whole clean residual stream entering (or leaving) any layer: the clean run itself
-        assert full_patch(ix, clean, corr, A, B, [f"blocks.{l}.hook_resid_pre"]) == pytest.approx(
-            1, abs=1e-5
-        )
-        assert full_patch(ix, clean, corr, A, B, [f"blocks.{l}.hook_resid_post"]) == pytest.approx(
-            1, abs=1e-5
-        )
+        for h in ("hook_resid_pre", "hook_resid_post"):
+            got = full_patch(ix, clean, corr, A, B, [f"blocks.{l}.{h}"], min_gap=0)
+            assert got == pytest.approx(1, abs=1e-5)
     every = [
         f"blocks.{l}.{h}" for l in range(ix.n_layers) for h in ("hook_attn_out", "hook_mlp_out")
     ]
-    assert full_patch(ix, clean, corr, A, B, ["hook_embed"] + every) == pytest.approx(1, abs=1e-5)
+    got = full_patch(ix, clean, corr, A, B, ["hook_embed"] + every, min_gap=0)
+    assert got == pytest.approx(1, abs=1e-5)
     # patching nothing restores nothing
     lp = layer_patching(ix, corr, corr, A, B)
     assert (
@@ -212,6 +211,57 @@ def test_activation_vs_prediction_counts():
     np.testing.assert_array_equal(tab["count"], np.bincount(b, minlength=4))
     want = np.array([h[b == k].mean() if (b == k).any() else np.nan for k in range(4)])
     np.testing.assert_allclose(tab.top1_share, want)
+    np.testing.assert_array_equal(tab.hits, np.bincount(b, weights=h, minlength=4))
+    assert not tab.no_hit.any()
+    # a token that is never the top-1 prediction: flagged, not a curve of zeros
+    seen = {int(v) for w in windows for v in ix.run(torch.from_numpy(w)[None])[0][0].argmax(-1)}
+    never = min(set(range(VOCAB)) - seen)
+    flat = activation_vs_prediction(ix, windows, [(1, 3, never)], n_bins=4, batch_size=2)
+    assert flat.no_hit.all() and (flat.hits == 0).all() and flat["count"].sum() == 9 * 3 + 5
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "gpt_neox"])
+def test_restored_is_undefined_where_clean_and_corrupted_are_close(arch, tokenizer):
+    """Below min_gap every normalised value is NA with small_gap set, and no top neuron is chosen;
+    at or above it, the values are the ratio itself."""
+    from lmdyn.core.internals import Internals
+
+    ix = Internals(build(arch), VOCAB)
+    clean, corr = prompts()
+    s = prompt_summary(ix, clean, corr, A, B)
+    gap = abs(s["logit_diff_clean"] - s["logit_diff_corrupted"])
+    assert gap > 1e-3
+    for fn, kw in ((layer_patching, {}), (neuron_patching, {"layers": [1]})):
+        off = fn(ix, clean, corr, A, B, min_gap=gap * 1.01, **kw)
+        assert off.restored.isna().all() and off.small_gap.all()
+        on = fn(ix, clean, corr, A, B, min_gap=gap * 0.99, **kw)
+        assert not on.small_gap.any()
+        np.testing.assert_allclose(
+            on.restored,
+            (on.logit_diff - s["logit_diff_corrupted"])
+            / (s["logit_diff_clean"] - s["logit_diff_corrupted"]),
+            atol=1e-6,
+        )
+        np.testing.assert_allclose(off.logit_diff, on.logit_diff)  # only the ratio is withheld
+    assert np.isnan(full_patch(ix, clean, corr, A, B, ["hook_embed"], min_gap=gap * 1.01))
+
+    windows = [np.arange(10) % VOCAB]
+    p = [{"name": "p1", "clean": "t5 t6 t7 t8", "corrupted": "t5 t9 t7 t8"}]
+
+    def tables(min_gap):
+        return checkpoint_tables(
+            3, ix, tokenizer, p, ["t3", "t4"], False, windows, top_pairs=2, min_gap=min_gap
+        )
+
+    t0 = tables(0)
+    s0 = t0["summary"].iloc[0]
+    g = abs(s0.logit_diff_clean - s0.logit_diff_corrupted)
+    t = tables(g * 1.01)
+    assert t["summary"].small_gap.all() and not t0["summary"].small_gap.any()
+    assert t["top_neuron"].empty and t["outliers"].empty and len(t0["top_neuron"]) == 1
+    assert t["top_neuron"].dtypes.to_dict() == t0["top_neuron"].dtypes.to_dict()  # typed, if empty
+    assert not t["activation"].source.str.startswith("top patched").any()
+    assert t0["activation"].source.str.startswith("top patched").any()
 
 
 def test_target_must_be_one_token(tokenizer):
@@ -243,6 +293,7 @@ def test_checkpoint_tables_are_consistent(tokenizer):
         top_pairs=5,
         n_activation_pairs=2,
         n_bins=4,
+        min_gap=0,
     )
     assert (t["summary"].step == 3).all() and len(t["summary"]) == 1
     np_ = t["neuron_patch"]
@@ -295,6 +346,7 @@ def test_neurons_task_equals_checkpoint_tables(tmp_path, tokenizer, arch, caplog
         n_bins=4,
         n_windows=3,
         vocab_chunk=50,
+        min_gap=0,
         seed=7,
     )
     files = {"tokenizer": tokenizer.name_or_path}
@@ -326,6 +378,7 @@ def test_neurons_task_equals_checkpoint_tables(tmp_path, tokenizer, arch, caplog
         n_activation_pairs=2,
         n_bins=4,
         vocab_chunk=50,
+        min_gap=0,
     )
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         [f"{k}.parquet" for k in TABLES] + ["meta.json"]

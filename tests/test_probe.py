@@ -5,7 +5,14 @@ import pytest
 from scipy.special import log_softmax
 from scipy.stats import entropy
 
-from lmdyn.probe.compute import adam_reference, fit, frequency_deciles, kl_both, summarise
+from lmdyn.probe.compute import (
+    adam_reference,
+    fit,
+    fit_published,
+    frequency_deciles,
+    kl_both,
+    summarise,
+)
 
 
 def zipf_log_u(V, rng):
@@ -59,6 +66,36 @@ def test_same_minimum_as_a_long_adam_run(rng):
     _, adam_loss = adam_reference(W, log_u, iterations=20000)
     assert abs(adam_loss - res["loss"]) <= 1e-6 * res["loss"]
     assert res["loss"] <= adam_loss * (1 + 1e-9)
+
+
+def test_published_recipe_is_pytorch_adam_on_the_mse(rng):
+    """The written-out Adam step equals torch.optim.Adam on the autograd MSE (float32 against
+    float64), and a long run lands on the Gauss-Newton minimum."""
+    V, d = 300, 12
+    log_u = zipf_log_u(V, rng)
+    W = (rng.normal(size=(V, d)) * 0.3 + 0.5 * rng.normal(size=d)).astype(np.float32)
+    x_ref, loss_ref = adam_reference(W, log_u, iterations=150)
+    pub = fit_published(W, log_u, iterations=150)
+    np.testing.assert_allclose(pub["x"], x_ref, atol=2e-5)
+    assert pub["loss"] == pytest.approx(loss_ref, rel=1e-5) and pub["iterations"] == 150
+    gn, long = fit(W, log_u), fit_published(W, log_u, iterations=3000)
+    assert not pub["converged"] and pub["loss"] > gn["loss"] * 1.01  # still on its way
+    assert long["converged"] and long["loss"] == pytest.approx(gn["loss"], rel=1e-7)
+    kl_gn, kl_long = kl_both(log_u, gn["log_p"])[0], kl_both(log_u, long["log_p"])[0]
+    assert kl_long == pytest.approx(kl_gn, abs=1e-5)
+
+
+def test_probe_solver_option_keys_the_task():
+    from test_targets import default_config
+
+    from lmdyn.core.tasks import task_options
+
+    cfg = default_config()
+    # the default's key is the one it had before the option existed
+    assert task_options(cfg, "probe", "micro") == {"max_iter": 500, "rtol": 1e-12}
+    cfg["probe"]["solver"] = "published"
+    got = task_options(cfg, "probe", "micro")
+    assert got == {"solver": "published", "adam_lr": 0.01, "adam_iterations": 100000}
 
 
 def test_deciles_and_summary(rng):

@@ -10,6 +10,7 @@ from lmdyn.core.errors import UserError
 from lmdyn.core.stats import (
     bootstrap_mean,
     fit_trajectory,
+    fit_trajectory_bootstrap,
     grouped_bootstrap,
     low_kl_high_dh,
     sigma_bootstrap,
@@ -219,3 +220,71 @@ def test_low_kl_high_dh():
     )
     with pytest.raises(UserError):
         low_kl_high_dh([1.0, 2.0], [1.0])
+
+
+def doc_trajectories(rng, n_docs=25, steps=10, alpha=-0.2, b=1.6):
+    """Per-document sums [steps, docs] of a seed-KL and a cross-entropy trajectory on a planted line,
+    with a document effect (the reason to resample documents) and unequal document lengths."""
+    counts = np.repeat(rng.integers(5, 60, (1, n_docs)), steps, axis=0).astype(float)
+    q = np.linspace(7.6, 4.0, steps)[:, None] + rng.normal(0, 0.3, (1, n_docs))
+    kl = alpha * q + b + rng.normal(0, 0.05, (steps, n_docs)) + rng.normal(0, 0.05, (1, n_docs))
+    return kl * counts, q * counts, counts
+
+
+@pytest.mark.parametrize("form", ["difference", "ratio"])
+def test_ce_fit_bootstrap_point_is_the_least_squares_line(form):
+    from scipy.optimize import curve_fit
+
+    kl_s, q_s, n = doc_trajectories(np.random.default_rng(11))
+    r = fit_trajectory_bootstrap(kl_s, q_s, n, form=form, n_boot=200, max_alpha=100)
+    kl, q = kl_s.sum(1) / n.sum(1), q_s.sum(1) / n.sum(1)  # pooled token means per step
+    if form == "ratio":
+        kl, q = kl[1:] / kl[0], q[1:] / q[0]
+    (alpha, b), _ = curve_fit(lambda x, a, c: a * x + c, q, kl)
+    assert r["degenerate"] == ""
+    assert r["alpha"] == pytest.approx(alpha, rel=1e-6) and r["b"] == pytest.approx(b, rel=1e-6)
+    assert r["alpha_low"] < r["alpha"] < r["alpha_high"] and r["b_low"] < r["b"] < r["b_high"]
+    assert r["n"] == len(q)
+
+
+def test_ce_fit_bootstrap_interval_matches_a_plain_document_bootstrap():
+    """Same interval (to Monte Carlo error) as a loop that redraws documents and refits."""
+    rng = np.random.default_rng(12)
+    kl_s, q_s, n = doc_trajectories(rng)
+    r = fit_trajectory_bootstrap(kl_s, q_s, n, n_boot=3000, seed=5)
+    assert r == fit_trajectory_bootstrap(kl_s, q_s, n, n_boot=3000, seed=5)  # a fixed seed
+    assert r != fit_trajectory_bootstrap(kl_s, q_s, n, n_boot=3000, seed=6)
+    loop = np.random.default_rng(99)
+    alphas, bs = [], []
+    for _ in range(3000):
+        d = loop.integers(0, n.shape[1], n.shape[1])
+        kl, q = kl_s[:, d].sum(1) / n[:, d].sum(1), q_s[:, d].sum(1) / n[:, d].sum(1)
+        a, c = np.polyfit(q, kl, 1)
+        alphas.append(a)
+        bs.append(c)
+    for name, v in (("alpha", alphas), ("b", bs)):
+        lo, hi = np.quantile(v, [0.025, 0.975])
+        tol = 0.1 * (hi - lo)
+        assert r[f"{name}_low"] == pytest.approx(lo, abs=tol)
+        assert r[f"{name}_high"] == pytest.approx(hi, abs=tol)
+
+
+def test_ce_fit_bootstrap_flags_degenerate_fits():
+    rng = np.random.default_rng(13)
+    kl_s, q_s, n = doc_trajectories(rng)
+    flat = fit_trajectory_bootstrap(kl_s, 5.0 * n, n, n_boot=50)  # constant cross-entropy
+    assert flat["degenerate"].startswith("no finite fit") and np.isnan(flat["alpha"])
+    two = fit_trajectory_bootstrap(kl_s[:2], q_s[:2], n[:2], n_boot=50)
+    assert two["degenerate"].startswith("2 steps") and np.isnan(two["b"])
+    # ratio form with a step-0 seed KL near zero: the ratios (and the slope) blow up
+    tiny = kl_s.copy()
+    tiny[0] = 0.001 * n[0]
+    ratio = fit_trajectory_bootstrap(tiny, q_s, n, form="ratio", n_boot=50)
+    assert "step-0 seed KL of 0.001" in ratio["degenerate"]
+    assert np.isnan(ratio["alpha"]) and np.isnan(ratio["alpha_low"]) and ratio["r2"] > 0.9
+    zero = tiny.copy()
+    zero[0] = 0.0
+    assert "step-0" in fit_trajectory_bootstrap(zero, q_s, n, form="ratio")["degenerate"]
+    # one document: the point fit, no interval, not degenerate
+    one = fit_trajectory_bootstrap(kl_s[:, :1], q_s[:, :1], n[:, :1], n_boot=50)
+    assert one["degenerate"] == "" and np.isfinite(one["alpha"]) and np.isnan(one["alpha_low"])

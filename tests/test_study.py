@@ -78,6 +78,8 @@ def test_planted_subgroup_divergence_is_recovered(rng):
     ].set_index("group")
     assert g.loc["noun", "mean"] / g.loc["other", "mean"] == pytest.approx(3.0, rel=0.1)
     assert set(t["ce_fit"].form) == {"difference", "ratio"}
+    # two steps: no line to test, so no slope is reported
+    assert (t["ce_fit"].degenerate != "").all() and t["ce_fit"].alpha.isna().all()
     # what model_tables writes: each table with its keys, as declared
     for spec in STUDY_MODEL:
         validate(spec, with_keys(t[spec.name.split(".")[1]], spec, "suite", "m"))
@@ -87,3 +89,39 @@ def test_planted_subgroup_divergence_is_recovered(rng):
         table = with_keys(one_seed.tables()[spec.name.split(".")[1]], spec, "suite", "m")
         validate(spec, table)
         assert list(table.columns) == spec.names
+
+
+def test_ce_fit_points_are_the_trajectory_fits_with_document_intervals(rng):
+    from lmdyn.core.stats import fit_trajectory
+
+    feats = synthetic(rng)
+    n = len(feats)
+    study = ModelStudy(feats, n_boot=300, seed=3)
+    doc = rng.normal(0, 0.2, 40)[feats.doc_id]
+    for step in (0, 4, 16, 64, 256):
+        nll = 7.5 - np.log2(step + 1) / 3 + doc + rng.normal(0, 0.05, n)
+        metrics = {
+            s: feats[["doc_id", "position"]].assign(
+                target_id=0, nll=nll, entropy=1.0, kl_uniform=0.1, kl_unigram=1.0
+            )
+            for s in (0, 1)
+        }
+        kl = 0.5 + 0.2 * (7.5 - nll) + rng.normal(0, 0.02, n)
+        pairs = feats[["doc_id", "position"]].assign(seed_a=0, seed_b=1, kl_ab=kl, kl_ba=kl)
+        study.add_step(step, metrics, pairs, pairs.iloc[:0])
+    t = study.tables()
+    fits, traj = t["ce_fit"], t["trajectories"]
+    assert len(fits) == 2 * traj.groupby(["grouping", "group"]).ngroups
+    for r in fits.itertuples():
+        g = traj[(traj.grouping == r.grouping) & (traj.group == r.group)].sort_values("step")
+        want = fit_trajectory(g.kl_seeds.to_numpy(), g.nll.to_numpy(), form=r.form)
+        assert r.r2 == pytest.approx(want["r2"], rel=1e-9)
+        if r.degenerate:
+            assert np.isnan(r.alpha) and np.isnan(r.b)
+            continue
+        assert r.alpha == pytest.approx(want["alpha"], rel=1e-9)
+        assert r.b == pytest.approx(want["b"], rel=1e-9)
+        assert r.alpha_low <= r.alpha <= r.alpha_high and r.b_low <= r.b <= r.b_high
+    diff = fits[fits.form == "difference"]
+    assert (diff.degenerate == "").all() and diff.alpha.between(-0.3, -0.1).all()
+    assert study.tables()["ce_fit"].equals(fits)  # the same draws every time

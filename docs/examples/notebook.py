@@ -20,8 +20,8 @@ parser.add_argument(
     help="checkpoint directory or hub repository (default: the "
     "last step of the suite's first run, under results/checkpoints/)",
 )
-parser.add_argument("--prompt", default="the people of the United")  # config neurons.prompts
-parser.add_argument("--targets", nargs=2, default=[" States", " of"])
+parser.add_argument("--prompt", default="and the help")  # config neurons.prompts
+parser.add_argument("--targets", nargs=2, default=[" of", " to"])
 args = parser.parse_args()
 
 # -- three tables: every suite's rows, typed as declared (lmdyn.tables("probe") lists the columns)

@@ -124,29 +124,34 @@ def token_metrics(
     return table
 
 
-def probe(checkpoint, unigram, max_iter: int = 500, rtol: float = 1e-12) -> dict:
+def probe(
+    checkpoint,
+    unigram,
+    max_iter: int = 500,
+    rtol: float = 1e-12,
+    solver: str = "gauss_newton",
+    adam_lr: float = 0.01,
+    adam_iterations: int = 100_000,
+) -> dict:
     """The unigram latent probe of W_U: {"probe": one row, "deciles": per frequency decile,
     "tokens": per token (log u, log probe, W_E's first two principal components)}; the tables
-    ``probe``, ``probe.deciles``, ``probe.tokens``."""
+    ``probe``, ``probe.deciles``, ``probe.tokens``. ``solver``: ``gauss_newton`` (the default) or
+    ``published`` (the original's Adam recipe, ``adam_lr``, ``adam_iterations``)."""
     from lmdyn.probe import compute
 
     ix = load(checkpoint)
     log_u = log_unigram(unigram, ix)
-    res = compute.fit(ix.W_U.cpu().numpy(), log_u, max_iter=max_iter, rtol=rtol)
-    row, per = compute.summarise(log_u, res)
-    pcs, share = compute.pca2(ix.W_E.cpu().numpy())
-    tokens = pd.DataFrame(
-        {
-            "token_id": np.arange(len(log_u)),
-            "log_u": log_u,
-            "log_probe": res["log_p"],
-            "pc1": pcs[:, 0],
-            "pc2": pcs[:, 1],
-            "pc1_share": share[0],
-            "pc2_share": share[1],
-        }
+    options = dict(
+        solver=solver,
+        max_iter=max_iter,
+        rtol=rtol,
+        adam_lr=adam_lr,
+        adam_iterations=adam_iterations,
     )
-    summary = pd.DataFrame([{**row, "arch": ix.arch, "tied": ix.tied}])
+    res = compute.solve(ix.W_U.cpu().numpy(), log_u, options)
+    row, per = compute.summarise(log_u, res)
+    tokens = compute.token_table(log_u, res, ix.W_E.cpu().numpy())
+    summary = pd.DataFrame([{**row, "solver": solver, "arch": ix.arch, "tied": ix.tied}])
     return {"probe": summary, "deciles": per, "tokens": tokens}
 
 
@@ -193,16 +198,23 @@ def logit_lens(
 
 
 def layer_patching(
-    checkpoint, clean: str, corrupted: str, targets, prepend_bos: bool = False, batch: int = 64
+    checkpoint,
+    clean: str,
+    corrupted: str,
+    targets,
+    prepend_bos: bool = False,
+    batch: int = 64,
+    min_gap: float = 0.5,
 ) -> pd.DataFrame:
     """Each component's clean value at one (layer, position) patched into the corrupted run:
-    component, layer, position, logit_diff, restored (0 = corrupted, 1 = clean), token (the
+    component, layer, position, logit_diff, restored (0 = corrupted, 1 = clean; empty with
+    small_gap where clean and corrupted are closer than ``min_gap`` nats), token (the
     ``neurons.layer_patch`` table)."""
     from lmdyn.neurons.patching import layer_patching as patch
 
     ix = load(checkpoint)
     c, k, a, b = _pair(ix, clean, corrupted, targets, prepend_bos)
-    lp = patch(ix, c, k, a, b, batch=batch)
+    lp = patch(ix, c, k, a, b, batch=batch, min_gap=min_gap)
     tok = ix.tokenizer
     lp["token"] = np.asarray([tok.decode([int(i)]) for i in c[0].tolist()])[lp.position]
     return lp
@@ -217,6 +229,7 @@ def neuron_patching(
     max_neurons: int = 4096,
     prepend_bos: bool = False,
     batch: int = 256,
+    min_gap: float = 0.5,
 ) -> pd.DataFrame:
     """Each MLP neuron's clean activation patched into the corrupted run (neuron -1: the whole
     layer): layer, neuron, logit_diff, restored (the ``neurons.neuron_patch`` table). ``layers``:
@@ -229,9 +242,9 @@ def neuron_patching(
     c, k, a, b = _pair(ix, clean, corrupted, targets, prepend_bos)
     lp = None
     if layers == "auto" and ix.n_layers * ix.d_mlp > max_neurons:  # the choice reads layer patching
-        lp = layer_patching(ix, clean, corrupted, targets, prepend_bos)
+        lp = layer_patching(ix, clean, corrupted, targets, prepend_bos, min_gap=min_gap)
     chosen = choose_layers(lp, ix.n_layers, ix.d_mlp, layers, max_neurons)
-    return patch(ix, c, k, a, b, chosen, batch=batch)
+    return patch(ix, c, k, a, b, chosen, batch=batch, min_gap=min_gap)
 
 
 def layer_states(

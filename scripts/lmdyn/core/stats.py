@@ -213,6 +213,86 @@ def fit_trajectory(kl, q, form: str = "difference") -> dict:
     return dict(alpha=float(alpha), b=float(b), r2=float(r2), n=n)
 
 
+CE_FIT_MAX_ALPHA = 10.0  # default of study.ce_fit_max_alpha
+
+
+def _ols_rows(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least squares y ~ alpha x + b on every row of [R, S] arrays, non-finite entries left out."""
+    ok = np.isfinite(x) & np.isfinite(y)
+    n = ok.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        xm = np.where(ok, x, 0.0).sum(1) / n
+        ym = np.where(ok, y, 0.0).sum(1) / n
+        dx = np.where(ok, x - xm[:, None], 0.0)
+        dy = np.where(ok, y - ym[:, None], 0.0)
+        alpha = (dx * dy).sum(1) / (dx * dx).sum(1)
+    return alpha, ym - alpha * xm
+
+
+def _degenerate(fit: dict, kl0: float, form: str, max_alpha: float) -> str:
+    """Why a cross-entropy fit is no number to report ("" when it is one)."""
+    if fit["n"] < 3:
+        return f"{fit['n']} steps (a line needs at least 3 to be tested)"
+    if not (np.isfinite(fit["alpha"]) and np.isfinite(fit["b"])):
+        return "no finite fit (constant cross-entropy)"
+    if abs(fit["alpha"]) > max_alpha:
+        why = f"abs(alpha) {abs(fit['alpha']):.3g} > {max_alpha:g}"
+        return why + (
+            f": the ratios divide by a step-0 seed KL of {kl0:.3g}" if form == "ratio" else ""
+        )
+    return ""
+
+
+def fit_trajectory_bootstrap(
+    kl_sums,
+    q_sums,
+    counts,
+    form: str = "difference",
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed=0,
+    max_alpha: float = CE_FIT_MAX_ALPHA,
+) -> dict:
+    """:func:`fit_trajectory` of a subgroup's mean trajectories, with cluster-bootstrap intervals.
+
+    kl_sums, q_sums, counts: [steps, clusters] sums of the seed KL and of the cross-entropy over the
+    subgroup's tokens of each cluster (document), and their token counts; steps in order (step 0 first).
+    The point fit is that of the pooled means sum / count. A replicate draws the clusters once for
+    every step (a document's tokens are the same at every step) and refits. ``degenerate`` says why a
+    fit is not reported ("" when it is): fewer than 3 steps, no finite fit, abs(alpha) over
+    ``max_alpha``, or fewer than half the replicates defined; then alpha, b and their bounds are NaN.
+    Returns dict(alpha, b, r2, n, alpha_low, alpha_high, b_low, b_high, degenerate).
+    """
+    _check(n_boot, ci)
+    kl_sums, q_sums, counts = (np.asarray(a, dtype=np.float64) for a in (kl_sums, q_sums, counts))
+    S, k = counts.shape
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kl, q = kl_sums.sum(1) / counts.sum(1), q_sums.sum(1) / counts.sum(1)
+    nan = float("nan")
+    out = dict(alpha=nan, b=nan, r2=nan, n=0, alpha_low=nan, alpha_high=nan, b_low=nan, b_high=nan)
+    if form == "ratio" and not (np.isfinite(kl[0]) and np.isfinite(q[0]) and kl[0] and q[0]):
+        return {**out, "n": S - 1, "degenerate": "ratio form: no finite, non-zero step-0 value"}
+    out.update(fit_trajectory(kl, q, form=form))
+    out["degenerate"] = _degenerate(out, float(kl[0]), form, max_alpha)
+    if not out["degenerate"] and k >= 2:
+        per = np.column_stack([kl_sums.T, q_sums.T, counts.T])
+        tot = _boot_sums(np.random.default_rng(seed), per, int(n_boot))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            bkl, bq = tot[:, :S] / tot[:, 2 * S :], tot[:, S : 2 * S] / tot[:, 2 * S :]
+            if form == "ratio":
+                bkl, bq = bkl[:, 1:] / bkl[:, :1], bq[:, 1:] / bq[:, :1]
+        alpha, b = _ols_rows(bq, bkl)
+        good = int((np.isfinite(alpha) & np.isfinite(b)).sum())
+        if good < n_boot / 2:
+            out["degenerate"] = f"bootstrap: {good} of {n_boot} replicates give a fit"
+        else:
+            out["alpha_low"], out["alpha_high"] = _interval(alpha, ci)
+            out["b_low"], out["b_high"] = _interval(b, ci)
+    if out["degenerate"]:
+        out.update(alpha=nan, b=nan)
+    return out
+
+
 def low_kl_high_dh(kl, dh, kl_quantile: float = 0.1, dh_threshold: float | None = None) -> dict:
     """Is a small cross-entropy difference necessary for low KL? Compare P(high |dH| | low KL) to P(high |dH|).
 

@@ -23,6 +23,7 @@ NEURON_OPTIONS = (
     "n_bins",
     "n_windows",
     "vocab_chunk",
+    "min_gap",
 )
 
 
@@ -40,7 +41,10 @@ def task_options(cfg: dict, name: str, suite: str) -> dict:
     if name == "metrics":
         return {"dtype": m["dtype"]}
     if name == "probe":
-        return {k: cfg["probe"][k] for k in ("max_iter", "rtol")}
+        p = cfg["probe"]
+        if p["solver"] == "published":  # the default's key stays what it was before the option
+            return {k: p[k] for k in ("solver", "adam_lr", "adam_iterations")}
+        return {k: p[k] for k in ("max_iter", "rtol")}
     if name == "anisotropy":
         return {k: cfg["anisotropy"][k] for k in ("sample", "seed", "bins")}
     if name == "layers":

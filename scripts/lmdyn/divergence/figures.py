@@ -218,6 +218,9 @@ def ce_fit(traj: pd.DataFrame, fits: pd.DataFrame, paths, dpi=150):
                 & (fits.group == group)
                 & (fits.form == "difference")
             ].iloc[0]
+            if not np.isfinite(f.alpha):  # a degenerate fit: its points, no line
+                ax.scatter(g.nll, g.kl_seeds, s=10, color=f"C{k}", label=f"{group}: no fit")
+                continue
             ax.scatter(g.nll, g.kl_seeds, s=10, color=f"C{k}")
             q = np.linspace(g.nll.min(), g.nll.max(), 20)
             ax.plot(

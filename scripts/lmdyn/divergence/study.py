@@ -11,7 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lmdyn.core.stats import bootstrap_mean, fit_trajectory, low_kl_high_dh, sigma_bootstrap
+from lmdyn.core.stats import (
+    CE_FIT_MAX_ALPHA,
+    bootstrap_mean,
+    fit_trajectory_bootstrap,
+    low_kl_high_dh,
+    sigma_bootstrap,
+)
 from lmdyn.divergence.aggregate import KEYS
 
 SEED_METRICS = ("nll", "entropy", "kl_uniform", "kl_unigram")
@@ -48,13 +54,20 @@ def _ci(values, clusters, n_boot, seed) -> dict:
 class ModelStudy:
     """Loads one model's tables step by step and produces the study tables (all long format)."""
 
-    def __init__(self, features: pd.DataFrame, n_boot: int = 1000, seed: int = 0):
+    def __init__(
+        self,
+        features: pd.DataFrame,
+        n_boot: int = 1000,
+        seed: int = 0,
+        max_alpha: float = CE_FIT_MAX_ALPHA,
+    ):
         self.f = features.copy()
         self.f["class"] = word_class(self.f.tag)
         self.f["class_prev"] = word_class(self.f.tag_prev)
-        self.n_boot, self.seed = n_boot, seed
+        self.n_boot, self.seed, self.max_alpha = n_boot, seed, max_alpha
         self.curves, self.groups, self.sigma, self.dh = [], [], [], []
         self.traj = []  # per step: subgroup means of kl_seeds and nll, for cross-entropy fitting
+        self.traj_docs = []  # the same as per-document sums, for the fits' intervals
 
     def _frame(self, df: pd.DataFrame) -> pd.DataFrame:
         return self.f.merge(df, on=KEYS, how="inner", validate="one_to_one")
@@ -106,6 +119,11 @@ class ModelStudy:
             g = t.groupby(grouping, observed=True)[["kl", "nll"]].mean().reset_index()
             g = g.rename(columns={grouping: "group"}).assign(grouping=grouping, step=step)
             self.traj.append(g.assign(group=g.group.astype(str)))
+            d = t.groupby([grouping, "doc_id"], observed=True).agg(
+                kl=("kl", "sum"), nll=("nll", "sum"), n=("kl", "size")
+            )
+            d = d.reset_index().rename(columns={grouping: "group"})
+            self.traj_docs.append(d.assign(grouping=grouping, step=step, group=d.group.astype(str)))
         self._dh(step, seed_pairs, metrics)
 
     def _add_step_pairs(self, step, step_pairs: pd.DataFrame) -> None:
@@ -171,14 +189,31 @@ class ModelStudy:
         )
 
     def ce_fits(self) -> pd.DataFrame:
-        """Per subgroup, seed KL trajectory ~ alpha * cross-entropy trajectory + b (steps > 0)."""
-        if not self.traj:
+        """Per subgroup, seed KL trajectory ~ alpha * cross-entropy trajectory + b, with intervals from
+        a bootstrap over evaluation documents (the same draws for every subgroup and form)."""
+        if not self.traj_docs:
             return pd.DataFrame(columns=["grouping", "group", "form", "alpha", "b", "r2", "n"])
-        traj = pd.concat(self.traj, ignore_index=True).sort_values("step")
+        docs = pd.concat(self.traj_docs, ignore_index=True)
         rows = []
-        for (grouping, group), g in traj.groupby(["grouping", "group"]):
+        for (grouping, group), g in docs.groupby(["grouping", "group"]):
+            wide = g.pivot_table(
+                index="step",
+                columns="doc_id",
+                values=["kl", "nll", "n"],
+                aggfunc="sum",
+                fill_value=0,
+            ).sort_index()
+            wide = wide[wide["n"].sum(axis=1) > 0]  # steps where the subgroup has tokens
             for form in ("difference", "ratio"):
-                r = fit_trajectory(g.kl.to_numpy(), g.nll.to_numpy(), form=form)
+                r = fit_trajectory_bootstrap(
+                    wide["kl"].to_numpy(),
+                    wide["nll"].to_numpy(),
+                    wide["n"].to_numpy(),
+                    form=form,
+                    n_boot=self.n_boot,
+                    seed=self.seed,
+                    max_alpha=self.max_alpha,
+                )
                 rows.append({"grouping": grouping, "group": str(group), "form": form, **r})
         return pd.DataFrame(rows)
 

@@ -113,12 +113,27 @@ CE_FIT = Table(
         GROUPING.but(meaning="`tag`, `freq_bin` or `class`"),
         GROUP,
         _s("form", "`difference` (kl ~ alpha nll + b) or `ratio` (both relative to step 0)"),
-        _f("alpha", "slope of the seed-KL trajectory on the cross-entropy trajectory", "", True),
-        _f("b", "intercept", nullable=True),
+        _f(
+            "alpha",
+            "slope of the seed-KL trajectory on the cross-entropy trajectory (NA where degenerate)",
+            "",
+            True,
+        ),
+        _f("b", "intercept (NA where degenerate)", nullable=True),
         _f("r2", "R^2 of the fit", "", True),
         _i("n", "steps fitted"),
+        _f("alpha_low", "lower bound of alpha's 95% interval (bootstrap over documents)", "", True),
+        _f("alpha_high", "upper bound of alpha's 95% interval", "", True),
+        _f("b_low", "lower bound of b's 95% interval", nullable=True),
+        _f("b_high", "upper bound of b's 95% interval", nullable=True),
+        _s(
+            "degenerate",
+            "why alpha and b are not reported (empty: they are): too few steps, no finite fit, "
+            "abs(alpha) over `study.ce_fit_max_alpha`, or too few bootstrap replicates with a fit",
+        ),
     ),
-    "Cross-entropy fitting per subgroup, over the steps of `study.trajectories`.",
+    "Cross-entropy fitting per subgroup, over the steps of `study.trajectories`, with intervals "
+    "from a bootstrap over evaluation documents (`study.n_boot`, `study.seed`).",
     csv=True,
     float_format=G,
 )

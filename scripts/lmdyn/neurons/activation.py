@@ -6,7 +6,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-COLUMNS = ["layer", "neuron", "token_id", "bin", "act_low", "act_high", "count", "top1_share"]
+COLUMNS = [
+    "layer",
+    "neuron",
+    "token_id",
+    "bin",
+    "act_low",
+    "act_high",
+    "count",
+    "hits",
+    "top1_share",
+    "no_hit",
+]
 
 
 def sample_windows(windows: list[np.ndarray], n_windows: int | None, seed: int) -> list[np.ndarray]:
@@ -50,7 +61,8 @@ def _binned(pair, acts: list, hits: list, n_bins: int) -> pd.DataFrame:
     edges = np.linspace(lo, hi if hi > lo else lo + 1e-6, n_bins + 1)
     b = np.clip(np.searchsorted(edges, a, side="right") - 1, 0, n_bins - 1)
     count = np.bincount(b, minlength=n_bins)
-    share = np.bincount(b, weights=h, minlength=n_bins) / np.maximum(count, 1)
+    hits = np.bincount(b, weights=h, minlength=n_bins).round().astype(np.int64)
+    share = hits / np.maximum(count, 1)
     share[count == 0] = np.nan
     return pd.DataFrame(
         {
@@ -61,7 +73,10 @@ def _binned(pair, acts: list, hits: list, n_bins: int) -> pd.DataFrame:
             "act_low": edges[:-1],
             "act_high": edges[1:],
             "count": count,
+            "hits": hits,
             "top1_share": share,
+            # the token is never the top-1 prediction: the curve is no evidence either way
+            "no_hit": bool(hits.sum() == 0),
         }
     )
 
@@ -74,7 +89,7 @@ def activation_vs_prediction(
 
     ``pairs``: (layer, neuron, token_id). Top-1 is the argmax of the model's real logits at every
     position of every window. Bins are equal-width over the observed activation range. Columns:
-    layer, neuron, token_id, bin, act_low, act_high, count, top1_share.
+    layer, neuron, token_id, bin, act_low, act_high, count, hits, top1_share, no_hit.
     """
     pairs = [(int(l), int(n), int(t)) for l, n, t in pairs]
     if not pairs:

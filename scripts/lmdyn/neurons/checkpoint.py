@@ -10,8 +10,9 @@ from lmdyn.neurons import TABLES
 from lmdyn.neurons.activation import activation_vs_prediction
 from lmdyn.neurons.congruence import congruence_scan, exclusive_pairs, neuron_token_congruence
 from lmdyn.neurons.lens import logit_lens
-from lmdyn.neurons.patching import choose_layers, layer_patching, neuron_patching
+from lmdyn.neurons.patching import choose_layers, layer_patching, neuron_patching, small_gap
 from lmdyn.neurons.prompts import encode_pair, prompt_summary, target_id
+from lmdyn.neurons.tables import RUN_TABLES
 
 PROMPT_TABLES = TABLES[:6]  # one row set per prompt pair; the other three per checkpoint
 
@@ -63,6 +64,12 @@ def _top_neuron(ix, tokenizer, prompt: str, npatch, a: int, b: int, center, n_ou
     return top, outliers, (l, n)
 
 
+def _empty(name: str) -> pd.DataFrame:
+    """The typed empty table (e.g. no top neuron where none is defined), so runs concatenate cleanly."""
+    t = RUN_TABLES[f"neurons_{name}"].empty()
+    return t.drop(columns=[c for c in ("model", "seed", "step") if c in t.columns])
+
+
 def _prompt_tables(ix, tokenizer, p: dict, targets, ab, o: dict):
     """({table: [frames]} of one prompt pair (PROMPT_TABLES), its top patched (layer, neuron) or None)."""
     a, b = ab
@@ -70,17 +77,20 @@ def _prompt_tables(ix, tokenizer, p: dict, targets, ab, o: dict):
     clean, corr = encode_pair(tokenizer, name, p["clean"], p["corrupted"], o["prepend_bos"])
     s = prompt_summary(ix, clean, corr, a, b)
     summary = {"prompt": name, "target_a": targets[0], "target_b": targets[1], **s}
+    summary["small_gap"] = small_gap(s["logit_diff_clean"], s["logit_diff_corrupted"], o["min_gap"])
     out = {"summary": [pd.DataFrame([summary])], "lens": []}
     for mode in o["lens_modes"]:
         lens = logit_lens(ix, clean, a, b, mode=mode, model=ix.model)
         lens.insert(0, "prompt", name)
         out["lens"].append(lens)
-    lp = layer_patching(ix, clean, corr, a, b, batch=o["batch_size"] * 4)
+    lp = layer_patching(ix, clean, corr, a, b, batch=o["batch_size"] * 4, min_gap=o["min_gap"])
     lp["token"] = np.asarray(_tok(tokenizer, clean[0].tolist()))[lp.position]
     lp.insert(0, "prompt", name)
     out["layer_patch"] = [lp]
     layers = choose_layers(lp, ix.n_layers, ix.d_mlp, o["patch_layers"], o["max_patch_neurons"])
-    npatch = neuron_patching(ix, clean, corr, a, b, layers, batch=o["batch_size"] * 16)
+    npatch = neuron_patching(
+        ix, clean, corr, a, b, layers, batch=o["batch_size"] * 16, min_gap=o["min_gap"]
+    )
     npatch.insert(0, "prompt", name)
     out["neuron_patch"] = [npatch]
     top = _top_neuron(ix, tokenizer, name, npatch, a, b, o["center"], o["n_outliers"])
@@ -137,11 +147,13 @@ def checkpoint_tables(
     n_outliers: int = 10,
     vocab_chunk: int = 8192,
     batch_size: int = 16,
+    min_gap: float = 0.5,
 ) -> dict[str, pd.DataFrame]:
     """Every token-neuron table of one checkpoint (each with a ``step`` column).
 
     prompts: [{name, clean, corrupted}]; targets: [a, b] (single tokens). The top neuron of a prompt is
-    the neuron whose clean value restores the largest fraction of the logit difference.
+    the neuron whose clean value restores the largest fraction of the logit difference; where that
+    fraction is undefined (clean and corrupted closer than ``min_gap`` nats) there is none.
     """
     if not prompts or len(targets) != 2:
         raise UserError("neurons: give at least one prompt pair and exactly two target tokens")
@@ -154,6 +166,7 @@ def checkpoint_tables(
         max_patch_neurons=max_patch_neurons,
         center=center,
         n_outliers=n_outliers,
+        min_gap=min_gap,
     )
     out: dict[str, list[pd.DataFrame]] = {k: [] for k in PROMPT_TABLES}
     source: dict[tuple, str] = {}  # (layer, neuron, token) -> why it is plotted; first reason wins
@@ -163,7 +176,7 @@ def checkpoint_tables(
             out[k] += frames
         if top is not None:
             source.setdefault((*top, ab[0]), f"top patched neuron ({p['name']})")
-    tables = {k: pd.concat(v, ignore_index=True) if v else pd.DataFrame() for k, v in out.items()}
+    tables = {k: pd.concat(v, ignore_index=True) if v else _empty(k) for k, v in out.items()}
     tables.update(_model_tables(ix, tokenizer, ab, center, vocab_chunk, top_pairs))
     for r in tables["exclusive"].head(n_activation_pairs).itertuples():
         source.setdefault(

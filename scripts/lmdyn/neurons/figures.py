@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import matplotlib
 import numpy as np
 import pandas as pd
 
@@ -44,10 +45,13 @@ def neurons_patching(lp: pd.DataFrame, title: str, paths, dpi=150):
     vmax = max(
         1.0, float(np.nanmax(np.abs(lp.restored.to_numpy()))) if lp.restored.notna().any() else 1.0
     )
+    cmap = matplotlib.colormaps["RdBu"].with_extremes(bad="0.75")  # undefined: grey, not white (0)
     for ax, comp in zip(axes, ("resid_pre", "attn_out", "mlp_out")):
         h = lp[lp.component == comp].pivot(index="layer", columns="position", values="restored")
-        im = ax.imshow(h.to_numpy(), cmap="RdBu", vmin=-vmax, vmax=vmax, aspect="auto")
+        im = ax.imshow(h.to_numpy(), cmap=cmap, vmin=-vmax, vmax=vmax, aspect="auto")
         ax.set_title(comp)
+        if not np.isfinite(h.to_numpy()).any():
+            ax.text(0.5, 0.5, "undefined:\nclean ~ corrupted", transform=ax.transAxes, ha="center")
         ax.set_yticks(range(len(h.index)))
         ax.set_yticklabels([str(i) for i in h.index])
         ax.set_xticks(range(len(tokens)))
@@ -68,13 +72,12 @@ def neurons_emergence(
     cong: pd.DataFrame,
     paths,
     dpi=150,
-    min_gap: float = 0.5,
 ):
     """Across steps: clean logit difference, and the last step's top neuron: its restored fraction and
     its congruence difference (target a minus target b), per model with a band across seeds.
 
-    Restored fractions are left out at steps where clean and corrupted differ by less than
-    ``min_gap`` nats (the normalisation divides by that difference)."""
+    Restored fractions are left out where the table leaves them empty (clean and corrupted closer
+    than ``neurons.min_gap`` nats: the normalisation divides by that difference)."""
     models = list(dict.fromkeys(summary.model))
     fig, axes = subplots(1, 3, figsize=(13, 3.6))
     for m in models:
@@ -92,9 +95,7 @@ def neurons_emergence(
                 & (patch.layer == l)
                 & (patch.neuron == n)
             ]
-            sd = s[(s.seed == seed) & (s.prompt == prompt)]
-            big = set(sd.step[(sd.logit_diff_clean - sd.logit_diff_corrupted).abs() >= min_gap])
-            rows_r.append(p[p.step.isin(big)][["step", "restored"]].assign(seed=seed))
+            rows_r.append(p[p.restored.notna()][["step", "restored"]].assign(seed=seed))
             c = cong[
                 (cong.model == m) & (cong.seed == seed) & (cong.layer == l) & (cong.neuron == n)
             ]
@@ -105,9 +106,7 @@ def neurons_emergence(
             seed_band(axes[1], pd.concat(rows_r), "restored", m)
             seed_band(axes[2], pd.concat(rows_c), "diff", m)
     axes[0].set_ylabel("clean logit difference [nats]")
-    axes[1].set_ylabel(
-        f"restored by the last step's top neuron\n(steps with |clean - corrupted| >= {min_gap})"
-    )
+    axes[1].set_ylabel("restored by the last step's top neuron\n(steps where it is defined)")
     axes[2].set_ylabel("its congruence: target a - target b")
     for ax in axes:
         step_axis(ax)
@@ -123,12 +122,21 @@ def neurons_activation(act: pd.DataFrame, title: str, paths, dpi=150):
     fig, axes = subplots(1, len(groups), figsize=(4 * len(groups), 3.4), squeeze=False)
     for ax, ((l, n, _t), g) in zip(axes[0], groups):
         mid = (g.act_low + g.act_high) / 2
-        ax.bar(
-            mid, g.top1_share.fillna(0), width=(g.act_high - g.act_low).iloc[0] * 0.9, color="C0"
-        )
-        for x, y, c in zip(mid, g.top1_share.fillna(0), g["count"]):
-            if c:
-                ax.text(x, y, str(int(c)), ha="center", va="bottom", fontsize=5, rotation=90)
+        if g.top1_share.fillna(0).eq(0).all():  # no hit anywhere: no curve to draw, not zeros
+            ax.text(
+                0.5,
+                0.5,
+                f"no top-1 hit\n({int(g['count'].sum())} positions)",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                color="0.4",
+            )
+        else:  # empty bins (NA) are left out
+            ax.bar(mid, g.top1_share, width=(g.act_high - g.act_low).iloc[0] * 0.9, color="C0")
+            for x, y, c in zip(mid, g.top1_share.fillna(0), g["count"]):
+                if c:
+                    ax.text(x, y, str(int(c)), ha="center", va="bottom", fontsize=5, rotation=90)
         ax.set_title(f"L{l}.N{n} -> {g.token.iloc[0]!r}\n{g.source.iloc[0]}", fontsize=8)
         ax.set_xlabel("activation")
         ax.set_ylim(0, 1.1)

@@ -1,7 +1,8 @@
 """Activation patching: clean values of a component or an MLP neuron patched into the corrupted run.
 
 Results are normalised ``(patched - corrupted) / (clean - corrupted)`` of the logit difference, so 0
-is the corrupted run and 1 the clean one.
+is the corrupted run and 1 the clean one. Where clean and corrupted differ by less than ``min_gap``
+nats the ratio divides noise by noise: it is left empty (NaN) and the rows say so (``small_gap``).
 """
 
 from __future__ import annotations
@@ -24,23 +25,34 @@ def _hook(component: str, layer: int) -> str:
     }[component]
 
 
-def _normalise(patched, clean_ld: float, corrupted_ld: float):
+MIN_GAP = 0.5  # nats; the default of neurons.min_gap
+
+
+def small_gap(clean_ld: float, corrupted_ld: float, min_gap: float = MIN_GAP) -> bool:
+    """Is the normalisation undefined: |clean - corrupted| below ``min_gap`` (or not finite)?"""
     den = clean_ld - corrupted_ld
-    if abs(den) < 1e-6:
+    return not (np.isfinite(den) and abs(den) >= max(min_gap, 1e-6))
+
+
+def _normalise(patched, clean_ld: float, corrupted_ld: float, min_gap: float = MIN_GAP):
+    if small_gap(clean_ld, corrupted_ld, min_gap):
         return np.full(np.shape(patched), np.nan)
-    return (np.asarray(patched, dtype=np.float64) - corrupted_ld) / den
+    return (np.asarray(patched, dtype=np.float64) - corrupted_ld) / (clean_ld - corrupted_ld)
 
 
 @torch.no_grad()
-def full_patch(ix, clean: torch.Tensor, corrupted: torch.Tensor, a: int, b: int, names) -> float:
-    """Restored fraction when the clean values of ``names`` replace the corrupted ones at every position."""
+def full_patch(
+    ix, clean: torch.Tensor, corrupted: torch.Tensor, a: int, b: int, names, min_gap=MIN_GAP
+) -> float:
+    """Restored fraction when the clean values of ``names`` replace the corrupted ones at every
+    position (NaN where the gap is small)."""
     names = list(names)
     clean_logits, cache = ix.run(clean, names=names)
     corr_logits, _ = ix.run(corrupted, names=[])
     patches = {n: (lambda v, src=cache[n]: src.to(v.dtype).expand_as(v).clone()) for n in names}
     logits, _ = ix.run(corrupted, names=[], patches=patches)
     c_ld, k_ld = float(logit_diff(clean_logits, a, b)[0]), float(logit_diff(corr_logits, a, b)[0])
-    return float(_normalise([float(logit_diff(logits, a, b)[0])], c_ld, k_ld)[0])
+    return float(_normalise([float(logit_diff(logits, a, b)[0])], c_ld, k_ld, min_gap)[0])
 
 
 @torch.no_grad()
@@ -52,11 +64,12 @@ def layer_patching(
     b: int,
     components=COMPONENTS,
     batch: int = 64,
+    min_gap: float = MIN_GAP,
 ) -> pd.DataFrame:
     """Patch the clean value of one component at one (layer, position) into the corrupted run.
 
     One forward per (component, layer) with the positions stacked in the batch (row i patches
-    position i). Columns: component, layer, position, logit_diff, restored.
+    position i). Columns: component, layer, position, logit_diff, restored, small_gap.
     """
     T = clean.shape[1]
     names = [_hook(c, l) for c in components for l in range(ix.n_layers)]
@@ -84,19 +97,30 @@ def layer_patching(
                         {"component": comp, "layer": l, "position": pos.numpy(), "logit_diff": ld}
                     )
                 )
-    out = pd.concat(rows, ignore_index=True)
-    out["restored"] = _normalise(out.logit_diff, c_ld, k_ld)
+    return _with_restored(pd.concat(rows, ignore_index=True), c_ld, k_ld, min_gap)
+
+
+def _with_restored(out: pd.DataFrame, c_ld: float, k_ld: float, min_gap: float) -> pd.DataFrame:
+    out["restored"] = _normalise(out.logit_diff, c_ld, k_ld, min_gap)
+    out["small_gap"] = small_gap(c_ld, k_ld, min_gap)
     return out
 
 
 @torch.no_grad()
 def neuron_patching(
-    ix, clean: torch.Tensor, corrupted: torch.Tensor, a: int, b: int, layers, batch: int = 256
+    ix,
+    clean: torch.Tensor,
+    corrupted: torch.Tensor,
+    a: int,
+    b: int,
+    layers,
+    batch: int = 256,
+    min_gap: float = MIN_GAP,
 ) -> pd.DataFrame:
     """Set one MLP neuron's post-activation to its clean value at all positions, in the corrupted run.
 
     Every neuron of ``layers``, neurons stacked in the batch; plus the whole layer patched at once
-    (neuron = -1). Columns: layer, neuron, logit_diff, restored.
+    (neuron = -1). Columns: layer, neuron, logit_diff, restored, small_gap.
     """
     names = [f"blocks.{l}.mlp.hook_post" for l in layers]
     clean_logits, cache = ix.run(clean, names=names)
@@ -135,9 +159,7 @@ def neuron_patching(
                 {"layer": [l], "neuron": [-1], "logit_diff": logit_diff(logits, a, b).cpu().numpy()}
             )
         )
-    out = pd.concat(rows, ignore_index=True)
-    out["restored"] = _normalise(out.logit_diff, c_ld, k_ld)
-    return out
+    return _with_restored(pd.concat(rows, ignore_index=True), c_ld, k_ld, min_gap)
 
 
 def choose_layers(

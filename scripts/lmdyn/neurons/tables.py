@@ -15,8 +15,15 @@ RESTORED = Column(
     "restored",
     "float",
     "fraction",
-    "(patched - corrupted) / (clean - corrupted) logit difference",
+    "(patched - corrupted) / (clean - corrupted) logit difference (NA where `small_gap`)",
     True,
+)
+SMALL_GAP = Column(
+    "small_gap",
+    "bool",
+    "",
+    "abs(clean - corrupted) logit difference below `neurons.min_gap`: the restored fraction is "
+    "undefined (NA)",
 )
 CONGRUENCE = Column("congruence", "float", "", "W_out[l, n] . W_U[token] (W_U centred over tokens)")
 
@@ -52,6 +59,7 @@ SUITE_TABLES = [
                 "nats",
                 "logit(a) - logit(b) on the corrupted prompt",
             ),
+            SMALL_GAP,
         ),
         "The prompt pairs' predictions per checkpoint.",
     ),
@@ -81,6 +89,7 @@ SUITE_TABLES = [
             Column("position", "int", "tokens", "prompt position patched"),
             LOGIT_DIFF.but(meaning="logit difference of the patched corrupted run"),
             RESTORED,
+            SMALL_GAP,
             TOKEN.but(meaning="the clean prompt's token at the position"),
         ),
         "Activation patching per component, layer and position (clean into corrupted).",
@@ -93,6 +102,7 @@ SUITE_TABLES = [
             NEURON.but(meaning="MLP neuron of the block (-1 = the whole layer)"),
             LOGIT_DIFF.but(meaning="logit difference of the patched corrupted run"),
             RESTORED,
+            SMALL_GAP,
         ),
         "Patching single MLP neurons: post-activation set to its clean value at every position.",
     ),
@@ -114,7 +124,8 @@ SUITE_TABLES = [
                 "congruence_std", "float", "", "standard deviation of the congruence over tokens"
             ),
         ),
-        "The neuron that restores most, per checkpoint and prompt.",
+        "The neuron that restores most, per checkpoint and prompt (none where the restored "
+        "fraction is undefined, `small_gap`).",
     ),
     _t(
         "outliers",
@@ -172,12 +183,20 @@ SUITE_TABLES = [
             Column("act_low", "float", "", "lower edge of the bin"),
             Column("act_high", "float", "", "upper edge of the bin"),
             Column("count", "int", "", "positions in the bin"),
+            Column("hits", "int", "", "those positions whose top-1 prediction is the token"),
             Column(
                 "top1_share",
                 "float",
                 "fraction",
                 "share of those positions whose top-1 prediction is the token (NA for an empty bin)",
                 True,
+            ),
+            Column(
+                "no_hit",
+                "bool",
+                "",
+                "the token is the top-1 prediction at no position of any bin (the curve shows "
+                "nothing, not zeros)",
             ),
             Column(
                 "source", "str", "", "why the pair is shown (top patched neuron, exclusive pair)"

@@ -16,7 +16,7 @@ class TokenNeurons(Task):
 
     Options (config ``neurons``, the suite's prompts, targets and BOS policy, and ``seed``):
     prompts, targets, prepend_bos, patch_layers, max_patch_neurons, center_unembed, top_pairs,
-    activation_pairs, n_bins, n_windows, vocab_chunk, seed. Inputs: ``tokenizer``, ``tokens``.
+    activation_pairs, n_bins, n_windows, vocab_chunk, min_gap, seed. Inputs: ``tokenizer``, ``tokens``.
     """
 
     spec = NEURONS
@@ -60,6 +60,7 @@ class TokenNeurons(Task):
             n_activation_pairs=o["activation_pairs"],
             n_bins=o["n_bins"],
             vocab_chunk=o["vocab_chunk"],
+            min_gap=o["min_gap"],
         )
         for k in TABLES:
             out[k].to_parquet(folder / f"{k}.parquet", index=False)

@@ -15,11 +15,16 @@ PROBE = Table(
             "loss", "float", "nats^2", "sum over the vocabulary of squared log-probability errors"
         ),
         Column("rmse", "float", "nats", "root mean squared log-probability error"),
-        Column("iterations", "int", "", "Gauss-Newton iterations"),
+        Column("iterations", "int", "", "Gauss-Newton (or, `published`, Adam) iterations"),
         Column(
-            "converged", "bool", "", "the stopping rule was met (else `probe.max_iter` ran out)"
+            "converged",
+            "bool",
+            "",
+            "the stopping rule was met (else `probe.max_iter` ran out); `published`: the last 1% "
+            "of the Adam iterations lowered the loss by at most 1e-9 of it",
         ),
         Column("x_norm", "float", "", "norm of x*, the fitted latent"),
+        Column("solver", "str", "", "`gauss_newton` or `published` (Adam, the original's recipe)"),
         Column("arch", "str", "", "model architecture (transformers `model_type`)"),
         Column("tied", "bool", "", "W_U is tied to W_E"),
     ),

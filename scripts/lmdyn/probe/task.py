@@ -14,7 +14,8 @@ class Probe(Task):
     """``probe.parquet`` (one row), ``deciles.parquet`` and, at ``detail_steps``, ``tokens.parquet``
     (per token: log u, log probe, the first two principal components of W_E).
 
-    Options: ``max_iter``, ``rtol``. Inputs: ``unigram``.
+    Options: ``max_iter``, ``rtol`` (the default Gauss-Newton solver) or ``solver: published`` with
+    ``adam_lr``, ``adam_iterations`` (the original's Adam recipe). Inputs: ``unigram``.
     """
 
     spec = PROBE
@@ -46,25 +47,18 @@ class Probe(Task):
 
     def end(self, folder, ckpt) -> str:
         w, log_u, o = ckpt.weights, self.log_u, self.options
-        res = probe.fit(w["W_U"].numpy(), log_u, max_iter=o["max_iter"], rtol=o["rtol"])
+        res = probe.solve(w["W_U"].numpy(), log_u, o)
         row, per = probe.summarise(log_u, res)
-        pd.DataFrame([{**row, "arch": w["arch"], "tied": w["tied"]}]).to_parquet(
-            folder / "probe.parquet", index=False
-        )
+        row = {
+            **row,
+            "solver": o.get("solver", "gauss_newton"),
+            "arch": w["arch"],
+            "tied": w["tied"],
+        }
+        pd.DataFrame([row]).to_parquet(folder / "probe.parquet", index=False)
         per.to_parquet(folder / "deciles.parquet", index=False)
         if ckpt.step in self.detail_steps:
-            pcs, share = probe.pca2(w["W_E"].numpy())
-            tokens = pd.DataFrame(
-                {
-                    "token_id": np.arange(len(log_u)),
-                    "log_u": log_u,
-                    "log_probe": res["log_p"],
-                    "pc1": pcs[:, 0],
-                    "pc2": pcs[:, 1],
-                    "pc1_share": share[0],
-                    "pc2_share": share[1],
-                }
-            )
+            tokens = probe.token_table(log_u, res, w["W_E"].numpy())
             tokens.to_parquet(folder / "tokens.parquet", index=False)
         return (
             f"KL(u||probe) {row['kl_u_probe']:.4f}, loss {row['loss']:.4g} after "
