@@ -65,11 +65,16 @@ get_skipped = get_per_suite(divergence.skipped, config, SUITES)
 get_regression_metric = get_per_suite(divergence.regression_metric, config, SUITES)
 get_run = get_per_run(targets.run_inputs, SUITES)
 get_run_refs = get_per_run(SUITES.run_refs)
+get_run_hub = get_per_run(targets.run_hub, SUITES)
 get_family_tasks = lambda w: tasks.run_tasks(config, w.suite, [w.family])
 
 
 def get_suite_setting(key):
     return lambda wildcards: config["suites"][wildcards.suite][key]
+
+
+def get_keep_weights(wildcards):
+    return config["suites"][wildcards.suite].get("keep_weights", False)
 
 
 def get_model_size(wildcards):

@@ -32,7 +32,7 @@ class Checkpoint:
         return f"{self.repo}@{self.revision}" if self.repo else str(self.path)
 
 
-def _offline() -> bool:
+def offline() -> bool:
     """Offline if HF_HUB_OFFLINE is set now, or was when huggingface_hub was imported."""
     from huggingface_hub import constants
 
@@ -56,11 +56,17 @@ IGNORE = [
 ]
 
 
-def resolve(ckpt: Checkpoint, cache_dir: str | None = None) -> Path:
-    """Local HF-format directory of a checkpoint (downloading a hub one unless offline).
+# What the tokenizer of a suite needs from a checkpoint: everything but its weights.
+WEIGHTS = ["*.safetensors", "*.bin", "*.pt", "*.pth", "*.ckpt"]
+
+
+def resolve(ckpt: Checkpoint, cache_dir: str | None = None, weights: bool = True) -> Path:
+    """Local HF-format directory of a checkpoint (downloading a hub one unless offline; without
+    its weight files where ``weights`` is false).
 
     Every hub failure becomes one UserError line naming ``repo@revision``: rule scripts print only
-    that. A revision must be explicit because ``main`` of some PolyPythia repos is empty.
+    that; transient ones are retried first (lmdyn.core.hub.retried). A revision must be explicit
+    because ``main`` of some PolyPythia repos is empty.
     """
     if ckpt.repo is None:
         path = Path(ckpt.path or "")
@@ -79,23 +85,30 @@ def resolve(ckpt: Checkpoint, cache_dir: str | None = None) -> Path:
         RevisionNotFoundError,
     )
 
-    offline = _offline()
-    try:
-        path = Path(
-            snapshot_download(
-                ckpt.repo,
-                revision=ckpt.revision,
-                cache_dir=cache_dir,
-                local_files_only=offline,
-                ignore_patterns=IGNORE,
-            )
+    from lmdyn.core.hub import endpoint, retried
+
+    offline_now = offline()
+
+    def call():
+        return snapshot_download(
+            ckpt.repo,
+            revision=ckpt.revision,
+            cache_dir=cache_dir,
+            local_files_only=offline_now,
+            ignore_patterns=IGNORE + ([] if weights else WEIGHTS),
+            endpoint=endpoint(),
         )
+
+    try:
+        path = Path(retried(call, ckpt, "download"))
+    except UserError:
+        raise
     except Exception as e:  # noqa: BLE001 - any hub failure must reach the user as one line
         if isinstance(e, IncompleteSnapshotError):
             why = "has an incomplete snapshot in the Hugging Face cache"
         elif isinstance(e, LocalEntryNotFoundError):
             why = "is not in the Hugging Face cache" + (
-                " (offline mode)" if offline else " and the Hub is unreachable"
+                " (offline mode)" if offline_now else " and the Hub is unreachable"
             )
         elif isinstance(e, RevisionNotFoundError):
             why = "does not exist: no such branch on the Hub"
