@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -42,8 +43,9 @@ class Hub:
         self.commits: dict[str, dict[str, bytes]] = {}  # commit -> {file name: bytes}
         self.log: list[Request] = []
         self.drops: dict[str, int] = {}  # file name -> transfers to drop half way
-        self.statuses: list[list] = []  # [path regex, status, times left]
+        self.statuses: list[list] = []  # [path regex, status, times left, method or None]
         self.corrupt: set[str] = set()  # "commit/file" served with other bytes
+        self.delay = 0.0  # seconds before each LFS file's body (a slow link)
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
@@ -73,9 +75,10 @@ class Hub:
         self.commits[commit], self.branches[repo, revision] = files, commit
         return commit
 
-    def fail(self, pattern: str, status: int, times: int = 1) -> None:
-        """Answer ``status`` to the next ``times`` requests whose path matches ``pattern``."""
-        self.statuses.append([re.compile(pattern), status, times])
+    def fail(self, pattern: str, status: int, times: int = 1, method: str | None = None) -> None:
+        """Answer ``status`` to the next ``times`` requests (of ``method``, default any) whose
+        path matches ``pattern``."""
+        self.statuses.append([re.compile(pattern), status, times, method])
 
     def requests(self, method: str | None = None, pattern: str = "") -> list[Request]:
         with self.lock:
@@ -111,10 +114,10 @@ class Hub:
             return revision
         return self.branches.get((repo, revision))
 
-    def fault(self, path: str) -> int | None:
+    def fault(self, method: str, path: str) -> int | None:
         with self.lock:
             for f in self.statuses:
-                if f[2] > 0 and f[0].search(path):
+                if f[2] > 0 and f[0].search(path) and f[3] in (None, method):
                     f[2] -= 1
                     return f[1]
         return None
@@ -156,7 +159,7 @@ def _handler(hub: Hub):
 
         def _route(self, head):
             path = unquote(urlparse(self.path).path)
-            status = hub.fault(path)
+            status = hub.fault(self.command, path)
             if status is not None:
                 return self._error(status, "", f"injected {status}", head)
             m = API.match(path) or RESOLVE.match(path)
@@ -195,6 +198,8 @@ def _handler(hub: Hub):
                 if not head and hub.drops.get(name, 0) > 0:
                     hub.drops[name] -= 1
                     drop = True
+            if hub.delay and not head and name.endswith(LFS):
+                time.sleep(hub.delay)
             if drop:  # promise the whole body, send half, hang up
                 self._send(status, body[: len(body) // 2], headers, length=len(body))
                 self.wfile.flush()

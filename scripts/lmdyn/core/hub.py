@@ -167,9 +167,21 @@ def resolve_cached(ckpt: Checkpoint, cache_dir: str | None) -> Resolution:
     files = {}
     for f in sorted(snapshot.rglob("*")):
         if f.is_file() and wanted(name := f.relative_to(snapshot).as_posix()):
-            blob = _target(f)
-            files[name] = (blob if len(blob) == 64 else _git(blob)) if f.is_symlink() else None
+            files[name] = _cached_sha(f) if is_weight(name) else None
     return Resolution(commit, files)
+
+
+def _cached_sha(f: Path) -> str:
+    """A cached file's sha256: its blob's name, or its bytes hashed where it is no link (a cache
+    laid out by hand)."""
+    if f.is_symlink():
+        blob = _target(f)
+        return blob if len(blob) == 64 else _git(blob)
+    h = hashlib.sha256()
+    with open(f, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
 
 
 def resolve(ckpt: Checkpoint, cache_dir: str | None, log=None) -> Resolution:
@@ -198,7 +210,12 @@ def _present(folder: Path, res: Resolution) -> bool:
     """Every weight file of the checkpoint is in the cache (its snapshot links a whole blob)."""
     snap = folder / "snapshots" / res.commit
     return (snap / "config.json").exists() and all(
-        (snap / n).exists() and (sha is None or _target(snap / n) == sha.removeprefix("git:"))
+        (snap / n).exists()
+        and (
+            not (snap / n).is_symlink()
+            or sha is None
+            or _target(snap / n) == sha.removeprefix("git:")
+        )
         for n, sha in res.weights().items()
     )
 

@@ -78,12 +78,6 @@ def resolve(ckpt: Checkpoint, cache_dir: str | None = None, weights: bool = True
             f"checkpoint {ckpt.repo} needs an explicit revision (branch), not {ckpt.revision!r}"
         )
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import (
-        IncompleteSnapshotError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
 
     from lmdyn.core.hub import endpoint, retried
 
@@ -104,23 +98,32 @@ def resolve(ckpt: Checkpoint, cache_dir: str | None = None, weights: bool = True
     except UserError:
         raise
     except Exception as e:  # noqa: BLE001 - any hub failure must reach the user as one line
-        if isinstance(e, IncompleteSnapshotError):
-            why = "has an incomplete snapshot in the Hugging Face cache"
-        elif isinstance(e, LocalEntryNotFoundError):
-            why = "is not in the Hugging Face cache" + (
-                " (offline mode)" if offline_now else " and the Hub is unreachable"
-            )
-        elif isinstance(e, RevisionNotFoundError):
-            why = "does not exist: no such branch on the Hub"
-        elif isinstance(e, RepositoryNotFoundError):
-            why = "is unavailable: repository not found, gated or private"
-        else:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-            why = f"could not be fetched ({type(e).__name__}: {first})"
-        raise UserError(f"checkpoint {ckpt.ref} {why}") from e
+        raise UserError(f"checkpoint {ckpt.ref} {_why(e, offline_now)}") from e
     if not (path / "config.json").is_file():
         raise UserError(f"checkpoint {ckpt.ref} has no config.json (empty branch?)")
     return path
+
+
+def _why(e: Exception, offline_now: bool) -> str:
+    """What a hub failure means, as the end of one line naming the checkpoint."""
+    from huggingface_hub.errors import (
+        IncompleteSnapshotError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    if isinstance(e, IncompleteSnapshotError):
+        return "has an incomplete snapshot in the Hugging Face cache"
+    if isinstance(e, LocalEntryNotFoundError):
+        where = " (offline mode)" if offline_now else " and the Hub is unreachable"
+        return "is not in the Hugging Face cache" + where
+    if isinstance(e, RevisionNotFoundError):
+        return "does not exist: no such branch on the Hub"
+    if isinstance(e, RepositoryNotFoundError):
+        return "is unavailable: repository not found, gated or private"
+    first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"could not be fetched ({type(e).__name__}: {first})"
 
 
 def encode(ckpt: Checkpoint, cache_dir: str | None = None) -> dict:
