@@ -54,6 +54,7 @@ def get_per_run(fn, *args):
 get_steps = get_per_suite(SUITES.steps)
 get_models = get_per_suite(SUITES.models)
 get_first_ref = get_per_suite(SUITES.first_ref)
+get_first_hub = get_per_suite(targets.first_hub, SUITES)
 get_tokenizer = get_per_suite(targets.tokenizer_dir, SUITES)
 get_unigram_train_ids = get_per_suite(targets.unigram_train_ids, config, SUITES)
 get_transfer_tokens = get_per_suite(targets.transfer_tokens, config)

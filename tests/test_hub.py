@@ -336,8 +336,7 @@ def test_workflow_against_the_loopback_hub(loopback_hub, tmp_path, bpe_dir):
     assert len(gets) == len(set(gets)) == 6  # seed 3's four and seed 5's two sound ones, once each
     assert not any(repos[5] in g and ("step2" in g or "step4" in g) for g in gets)
     asked = [g.path for g in loopback_hub.requests(pattern="/revision/")]
-    first = f"/api/models/{repos[3]}/revision/step0"  # the suite's tokenizer asks for it too
-    assert len(set(asked)) == 8 and all(asked.count(a) == 1 + (a == first) for a in asked)
+    assert len(asked) == len(set(asked)) == 8  # each branch resolved once, the tokenizer's too
     assert 0 < max(peak.values()) <= 2  # prefetch 1: the one computing and the next
     # every download removed once its tasks were stored
     assert [f for d in (home / "hub").glob("models--*") for f in lfs(d)] == []

@@ -198,7 +198,6 @@ class Download:
     commit: str
     ledger: Path
     before: frozenset = frozenset()
-    seconds: float = 0.0
 
 
 def _blobs(folder: Path) -> set[str]:
@@ -254,19 +253,16 @@ class Downloads:
             dl = Download(
                 folder, res.commit, ledger, frozenset(json.loads(ledger.read_text())["blobs"])
             )
-            t = time.perf_counter()
-            _download(ckpt, res, self.cache_dir, self.log)
-            dl.seconds = time.perf_counter() - t
-            ref = (
-                folder / "refs" / str(ckpt.revision)
-            )  # for offline runs; no newline, as the client
-            ref.parent.mkdir(parents=True, exist_ok=True)
-            ref.write_text(res.commit)
             try:
+                _download(ckpt, res, self.cache_dir, self.log)
                 _verify(ckpt, snap, res)
-            except Corrupt:
+            except UserError:  # a failed or corrupt download leaves nothing behind
                 _evict(dl)
                 raise
+            # the branch, for offline runs (no newline, as the client writes it)
+            ref = folder / "refs" / str(ckpt.revision)
+            ref.parent.mkdir(parents=True, exist_ok=True)
+            ref.write_text(res.commit)
         return snap, dl
 
     def evict(self, dl: Download) -> int:

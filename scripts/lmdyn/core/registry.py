@@ -60,9 +60,11 @@ IGNORE = [
 WEIGHTS = ["*.safetensors", "*.bin", "*.pt", "*.pth", "*.ckpt"]
 
 
-def resolve(ckpt: Checkpoint, cache_dir: str | None = None, weights: bool = True) -> Path:
+def resolve(
+    ckpt: Checkpoint, cache_dir: str | None = None, weights: bool = True, commit: str | None = None
+) -> Path:
     """Local HF-format directory of a checkpoint (downloading a hub one unless offline; without
-    its weight files where ``weights`` is false).
+    its weight files where ``weights`` is false; by ``commit`` where it is already resolved).
 
     Every hub failure becomes one UserError line naming ``repo@revision``: rule scripts print only
     that; transient ones are retried first (lmdyn.core.hub.retried). A revision must be explicit
@@ -86,7 +88,7 @@ def resolve(ckpt: Checkpoint, cache_dir: str | None = None, weights: bool = True
     def call():
         return snapshot_download(
             ckpt.repo,
-            revision=ckpt.revision,
+            revision=commit or ckpt.revision,
             cache_dir=cache_dir,
             local_files_only=offline_now,
             ignore_patterns=IGNORE + ([] if weights else WEIGHTS),

@@ -106,6 +106,12 @@ def run_hub(suites, suite: str, model: str, seed) -> str | list:
     )
 
 
+def first_hub(suites, suite: str) -> str | list:
+    """What fetch_run resolved for the run of a published suite's first checkpoint."""
+    c = suites.plan(suite)[0]
+    return run_hub(suites, suite, c.model, c.seed)
+
+
 def integrity_inputs(suites, suite: str) -> list[str]:
     """Every run's integrity table (written by fetch_run or train_micro)."""
     return suites.run_files(suite, f"results/{INTEGRITY_RUN.path}")
