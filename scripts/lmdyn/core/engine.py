@@ -6,9 +6,9 @@ a task is missing, at most once: the model where a task needs it (the ``forward`
 pass over the evaluation windows, through forward hooks), W_E and W_U only where the missing tasks
 need no more, nothing where the missing tasks read other entries. The next checkpoints download
 and load on a thread while the current one computes (lmdyn.core.loader), and a checkpoint the job
-downloaded is removed again once its tasks are stored. A checkpoint that cannot be loaded or analysed (a
-UserError: missing, corrupt, non-finite, wrong vocabulary) is recorded as ``failed`` in the status
-table and skipped; the rest of the run is kept.
+downloaded is removed again once its tasks are stored. A checkpoint that cannot be downloaded,
+loaded or analysed (a UserError: missing, corrupt, non-finite, wrong vocabulary) is recorded as
+``failed`` in the status table and skipped; the rest of the run is kept.
 """
 
 from __future__ import annotations

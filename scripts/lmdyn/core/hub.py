@@ -15,7 +15,6 @@ import fnmatch
 import hashlib
 import json
 import os
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -220,14 +219,22 @@ def _present(folder: Path, res: Resolution) -> bool:
 
 
 class Downloads:
-    """The downloads of one job: fetch and evict take turns (a lock), so a removal never takes a
-    blob that a fetch in progress counts on. ``ledgers``: where each download is noted before its
-    first byte, so that a killed job's download is still known as the workflow's on a rerun."""
+    """The downloads of one job: fetches and removals in one repository's cache folder take
+    turns (a lock file beside the client's own, so jobs sharing a cache take turns too), so a
+    removal never takes a blob that a fetch in progress counts on. ``ledgers``: where each
+    download is noted before its first byte, so that a killed job's download is still known as
+    the workflow's on a rerun."""
 
     def __init__(self, cache_dir: str | None, ledgers, log=None):
         self.cache_dir, self.ledgers, self.log = cache_dir, Path(ledgers), log
-        self.lock = threading.Lock()
         self.before: dict[Path, frozenset] = {}
+
+    def lock(self, folder: Path):
+        from filelock import FileLock  # the client's own dependency
+
+        locks = folder.parent / ".locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(locks / f"lmdyn-{folder.name}.lock"))
 
     def fetch(self, ckpt: Checkpoint, res: Resolution) -> tuple[Path, Download | None]:
         """The checkpoint's snapshot folder, downloaded by commit where its weights are not
@@ -236,7 +243,7 @@ class Downloads:
         folder = repo_folder(ckpt, self.cache_dir)
         snap = folder / "snapshots" / res.commit
         ledger = self.ledgers / folder.name / f"{res.commit}.json"
-        with self.lock:
+        with self.lock(folder):
             if _present(folder, res) and not ledger.exists():
                 return snap, None  # the user's own (or a kept) copy: never removed
             if offline():
@@ -267,7 +274,7 @@ class Downloads:
 
     def evict(self, dl: Download) -> int:
         """Remove a download (see :func:`_evict`); bytes freed."""
-        with self.lock:
+        with self.lock(dl.folder):
             return _evict(dl)
 
 
