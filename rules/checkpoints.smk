@@ -1,10 +1,12 @@
 rule fetch_run:
-    """Resolve (download unless offline) and hash every planned checkpoint of one run; runs are
-    fetched in parallel, one job each."""
+    """Resolve every planned checkpoint of one run from the hub's metadata (offline: the cache),
+    nothing downloaded: missing branches and byte-identical weights (by the weight files' sha256),
+    each hub checkpoint's commit and files kept for the run's job; one job per run."""
     input:
         get_run,
     output:
-        "results/integrity/{suite}/{model}/seed{seed}.csv",
+        table="results/integrity/{suite}/{model}/seed{seed}.csv",
+        hub="results/integrity/{suite}/{model}/seed{seed}.hub.json",
     log:
         "logs/fetch_run/{suite}/{model}/seed{seed}.log",
     wildcard_constraints:
@@ -40,13 +42,17 @@ checkpoint integrity:
 
 rule checkpoint_tasks:
     """Every enabled family's per-checkpoint tasks over one run (model x seed), in one process,
-    each checkpoint loaded at most once and only where a task's entry is missing from the result
-    store: per-token metrics and final hidden states (linked into the run's folders), probe,
-    anisotropy, layer states and geometry tables, token-neuron tables (the run's tables of each). A
-    checkpoint that fails to load is recorded in the run's status table and skipped."""
+    each checkpoint downloaded and loaded at most once and only where a task's entry is missing
+    from the result store (the next one downloading while the current one computes; a checkpoint
+    this job downloaded is removed from the cache once its tasks are stored, unless the suite
+    keeps its weights): per-token metrics, final hidden states and unembedding (linked into the
+    run's folders), probe, anisotropy, layer states and geometry tables, token-neuron tables (the
+    run's tables of each). A checkpoint that fails to download or load is recorded in the run's
+    status table and skipped."""
     input:
         run=get_run,
         integrity="results/integrity/{suite}/{model}/seed{seed}.csv",  # this run's: it starts when its run is ready
+        hub=get_run_hub,  # the commits and files fetch_run resolved
         tokens="results/tokens/{suite}.parquet",
         unigram="results/unigram/{suite}.parquet",
         tokenizer=get_tokenizer,
@@ -74,6 +80,8 @@ rule checkpoint_tasks:
         device=config["metrics"]["device"],
         dtype=config["metrics"]["dtype"],
         batch_size=config["metrics"]["batch_size"],
+        prefetch=config["metrics"]["prefetch"],
+        keep_weights=get_keep_weights,
     script:
         "../scripts/checkpoint_tasks.py"
 

@@ -68,6 +68,7 @@ def get_per_run(fn, *args):
 get_steps = get_per_suite(SUITES.steps)
 get_models = get_per_suite(SUITES.models)
 get_first_ref = get_per_suite(SUITES.first_ref)
+get_first_hub = get_per_suite(targets.first_hub, SUITES)
 get_tokenizer = get_per_suite(targets.tokenizer_dir, SUITES)
 get_unigram_train_ids = get_per_suite(targets.unigram_train_ids, config, SUITES)
 get_transfer_tokens = get_per_suite(targets.transfer_tokens, config)
@@ -79,11 +80,16 @@ get_skipped = get_per_suite(divergence.skipped, config, SUITES)
 get_regression_metric = get_per_suite(divergence.regression_metric, config, SUITES)
 get_run = get_per_run(targets.run_inputs, SUITES)
 get_run_refs = get_per_run(SUITES.run_refs)
+get_run_hub = get_per_run(targets.run_hub, SUITES)
 get_family_tasks = lambda w: tasks.run_tasks(config, w.suite, [w.family])
 
 
 def get_suite_setting(key):
     return lambda wildcards: config["suites"][wildcards.suite][key]
+
+
+def get_keep_weights(wildcards):
+    return config["suites"][wildcards.suite].get("keep_weights", False)
 
 
 def get_model_size(wildcards):

@@ -17,7 +17,10 @@ rule train_tokenizer:
 
 
 rule suite_tokenizer:
-    """The tokenizer of a published suite, copied from its first checkpoint."""
+    """The tokenizer of a published suite, copied from its first checkpoint (by the commit its
+    run's fetch_run resolved; no weights downloaded)."""
+    input:
+        hub=get_first_hub,
     output:
         directory("results/tokenizer/suite/{suite}"),
     log:

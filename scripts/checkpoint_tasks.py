@@ -13,10 +13,12 @@ from lmdyn.geometry.samples import check_samples
 
 
 def link_divergence(entries: dict, out) -> None:
-    """The store's metrics and hidden states, linked where the divergence rules read them."""
+    """The store's metrics, hidden states and unembeddings, linked where the divergence rules
+    read them."""
     for step, found in entries.items():
         link(found["metrics"] / "metrics.parquet", Path(out.metrics) / f"step{step}.parquet")
         link(found["metrics"] / "hidden.npy", Path(out.hidden) / f"step{step}.npy")
+        link(found["metrics"] / "unembed.npy", Path(out.hidden) / f"step{step}.unembed.npy")
     Path(out.metrics).mkdir(parents=True, exist_ok=True)
     Path(out.hidden).mkdir(parents=True, exist_ok=True)
 

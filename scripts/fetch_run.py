@@ -1,4 +1,7 @@
-"""Rule fetch_run: resolve and hash the checkpoints of one run; list missing and duplicate steps."""
+"""Rule fetch_run: resolve the checkpoints of one run (no download); list missing and duplicate
+steps; keep each hub checkpoint's commit and files for the run's job."""
+
+import json
 
 from lmdyn.core.integrity import run_integrity
 from lmdyn.core.runner import run
@@ -6,7 +9,10 @@ from lmdyn.core.tables import INTEGRITY_RUN, write
 
 
 def main(sm, log):
-    write(INTEGRITY_RUN, run_integrity(sm.params.plan, log), sm.output[0])
+    resolved: dict = {}
+    write(INTEGRITY_RUN, run_integrity(sm.params.plan, log, resolved), sm.output.table)
+    with open(sm.output.hub, "w") as f:
+        json.dump(resolved, f, indent=1, sort_keys=True)
 
 
 run(main, snakemake)  # noqa: F821

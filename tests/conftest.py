@@ -84,3 +84,18 @@ def run_engine(
 
 
 TUNING = {"vocab_chunk": 31, "token_chunk": 10}
+
+
+@pytest.fixture
+def loopback_hub(monkeypatch):
+    """A model hub on 127.0.0.1 (tests/hubserver.py) that the client reaches through HF_ENDPOINT;
+    nothing else is reached."""
+    import huggingface_hub.constants
+    from hubserver import Hub
+
+    hub = Hub().start()
+    monkeypatch.setenv("HF_ENDPOINT", hub.url)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    yield hub
+    hub.stop()

@@ -158,9 +158,11 @@ def test_pairs_of_a_step_match_float64_and_use_each_checkpoint_once(tmp_path, rn
                 logp[m, seed, step] = log_softmax(o.logits[:, :-1].double().numpy(), -1).reshape(
                     -1, VOCAB
                 )
+                w = model.get_output_embeddings().weight.detach()[:VOCAB].numpy()
+                np.save(path / "u.npy", w)  # as the metrics task stores it
                 checkpoints[f"{m}/{seed}/{step}"] = {
                     "hidden": str(path / "h.npy"),
-                    "checkpoint": ref(path, step, seed, m),
+                    "unembed": str(path / "u.npy"),
                 }
     calls = []
     import lmdyn.divergence.pairs as pairs_mod

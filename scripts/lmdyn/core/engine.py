@@ -4,14 +4,16 @@ A job (one run, one family) hands the engine its checkpoints and tasks. For each
 engine looks every task up in the result store (lmdyn.core.store) and loads the checkpoint only if
 a task is missing, at most once: the model where a task needs it (the ``forward`` tasks share one
 pass over the evaluation windows, through forward hooks), W_E and W_U only where the missing tasks
-need no more, nothing where the missing tasks read other entries. The next checkpoint loads on a
-thread while the current one computes. A checkpoint that cannot be loaded or analysed (a
-UserError: missing, corrupt, non-finite, wrong vocabulary) is recorded as ``failed`` in the status
-table and skipped; the rest of the run is kept.
+need no more, nothing where the missing tasks read other entries. The next checkpoints download
+and load on a thread while the current one computes (lmdyn.core.loader), and a checkpoint the job
+downloaded is removed again once its tasks are stored. A checkpoint that cannot be downloaded,
+loaded or analysed (a UserError: missing, corrupt, non-finite, wrong vocabulary) is recorded as
+``failed`` in the status table and skipped; the rest of the run is kept.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,10 +24,11 @@ import pandas as pd
 import torch
 
 from lmdyn.core import registry
-from lmdyn.core.checks import checkpoint_label, require_finite_weights
+from lmdyn.core.checks import checkpoint_label
 from lmdyn.core.errors import UserError
 from lmdyn.core.forward import batches
 from lmdyn.core.integrity import weights_hash
+from lmdyn.core.loader import Loaded, Loader
 from lmdyn.core.store import Store, TaskSpec, entry_key, file_hash
 from lmdyn.core.tasks import weights_of
 
@@ -117,42 +120,13 @@ class Run:
     dtype: str = "float32"
     batch_size: int = 16
     log: object = None
+    prefetch: int = 1  # checkpoints loading ahead while one computes
+    loader: Loader | None = None  # downloads and loads (default: no hub plan, weights kept)
 
 
-@dataclass
-class Loaded:
-    """One checkpoint as the tasks see it."""
-
-    ref: dict
-    step: int
-    label: str
-    path: Path | None = None
-    model: object = None
-    unembed: torch.Tensor | None = None
-    bias: torch.Tensor | None = None
-    weights: dict | None = None
-    entries: dict = field(default_factory=dict)  # task name -> entry folder (this checkpoint)
-
-
-def _load(ref: dict, run: Run, model: bool, weights: bool) -> tuple[Loaded, float]:
-    from lmdyn.core.checkpoints import load_for_pass
-    from lmdyn.core.internals import load_embeddings
-
-    t = time.perf_counter()
-    c = Loaded(ref, int(ref["step"]), checkpoint_label(ref))
-    if model or weights:  # tasks reading other entries only need no checkpoint at all
-        c.path = registry.resolve_ref(ref)
-    if model:
-        max_pos = max((len(w) for w in run.windows), default=None)
-        m, w, b = load_for_pass(c.path, run.vocab, run.dtype, max_pos)
-        # NaN/inf weights: the checkpoint is recorded as failed (one line naming it and the first
-        # non-finite parameter) and left out, like an unreadable one
-        require_finite_weights(m, c.label)
-        c.model, c.unembed = m.to(run.device), w.to(run.device)
-        c.bias = b.to(run.device) if b is not None else None
-    if weights:
-        c.weights = load_embeddings(c.path, run.vocab)
-    return c, time.perf_counter() - t
+def _load(ref: dict, run: Run, model: bool, weights: bool) -> Loaded:
+    """One checkpoint downloaded and loaded by the run's loader, on the loading thread."""
+    return run.loader.load(ref, model, weights)
 
 
 @torch.no_grad()
@@ -179,6 +153,8 @@ class Engine:
         # (model, seed, step) -> weights hash: the integrity table's sha256 (None: hash the files)
         self.weights = weights
         self.log = run.log
+        if run.loader is None:
+            run.loader = Loader(run)
         for t in tasks:
             t.setup(run)
 
@@ -223,21 +199,27 @@ class Engine:
                 len(refs) - len(todo),
             )
         rows, entries = [], {}
+        ahead = self.run.prefetch
+        # one loading thread: downloads, loads and removals in the order handed over, so a
+        # removal always comes before the downloads after it (disk holds ahead + 1 checkpoints)
         with ThreadPoolExecutor(max_workers=1) as pool:
             futures = {}
 
-            def prefetch(j):
-                if j < len(todo):
+            def submit(j):
+                if j < len(todo) and todo[j] not in futures:
                     k = todo[j]
                     futures[k] = pool.submit(_load, refs[k], self.run, *self.needs(plan[k][2]))
 
-            prefetch(0)
+            for j in range(ahead):
+                submit(j)
             for i, ref in enumerate(refs):
                 keys, found, missing = plan[i]
                 c = registry.as_checkpoint(ref)
                 if missing:
-                    prefetch(position[i] + 1)
-                    ok, err = self.compute(ref, keys, found, missing, futures.pop(i))
+                    submit(position[i] + ahead)
+                    future = futures.pop(i)
+                    ok, err = self.compute(ref, keys, found, missing, future)
+                    pool.submit(self.run.loader.release, future.result())
                 else:
                     ok, err = True, ""
                 rows.append((c.suite, c.model, c.seed, c.step, "ok" if ok else "failed", err))
@@ -259,8 +241,10 @@ class Engine:
         step, t0 = int(ref["step"]), time.perf_counter()
         begun: list[Task] = []
         try:
-            ckpt, load_s = future.result()
+            ckpt = future.result()
             wait_s = time.perf_counter() - t0
+            if ckpt.error is not None:
+                raise ckpt.error
             ckpt.entries = found
             self._run_model(ckpt, missing, begun)
             notes = [n for t in missing if (n := self._finish(t, ckpt, keys, found))]
@@ -272,11 +256,12 @@ class Engine:
             return False, str(e)
         if self.log:
             self.log.info(
-                "step %d: computed %s (waited %.2fs for a load of %.2fs, computed in %.2fs)%s",
+                "step %d: computed %s (download %.2fs, load %.2fs, waited %.2fs, compute %.2fs)%s",
                 step,
                 ", ".join(t.name for t in missing if found.get(t.name)),
+                ckpt.download_s,
+                ckpt.load_s,
                 wait_s,
-                load_s,
                 time.perf_counter() - t0 - wait_s,
                 "".join(f"; {n}" for n in notes),
             )
@@ -371,4 +356,9 @@ def job_engine(sm, log, tasks: list[Task]) -> tuple[Engine, list[dict]]:
         run.docs = np.asarray([k[0] for k in keys])
     if "device" in p.keys():
         run.device, run.dtype, run.batch_size = pick_device(p.device), p.dtype, p.batch_size
+    if "prefetch" in p.keys():
+        run.prefetch = p.prefetch
+    hub = sm.input.get("hub")
+    resolved = json.loads(Path(hub).read_text()) if hub else None
+    run.loader = Loader(run, resolved, keep_weights=p.get("keep_weights", True))
     return Engine(tasks, run, Store(log=log), weights_hashes(sm.input.integrity)), refs

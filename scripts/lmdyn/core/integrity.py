@@ -151,17 +151,20 @@ def integrity_table(
     return df
 
 
-def run_integrity(plan: list[dict], log=None):
-    """Integrity table of one run from its encoded references: resolve (download unless offline),
-    check readability and hash every checkpoint. A branch or directory that does not exist is
-    ``missing`` and unreadable weights are ``corrupt`` (both left out later); anything else (an
-    offline cache miss, a gated repo) stops with its one-line message."""
+def run_integrity(plan: list[dict], log=None, resolved: dict | None = None):
+    """Integrity table of one run from its encoded references, before any download: a hub
+    checkpoint from the hub's metadata (offline: from the cache), its hash from the weight files'
+    sha256 (:meth:`lmdyn.core.hub.Resolution.weights_sha`); a local directory checked for
+    readability and hashed. A branch or directory that does not exist is ``missing``, unreadable
+    local weights are ``corrupt`` (both left out later); anything else (an offline cache miss, a
+    gated repo, a hub that stays unavailable) stops with its one-line message. ``resolved``
+    gains step -> {commit, files} of every hub checkpoint found (what the run's job downloads)."""
     ckpts, paths, hashes, corrupt = [], {}, {}, {}
     for i, ref in enumerate(plan):
         c = as_checkpoint(ref)
         ckpts.append(c)
         try:
-            paths[c] = resolve_ref(ref)
+            paths[c], hashes[c] = _locate(c, ref, log, resolved)
         except UserError as e:
             if "does not exist" not in str(e) and "is missing" not in str(e):
                 raise
@@ -169,16 +172,35 @@ def run_integrity(plan: list[dict], log=None):
                 log.warning("%s", e)
             paths[c] = None
             continue
-        why = unreadable(paths[c])
-        if why is not None:
-            if log:
-                log.warning("checkpoint %s: %s", c.ref, why)
-            corrupt[c] = why
-        else:
-            hashes[c] = fast_hash(paths[c])
+        if hashes[c] is None:
+            why = unreadable(paths[c])
+            if why is not None:
+                if log:
+                    log.warning("checkpoint %s: %s", c.ref, why)
+                corrupt[c] = why
+            else:
+                hashes[c] = fast_hash(paths[c])
         if log and ((i + 1) % 10 == 0 or i + 1 == len(plan)):
-            log.info("resolved and hashed %d/%d checkpoints", i + 1, len(plan))
-    return integrity_table(ckpts, paths, hashes, corrupt)
+            log.info("resolved %d/%d checkpoints", i + 1, len(plan))
+    return integrity_table(ckpts, paths, {c: h for c, h in hashes.items() if h}, corrupt)
+
+
+def _locate(c: Checkpoint, ref: dict, log, resolved: dict | None) -> tuple[Path, str | None]:
+    """(a path standing for the checkpoint, its hash where the metadata gives it)."""
+    if c.repo is None:
+        return resolve_ref(ref), None
+    from lmdyn.core import hub
+
+    if c.revision in (None, "", "main"):
+        raise UserError(
+            f"checkpoint {c.repo} needs an explicit revision (branch), not {c.revision!r}"
+        )
+    res = hub.resolve(c, ref.get("cache_dir"), log)
+    if "config.json" not in res.files or not res.weights():
+        raise UserError(f"checkpoint {c.ref} does not exist: its branch has no model files")
+    if resolved is not None:
+        resolved[str(c.step)] = {"commit": res.commit, "files": res.files}
+    return Path(c.ref), res.weights_sha()
 
 
 def require_usable(table) -> None:

@@ -32,7 +32,7 @@ class Checkpoint:
         return f"{self.repo}@{self.revision}" if self.repo else str(self.path)
 
 
-def _offline() -> bool:
+def offline() -> bool:
     """Offline if HF_HUB_OFFLINE is set now, or was when huggingface_hub was imported."""
     from huggingface_hub import constants
 
@@ -56,11 +56,19 @@ IGNORE = [
 ]
 
 
-def resolve(ckpt: Checkpoint, cache_dir: str | None = None) -> Path:
-    """Local HF-format directory of a checkpoint (downloading a hub one unless offline).
+# What the tokenizer of a suite needs from a checkpoint: everything but its weights.
+WEIGHTS = ["*.safetensors", "*.bin", "*.pt", "*.pth", "*.ckpt"]
+
+
+def resolve(
+    ckpt: Checkpoint, cache_dir: str | None = None, weights: bool = True, commit: str | None = None
+) -> Path:
+    """Local HF-format directory of a checkpoint (downloading a hub one unless offline; without
+    its weight files where ``weights`` is false; by ``commit`` where it is already resolved).
 
     Every hub failure becomes one UserError line naming ``repo@revision``: rule scripts print only
-    that. A revision must be explicit because ``main`` of some PolyPythia repos is empty.
+    that; transient ones are retried first (lmdyn.core.hub.retried). A revision must be explicit
+    because ``main`` of some PolyPythia repos is empty.
     """
     if ckpt.repo is None:
         path = Path(ckpt.path or "")
@@ -72,6 +80,34 @@ def resolve(ckpt: Checkpoint, cache_dir: str | None = None) -> Path:
             f"checkpoint {ckpt.repo} needs an explicit revision (branch), not {ckpt.revision!r}"
         )
     from huggingface_hub import snapshot_download
+
+    from lmdyn.core.hub import endpoint, retried
+
+    offline_now = offline()
+
+    def call():
+        return snapshot_download(
+            ckpt.repo,
+            revision=commit or ckpt.revision,
+            cache_dir=cache_dir,
+            local_files_only=offline_now,
+            ignore_patterns=IGNORE + ([] if weights else WEIGHTS),
+            endpoint=endpoint(),
+        )
+
+    try:
+        path = Path(retried(call, ckpt, "download"))
+    except UserError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any hub failure must reach the user as one line
+        raise UserError(f"checkpoint {ckpt.ref} {_why(e, offline_now)}") from e
+    if not (path / "config.json").is_file():
+        raise UserError(f"checkpoint {ckpt.ref} has no config.json (empty branch?)")
+    return path
+
+
+def _why(e: Exception, offline_now: bool) -> str:
+    """What a hub failure means, as the end of one line naming the checkpoint."""
     from huggingface_hub.errors import (
         IncompleteSnapshotError,
         LocalEntryNotFoundError,
@@ -79,35 +115,17 @@ def resolve(ckpt: Checkpoint, cache_dir: str | None = None) -> Path:
         RevisionNotFoundError,
     )
 
-    offline = _offline()
-    try:
-        path = Path(
-            snapshot_download(
-                ckpt.repo,
-                revision=ckpt.revision,
-                cache_dir=cache_dir,
-                local_files_only=offline,
-                ignore_patterns=IGNORE,
-            )
-        )
-    except Exception as e:  # noqa: BLE001 - any hub failure must reach the user as one line
-        if isinstance(e, IncompleteSnapshotError):
-            why = "has an incomplete snapshot in the Hugging Face cache"
-        elif isinstance(e, LocalEntryNotFoundError):
-            why = "is not in the Hugging Face cache" + (
-                " (offline mode)" if offline else " and the Hub is unreachable"
-            )
-        elif isinstance(e, RevisionNotFoundError):
-            why = "does not exist: no such branch on the Hub"
-        elif isinstance(e, RepositoryNotFoundError):
-            why = "is unavailable: repository not found, gated or private"
-        else:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-            why = f"could not be fetched ({type(e).__name__}: {first})"
-        raise UserError(f"checkpoint {ckpt.ref} {why}") from e
-    if not (path / "config.json").is_file():
-        raise UserError(f"checkpoint {ckpt.ref} has no config.json (empty branch?)")
-    return path
+    if isinstance(e, IncompleteSnapshotError):
+        return "has an incomplete snapshot in the Hugging Face cache"
+    if isinstance(e, LocalEntryNotFoundError):
+        where = " (offline mode)" if offline_now else " and the Hub is unreachable"
+        return "is not in the Hugging Face cache" + where
+    if isinstance(e, RevisionNotFoundError):
+        return "does not exist: no such branch on the Hub"
+    if isinstance(e, RepositoryNotFoundError):
+        return "is unavailable: repository not found, gated or private"
+    first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"could not be fetched ({type(e).__name__}: {first})"
 
 
 def encode(ckpt: Checkpoint, cache_dir: str | None = None) -> dict:

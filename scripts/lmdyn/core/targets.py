@@ -97,6 +97,21 @@ def run_inputs(suites, suite: str, model: str, seed) -> str | list:
     return run_dir(suite, model, seed) if suites.is_micro(suite) else []
 
 
+def run_hub(suites, suite: str, model: str, seed) -> str | list:
+    """The commits and files fetch_run resolved for a published run (none for a micro run)."""
+    if suites.is_micro(suite):
+        return []
+    return f"results/{INTEGRITY_RUN.path}".format(suite=suite, model=model, seed=seed).replace(
+        ".csv", ".hub.json"
+    )
+
+
+def first_hub(suites, suite: str) -> str | list:
+    """What fetch_run resolved for the run of a published suite's first checkpoint."""
+    c = suites.plan(suite)[0]
+    return run_hub(suites, suite, c.model, c.seed)
+
+
 def integrity_inputs(suites, suite: str) -> list[str]:
     """Every run's integrity table (written by fetch_run or train_micro)."""
     return suites.run_files(suite, f"results/{INTEGRITY_RUN.path}")

@@ -40,6 +40,11 @@ def hidden_file(suite: str, model: str, seed, step) -> str:
     return f"results/hidden/{suite}/{model}/seed{seed}/step{step}.npy"
 
 
+def unembed_file(suite: str, model: str, seed, step) -> str:
+    """Stored unembedding (W_U) of one checkpoint, next to its hidden states."""
+    return f"results/hidden/{suite}/{model}/seed{seed}/step{step}.unembed.npy"
+
+
 def pair_file(suite: str, kind: str, step) -> str:
     """The pair table of one step: ``kind`` is seeds, steps or sizes."""
     return f"results/pairs/{suite}/{kind}_step{step}.parquet"
@@ -89,12 +94,12 @@ def pair_sides(job: dict) -> list[tuple[str, int, int]]:
 
 
 def pair_checkpoints(suites, suite: str, steps: dict, step) -> dict:
-    """ "model/seed/step" -> cached hidden states and checkpoint reference of every side of the
-    pair job at ``step``."""
+    """ "model/seed/step" -> stored hidden states and unembedding of every side of the pair job
+    at ``step``."""
     return {
         f"{m}/{k}/{t}": {
             "hidden": hidden_file(suite, m, k, t),
-            "checkpoint": suites.ref(suite, m, k, t),
+            "unembed": unembed_file(suite, m, k, t),
         }
         for m, k, t in pair_sides(pair_job(suites, suite, steps, step))
     }

@@ -2,7 +2,7 @@
 
 The checkpoints involved are every (model, seed) at the step and, per model, at its previous
 analysed step. Each one's logits are computed once per chunk for all the pairs it takes part in
-(:func:`lmdyn.divergence.metrics.pairwise_kl_many`), from its cached final hidden states and unembedding.
+(:func:`lmdyn.divergence.metrics.pairwise_kl_many`), from its stored final hidden states and unembedding.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lmdyn.core import registry
-from lmdyn.core.checkpoints import load_unembedding, pick_device
+from lmdyn.core.checkpoints import pick_device
 from lmdyn.divergence.metrics import pairwise_kl_many
 
 SEED_COLUMNS = ["doc_id", "position", "model", "seed_a", "seed_b", "kl_ab", "kl_ba"]
@@ -62,7 +61,8 @@ def pair_tables(
 ) -> dict[str, pd.DataFrame]:
     """The step's seed-pair, step-pair and size-pair tables (columns above).
 
-    ``checkpoints``: "model/seed/step" -> {"hidden": .npy path, "checkpoint": encoded reference};
+    ``checkpoints``: "model/seed/step" -> {"hidden": .npy path, "unembed": .npy path (W_U, as
+    the metrics task stored it)};
     ``keys``: the (doc_id, position) rows of the hidden states.
     """
     dev = pick_device(device)
@@ -71,9 +71,7 @@ def pair_tables(
     for m, s, st in order:
         entry = checkpoints[f"{m}/{s}/{st}"]
         hidden.append(torch.from_numpy(np.load(entry["hidden"])).to(dev))
-        unembed.append(
-            load_unembedding(registry.resolve_ref(entry["checkpoint"]), vocab)[0].to(dev)
-        )
+        unembed.append(torch.from_numpy(np.load(entry["unembed"]))[:vocab].to(dev))
     flat = [p for kind in ("seeds", "steps", "sizes") for _, p in pairs[kind]]
     kl = (
         pairwise_kl_many(

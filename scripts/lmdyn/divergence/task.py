@@ -16,15 +16,17 @@ from lmdyn.divergence.metrics import token_metrics
 
 
 class Metrics(Task):
-    """``metrics.parquet`` (doc_id, position, target_id, nll, entropy, kl_uniform, kl_unigram) and
-    ``hidden.npy`` (float32 [tokens, d], after the final layer norm) of one checkpoint.
+    """``metrics.parquet`` (doc_id, position, target_id, nll, entropy, kl_uniform, kl_unigram),
+    ``hidden.npy`` (float32 [tokens, d], after the final layer norm) and ``unembed.npy`` (W_U,
+    float32 [vocab, d], sliced to the vocabulary: the pair jobs read it, not the checkpoint,
+    which may be gone from the cache by then) of one checkpoint.
 
     Options: ``dtype`` (of the transformer body). Inputs: ``tokens`` (evaluation windows) and
     ``unigram``. Tuning: ``vocab_chunk``, ``token_chunk``.
     """
 
     spec = METRICS
-    files = ("metrics.parquet", "hidden.npy")
+    files = ("metrics.parquet", "hidden.npy", "unembed.npy")
     critical = True  # the run status (hence the steps every family keeps) follows the metrics
 
     def setup(self, run) -> None:
@@ -55,6 +57,7 @@ class Metrics(Task):
             table[k] = v.numpy()
         table.to_parquet(folder / "metrics.parquet", index=False)
         np.save(folder / "hidden.npy", hidden.numpy())
+        np.save(folder / "unembed.npy", ckpt.unembed.float().cpu().numpy())
         note = (
             f"{len(table)} tokens, mean nll {table.nll.mean():.4f}, kl_uniform "
             f"{table.kl_uniform.mean():.4f}, kl_unigram {table.kl_unigram.mean():.4f}"
