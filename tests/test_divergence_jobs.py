@@ -65,7 +65,7 @@ def test_a_pair_job_reads_its_step_and_each_previous_one(suites):
     assert list(ck) == [f"{m}/{k}/{t}" for m, k, t in sides]
     assert ck["micro-m/1/2"] == {
         "hidden": "results/hidden/micro/micro-m/seed1/step2.npy",
-        "checkpoint": suites.ref("micro", "micro-m", 1, 2),
+        "unembed": "results/hidden/micro/micro-m/seed1/step2.unembed.npy",
     }
 
 
