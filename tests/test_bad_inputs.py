@@ -62,17 +62,6 @@ def set_in(c, path, value):
         ("geometry.transfer.path", "/no/such.txt", r"'/no/such\.txt' does not exist; fix the path"),
         ("geometry.n_tokens", 33, r"geometry\.n_tokens 33 is more than a window holds.*32"),
         (
-            "geometry.n_windows",
-            13,
-            r"geometry\.n_windows 13 is more than the at most 12 evaluation",
-        ),
-        (
-            "geometry.transfer.n_docs",
-            3,
-            r"geometry\.n_windows 8 is more than the at most 6 windows of the transfer corpus",
-        ),
-        ("neurons.n_windows", 20, r"neurons\.n_windows 20 is more than the at most 12 evaluation"),
-        (
             "neurons.patch_layers",
             [0, 3],
             r"neurons\.patch_layers \[3\] are outside model x?s of suite micro",
@@ -88,6 +77,25 @@ def set_in(c, path, value):
 def test_bad_family_option_gives_one_line_before_any_job(tmp_path, key, value, expected):
     cfg = edited(tmp_path, lambda c: set_in(c, key, value))
     one_line_error(tmp_path, cfg, expected)
+
+
+@pytest.mark.parametrize(
+    "key, value, expected",
+    [
+        ("geometry.n_windows", 13, r"geometry\.n_windows 13 is more than the at most 12 evaluation"),
+        (
+            "geometry.transfer.n_docs",
+            3,
+            r"geometry\.n_windows 8 is more than the at most 6 windows of the transfer corpus",
+        ),
+        ("neurons.n_windows", 20, r"neurons\.n_windows 20 is more than the at most 12 evaluation"),
+    ],
+)
+def test_samples_larger_than_the_corpus_warn_and_plan(tmp_path, key, value, expected):
+    """The jobs use every window there is, so a small corpus with the default sizes still runs."""
+    cfg = edited(tmp_path, lambda c: set_in(c, key, value))
+    res = dry_run_ok(tmp_path, cfg)
+    assert re.search("lmdyn warning: " + expected, res.stderr), res.stderr[-2000:]
 
 
 def test_duplicate_prompt_names_and_switched_off_families(tmp_path):

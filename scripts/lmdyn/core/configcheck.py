@@ -80,8 +80,43 @@ def problems(cfg: dict) -> list[str]:
             "shows; add png"
         )
     for family, check in (("geometry", geometry_problems), ("neurons", neurons_problems)):
-        if family in cfg and cfg.get("families", {}).get(family, True):
+        if _runs(cfg, family):
             out += check(cfg)
+    return out
+
+
+def _runs(cfg: dict, family: str) -> bool:
+    return family in cfg and cfg.get("families", {}).get(family, True)
+
+
+def warnings(cfg: dict) -> list[str]:
+    """Sample sizes the corpus cannot fill: the jobs use every window there is (and warn again), so
+    these are warnings, not errors; a small test corpus with the default sizes still runs."""
+    out, most = [], max_windows(cfg, cfg["corpus"]["n_eval"])
+    if _runs(cfg, "geometry"):
+        g = cfg["geometry"]
+        if g["n_windows"] > most:
+            out.append(
+                f"geometry.n_windows {g['n_windows']} is more than the at most {most} evaluation "
+                "windows (corpus.n_eval x tokens.windows_per_doc): the sample will be smaller; "
+                "lower it or raise corpus.n_eval"
+            )
+        t = g["transfer"]
+        most_t = max_windows(cfg, t["n_docs"]) if t["source"] is not None else None
+        if most_t is not None and g["n_windows"] > most_t:
+            out.append(
+                f"geometry.n_windows {g['n_windows']} is more than the at most {most_t} windows of "
+                "the transfer corpus (geometry.transfer.n_docs x tokens.windows_per_doc): the "
+                "transfer sample will be smaller; raise geometry.transfer.n_docs"
+            )
+    if _runs(cfg, "neurons"):
+        n = cfg["neurons"]["n_windows"]
+        if n is not None and n > most:
+            out.append(
+                f"neurons.n_windows {n} is more than the at most {most} evaluation windows "
+                "(corpus.n_eval x tokens.windows_per_doc): all of them will be used; lower it, or "
+                "null for all"
+            )
     return out
 
 
@@ -99,32 +134,12 @@ def geometry_problems(cfg: dict) -> list[str]:
             f"geometry.n_tokens {g['n_tokens']} is more than a window holds (tokens.context_length "
             f"{ctx}); lower geometry.n_tokens or raise tokens.context_length"
         )
-    most = max_windows(cfg, cfg["corpus"]["n_eval"])
-    if g["n_windows"] > most:
-        out.append(
-            f"geometry.n_windows {g['n_windows']} is more than the at most {most} evaluation "
-            "windows (corpus.n_eval x tokens.windows_per_doc); lower it or raise corpus.n_eval"
-        )
-    t = g["transfer"]
-    most = max_windows(cfg, t["n_docs"]) if t["source"] is not None else None
-    if most is not None and g["n_windows"] > most:
-        out.append(
-            f"geometry.n_windows {g['n_windows']} is more than the at most {most} windows of the "
-            "transfer corpus (geometry.transfer.n_docs x tokens.windows_per_doc); raise "
-            "geometry.transfer.n_docs or lower geometry.n_windows"
-        )
     return out
 
 
 def neurons_problems(cfg: dict) -> list[str]:
     """Neurons options the config settles: window count, prompt names, patched layers of micro suites."""
     n, out = cfg["neurons"], []
-    most = max_windows(cfg, cfg["corpus"]["n_eval"])
-    if n["n_windows"] is not None and n["n_windows"] > most:
-        out.append(
-            f"neurons.n_windows {n['n_windows']} is more than the at most {most} evaluation windows "
-            "(corpus.n_eval x tokens.windows_per_doc); lower it, or null for all"
-        )
     if n["activation_pairs"] > n["top_pairs"]:
         out.append(
             f"neurons.activation_pairs {n['activation_pairs']} is more than the "

@@ -16,7 +16,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from lmdyn.core import configcheck, plans, registry
-from lmdyn.core.errors import UserError
+from lmdyn.core.errors import UserError, warn
 
 
 def check_config(cfg: dict, schema_path: str | Path) -> None:
@@ -66,6 +66,8 @@ def _check_schema(cfg: dict, schema_path: str | Path) -> None:
     validate(cfg, str(schema_path))  # fills defaults
     for problem in configcheck.problems(cfg):  # cross-field checks the config alone settles
         raise UserError(problem)
+    for message in configcheck.warnings(cfg):
+        warn(None, message)
 
 
 def _check_corpus(cfg: dict) -> None:
