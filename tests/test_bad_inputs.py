@@ -82,7 +82,11 @@ def test_bad_family_option_gives_one_line_before_any_job(tmp_path, key, value, e
 @pytest.mark.parametrize(
     "key, value, expected",
     [
-        ("geometry.n_windows", 13, r"geometry\.n_windows 13 is more than the at most 12 evaluation"),
+        (
+            "geometry.n_windows",
+            13,
+            r"geometry\.n_windows 13 is more than the at most 12 evaluation",
+        ),
         (
             "geometry.transfer.n_docs",
             3,
