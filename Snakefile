@@ -23,6 +23,7 @@ include: "rules/probe.smk"
 include: "rules/anisotropy.smk"
 include: "rules/geometry.smk"
 include: "rules/neurons.smk"
+include: "rules/report.smk"
 
 
 rule all:
