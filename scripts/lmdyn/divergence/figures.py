@@ -327,5 +327,6 @@ def size_divergence(sizes: pd.DataFrame, paths, dpi=150):
         )
     step_axis(ax)
     ax.set_ylabel("KL between sizes [nats]")
-    ax.legend(fontsize=7)
+    if len(sizes):
+        ax.legend(fontsize=7)
     save(fig, paths, dpi)

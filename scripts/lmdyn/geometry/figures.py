@@ -59,7 +59,8 @@ def geometry_norms(norms: pd.DataFrame, paths, dpi=150):
                 ms=3,
                 label=f"step {s}" if i in (0, len(steps) - 1) else None,
             )
-            ax.fill_between(g.layer, g.norm_min, g.norm_max, color=c, alpha=0.08)
+            if i in (0, len(steps) - 1):  # bands of every step would stack into one colour
+                ax.fill_between(g.layer, g.norm_min, g.norm_max, color=c, alpha=0.15)
         ax.set_yscale("log")
         ax.set_xticks(list(g.layer))
         ax.set_xticklabels(list(g.name), rotation=45, fontsize=7)
