@@ -74,13 +74,14 @@ def source_of(page: str) -> str:
 
 
 def pages(outputs) -> list[str]:
-    """The report pages of the tables among ``outputs`` (CSV files under results/) and of their
-    companions."""
+    """The report pages of the suite tables among ``outputs`` (CSV files under results/) and of
+    their companions; a run's own tables stay out (a suite table gathers them)."""
     out = []
     for f in outputs:
-        if not f.endswith(".csv") or f.startswith("results/report/"):
-            continue
         p = Path(f)
+        # suite tables only: results/<folder>/<suite>.csv or results/<folder>/<suite>/<name>.csv
+        if p.suffix != ".csv" or len(p.parts) > 4 or p.parts[1] == "report":
+            continue
         out += [page_of(f)] + [
             page_of((p.parent / c).as_posix()) for c in COMPANIONS.get(p.name, ())
         ]
