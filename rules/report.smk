@@ -20,7 +20,7 @@ rule report_page:
     log:
         "logs/report_page/{page}.log",
     wildcard_constraints:
-        page=r"[^/]+/.+\.(csv|txt)",
+        page=r"[^/]+/.+\.(?:csv|txt)",
     conda:
         "../envs/data.yaml"
     params:
