@@ -23,6 +23,7 @@ include: "rules/probe.smk"
 include: "rules/anisotropy.smk"
 include: "rules/geometry.smk"
 include: "rules/neurons.smk"
+include: "rules/timeline.smk"
 include: "rules/report.smk"
 
 
@@ -30,3 +31,9 @@ rule all:
     default_target: True
     input:
         get_final_outputs(),
+
+
+onerror:
+    # Snakemake's own summary comes after this handler: the failed jobs' one-line errors are
+    # printed again when the process exits, so they are the last lines on the screen.
+    lmdyn_errors.report_at_exit(log, LMDYN_START)

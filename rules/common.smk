@@ -1,23 +1,37 @@
 # Validation, wildcard constraints, input and params functions (get_*), targets; their logic is in
 # lmdyn.core.targets, .tasks, .workflow, lmdyn.divergence.jobs. Light: it runs in every cluster job.
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
+import snakemake.utils
+from lmdyn.core import inputcheck, targets, tasks
+from lmdyn.core import errors as lmdyn_errors
 from lmdyn.core import report as report_pages
-from lmdyn.core import targets, tasks
 from lmdyn.core.errors import UserError
 from lmdyn.core.workflow import Suites, check_config
 from lmdyn.divergence import jobs as divergence
 
+# Nested --config values arrive as strings (figures={"dpi": 100} gives dpi '100'): typed here.
+snakemake.utils.update_config(
+    config, inputcheck.typed_overrides(workflow.config_settings.config_args)
+)
 try:
     check_config(
         config, Path(workflow.basedir) / "config" / "schemas" / "config.schema.yaml"
     )
+    inputcheck.check_results_dir(Path.cwd())
+    SUITES = Suites(config)
+    inputcheck.check_built_prompts(
+        config, {s: targets.tokenizer_dir(SUITES, s) for s in config["suites"]}
+    )
 except UserError as e:  # stop before any job, with one line
     sys.stderr.write(f"lmdyn: {e}\n")
     sys.exit(1)
-SUITES = Suites(config)
+
+
+LMDYN_START = time.time()  # the jobs of this run write their logs after this
 
 
 wildcard_constraints:

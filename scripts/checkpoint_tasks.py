@@ -9,6 +9,7 @@ from lmdyn.core.runner import run
 from lmdyn.core.store import link
 from lmdyn.core.tables import write
 from lmdyn.core.tasks import make_tasks, run_tables
+from lmdyn.geometry.samples import check_samples
 
 
 def link_divergence(entries: dict, out) -> None:
@@ -24,6 +25,7 @@ def main(sm, log):
     p = sm.params
     tasks = make_tasks(p.tasks, sm.input)
     engine, refs = job_engine(sm, log, tasks)
+    check_samples(tasks, log)  # before any checkpoint is loaded
     for t in tasks:
         t.prepare(refs)
     status, entries = engine.run_all(refs)

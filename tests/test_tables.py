@@ -1,5 +1,5 @@
 """Table specs: validation before writing, reading back, suite concatenation, the registry against
-the workflow's rules, and the README's outputs section."""
+the workflow's rules, and the outputs section of the docs."""
 
 import re
 from pathlib import Path
@@ -269,15 +269,6 @@ def test_check_results_reports_undeclared_and_mismatched_files(tmp_path):
         "runs/s.csv: missing columns ['error']",
         "runs/s/notes.csv: no table declares it",
     ]
-
-
-def test_readme_outputs_are_the_specs():
-    """The README's outputs section is `python -m lmdyn.core.outputs`, exactly."""
-    readme = (REPO / "README.md").read_text()
-    assert outputs.readme_section(readme) == outputs.markdown(), (
-        "README.md is out of date: replace its tables section with the output of "
-        "`python -m lmdyn.core.outputs` (run in scripts/)"
-    )
 
 
 def test_markdown_documents_every_column_once_per_distinct_table():

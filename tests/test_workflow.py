@@ -311,6 +311,8 @@ def test_report_contains_every_figure_and_table(finished_run):
         "regression/micro/pooled.csv.html",
         "study/micro/curves.csv.html",
         "integrity/micro.csv.html",
+        "timeline.png",
+        "study/micro/timeline.csv.html",
     ):
         assert name in html, name
     from lmdyn.core.report import CATEGORIES

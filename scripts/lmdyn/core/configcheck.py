@@ -79,4 +79,77 @@ def problems(cfg: dict) -> list[str]:
             f"figures.formats [{', '.join(formats)}] leaves out png, the format the HTML report "
             "shows; add png"
         )
+    for family, check in (("geometry", geometry_problems), ("neurons", neurons_problems)):
+        if family in cfg and cfg.get("families", {}).get(family, True):
+            out += check(cfg)
+    return out
+
+
+def max_windows(cfg: dict, n_docs) -> int | None:
+    """Upper bound on the windows ``n_docs`` documents give (tokens.windows_per_doc each)."""
+    return None if n_docs is None else n_docs * cfg["tokens"]["windows_per_doc"]
+
+
+def geometry_problems(cfg: dict) -> list[str]:
+    """Sample sizes of the layer geometry that the evaluation (and transfer) windows cannot hold."""
+    g, out = cfg["geometry"], []
+    ctx = cfg["tokens"]["context_length"]
+    if g["n_tokens"] > ctx:
+        out.append(
+            f"geometry.n_tokens {g['n_tokens']} is more than a window holds (tokens.context_length "
+            f"{ctx}); lower geometry.n_tokens or raise tokens.context_length"
+        )
+    most = max_windows(cfg, cfg["corpus"]["n_eval"])
+    if g["n_windows"] > most:
+        out.append(
+            f"geometry.n_windows {g['n_windows']} is more than the at most {most} evaluation "
+            "windows (corpus.n_eval x tokens.windows_per_doc); lower it or raise corpus.n_eval"
+        )
+    t = g["transfer"]
+    most = max_windows(cfg, t["n_docs"]) if t["source"] is not None else None
+    if most is not None and g["n_windows"] > most:
+        out.append(
+            f"geometry.n_windows {g['n_windows']} is more than the at most {most} windows of the "
+            "transfer corpus (geometry.transfer.n_docs x tokens.windows_per_doc); raise "
+            "geometry.transfer.n_docs or lower geometry.n_windows"
+        )
+    return out
+
+
+def neurons_problems(cfg: dict) -> list[str]:
+    """Neurons options the config settles: window count, prompt names, patched layers of micro suites."""
+    n, out = cfg["neurons"], []
+    most = max_windows(cfg, cfg["corpus"]["n_eval"])
+    if n["n_windows"] is not None and n["n_windows"] > most:
+        out.append(
+            f"neurons.n_windows {n['n_windows']} is more than the at most {most} evaluation windows "
+            "(corpus.n_eval x tokens.windows_per_doc); lower it, or null for all"
+        )
+    if n["activation_pairs"] > n["top_pairs"]:
+        out.append(
+            f"neurons.activation_pairs {n['activation_pairs']} is more than the "
+            f"neurons.top_pairs {n['top_pairs']} pairs it is taken from; lower it or raise top_pairs"
+        )
+    specs = [("neurons", n)] + [
+        (f"suites.{s}.neurons", v["neurons"]) for s, v in cfg["suites"].items() if "neurons" in v
+    ]
+    for key, spec in specs:
+        names = [p["name"] for p in spec.get("prompts", [])]
+        twice = sorted({x for x in names if names.count(x) > 1})
+        if twice:
+            out.append(
+                f"{key}.prompts: the name {twice[0]!r} is used twice; give each prompt its own"
+            )
+    layers = n["patch_layers"]
+    for name, suite in cfg["suites"].items():
+        if suite["kind"] != "micro" or not isinstance(layers, list):
+            continue
+        for model, size in suite["models"].items():
+            bad = [i for i in layers if i >= size["num_layers"]]
+            if bad:
+                out.append(
+                    f"neurons.patch_layers {bad} are outside model {model} of suite {name} "
+                    f"({size['num_layers']} layers: 0..{size['num_layers'] - 1}); use layers "
+                    "every model has, or auto"
+                )
     return out

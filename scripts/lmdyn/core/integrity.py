@@ -1,6 +1,6 @@
 """Checkpoint integrity: missing, unreadable and byte-identical checkpoints of a run.
 
-Published suites have all three (DESIGN.md section 6), and analysing them silently would fake
+Published suites have all three (docs/architecture.md, "Checkpoints"), and analysing them silently would fake
 learning dynamics: :func:`integrity_table` flags them, :func:`require_usable` stops when nothing of a
 run is left.
 """
@@ -25,7 +25,7 @@ def weights_hash(path: Path) -> str:
     """sha256 over the weight files' names and bytes, in name order, read in 1 MiB blocks.
 
     Byte identity, not parameter closeness: it is meant to catch a branch that serves another
-    step's files (DESIGN.md section 6), which are identical down to the byte.
+    step's files (pythia-2.8b's early branches serve main's), which are identical down to the byte.
     """
     files = weight_files(path)
     if not files:

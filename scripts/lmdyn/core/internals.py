@@ -87,6 +87,17 @@ def _in_out(module: nn.Module) -> torch.Tensor:
 class Internals:
     """Weights and hooked forward passes of one loaded causal LM (GPT-NeoX, GPT-2 or GPT-Neo)."""
 
+    tokenizer = None  # the checkpoint's tokenizer, where from_pretrained found one
+    path = None  # the local checkpoint directory, where from_pretrained loaded it
+
+    @classmethod
+    def from_pretrained(cls, repo_or_path, revision: str | None = None, **kwargs) -> Internals:
+        """A checkpoint (a local directory or a hub repository at ``revision``) loaded as the
+        workflow loads it; see :func:`lmdyn.core.pretrained.load` for the options."""
+        from lmdyn.core.pretrained import load
+
+        return load(cls, repo_or_path, revision, **kwargs)
+
     def __init__(self, model, vocab_size: int):
         self.arch = arch_of(model)
         self.model = model

@@ -16,10 +16,13 @@ CATEGORIES = {
     "anisotropy": "Embedding anisotropy",
     "geometry": "Layer geometry",
     "neurons": "Token neurons",
+    "timeline": "Training timeline",  # every family's events on one step axis
 }
 # The folder under results/ a table lives in -> its family.
 FOLDERS = {"integrity": "data", "runs": "data", "tables": "divergence", "study": "divergence"}
-FOLDERS |= {"regression": "divergence"} | {f: f for f in CATEGORIES if f != "data"}
+FOLDERS |= {"regression": "divergence"} | {
+    f: f for f in CATEGORIES if f not in ("data", "timeline")
+}
 # Subcategories of the divergence family, shared by its figures and tables.
 PHASES, SEEDS, SIGMA = (
     "Reference distributions and phases",
@@ -90,7 +93,13 @@ def pages(outputs) -> list[str]:
 
 def category(rel: str) -> str:
     """The report category of an output, from its path under results/ (``study/micro/curves.csv``)."""
-    return CATEGORIES[FOLDERS[rel.split("/")[0]]]
+    return CATEGORIES[_family(rel)]
+
+
+def _family(rel: str) -> str:
+    if rel.startswith("study/") and Path(rel).name.startswith("timeline"):
+        return "timeline"  # beside the study tables, but of every family
+    return FOLDERS[rel.split("/")[0]]
 
 
 def subcategory(rel: str) -> str:
@@ -100,7 +109,7 @@ def subcategory(rel: str) -> str:
         return REGRESSION
     if folder == "study" and name in DIVERGENCE_TABLES:
         return DIVERGENCE_TABLES[name]
-    return "Suite tables" if FOLDERS[folder] == "divergence" else "Tables"
+    return "Suite tables" if _family(rel) == "divergence" else "Tables"
 
 
 def labels(rel: str) -> dict:

@@ -4,7 +4,7 @@ Each family declares its tables in ``lmdyn.<family>.tables`` (the data stages in
 ``lmdyn.data.tables``; the checkpoint integrity and run status tables are declared here);
 :func:`lmdyn.core.outputs.all_tables` collects them. Rule scripts write through :func:`write`, which checks a frame
 against its spec first, and build suite tables from per-run ones with :func:`concat`.
-``python -m lmdyn.core.outputs`` prints the README's table of outputs.
+``python tools/docs.py generate`` writes the table of outputs in docs/outputs.md.
 
 Key columns mean the same everywhere: ``suite``, ``model``, ``seed`` (an integer; NA on rows that
 aggregate over seeds, which a ``seeds`` column marks) and ``step`` (an integer).

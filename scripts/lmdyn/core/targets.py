@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from lmdyn import geometry, neurons
+from lmdyn import geometry, neurons, timeline
 from lmdyn.core import report
 from lmdyn.core.errors import UserError
 from lmdyn.core.tables import INTEGRITY, INTEGRITY_RUN, RUNS, RUNS_RUN
@@ -175,8 +175,9 @@ def family_targets(cfg: dict, suites, family: str) -> list[str]:
 
 
 def final_outputs(cfg: dict, suites) -> list[str]:
-    """Rule all: every enabled family's outputs, the checkpoint and run status tables, every run's
-    status (so that runs start early) and, for micro suites, the training curves."""
+    """Rule all: every enabled family's outputs, the timeline, the checkpoint and run status
+    tables, every run's status (so that runs start early) and, for micro suites, the training
+    curves."""
     out = []
     for s in cfg["suites"]:
         figures = divergence.figure_names(suites, s)
@@ -187,6 +188,7 @@ def final_outputs(cfg: dict, suites) -> list[str]:
         out += run_outputs(suites, s)
         for family in enabled_families(cfg)[1:]:
             out += family_outputs(cfg, suites, s, family)
+        out += timeline.outputs(s, cfg["figures"]["formats"])
         if suites.is_micro(s):
             out += suites.run_files(s, f"results/{TRAINING.path}")
     return out + [p for p in report.pages(out) if p not in set(out)]

@@ -24,6 +24,10 @@ def check_config(cfg: dict, schema_path: str | Path) -> None:
     that span fields. Raises UserError with one line."""
     _check_schema(cfg, schema_path)
     _check_corpus(cfg)
+    if cfg["families"]["geometry"]:
+        from lmdyn.core.inputcheck import check_transfer
+
+        check_transfer(cfg)
     if find_spec(cfg["pos"]["spacy_model"]) is None:
         raise UserError(
             f"spaCy model '{cfg['pos']['spacy_model']}' is not installed (pos.spacy_model); "
@@ -104,6 +108,20 @@ def _check_suites(cfg: dict, suites: Suites) -> None:
             )
             if problem:
                 raise UserError(problem)
+            _check_local(cfg, suites, name)
+
+
+def _check_local(cfg: dict, suites: Suites, name: str) -> None:
+    """A local suite's checkpoints on disk: weights, one tokenizer, and the neurons prompts on it."""
+    from lmdyn.core import inputcheck
+    from lmdyn.core.tasks import neurons_spec
+
+    runs = {(m, k): [c.path for c in suites.run(name, m, k)] for m, k in suites.runs(name)}
+    inputcheck.check_local_checkpoints(name, runs)
+    if cfg["families"]["neurons"]:
+        first = suites.plan(name)[0].path
+        inputcheck.check_local_layers(name, first, cfg["neurons"]["patch_layers"])
+        inputcheck.check_local_prompts(name, first, neurons_spec(cfg, name))
 
 
 def balanced_steps(status: dict, model: str, seeds, steps) -> list[int]:

@@ -9,44 +9,15 @@ from __future__ import annotations
 
 import torch
 
-from lmdyn.core.errors import UserError
-
-
-def target_id(tokenizer, prompt_name: str, token: str) -> int:
-    """The single token id of ``token``; anything else is a one-line UserError."""
-    ids = tokenizer.encode(token, add_special_tokens=False)
-    if len(ids) != 1:
-        pieces = tokenizer.convert_ids_to_tokens(ids)
-        raise UserError(
-            f"neurons: target {token!r} of prompt {prompt_name!r} is not a single token of the suite's "
-            f"tokenizer (it splits into {pieces}); choose a single-token target"
-        )
-    return int(ids[0])
+from lmdyn.neurons.promptcheck import prompt_ids, target_id  # noqa: F401  (re-exported)
 
 
 def encode_pair(
     tokenizer, name: str, clean: str, corrupted: str, prepend_bos: bool
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token ids [1, T] of both prompts; they must have the same length (patching is position by position)."""
-
-    def enc(text):
-        ids = tokenizer.encode(text, add_special_tokens=False)
-        if prepend_bos:
-            if tokenizer.bos_token_id is None:
-                raise UserError(
-                    f"neurons: prompt {name!r} asks for a BOS token but the tokenizer has none; "
-                    "set neurons.prepend_bos: false"
-                )
-            ids = [tokenizer.bos_token_id] + ids
-        return torch.tensor([ids], dtype=torch.long)
-
-    a, b = enc(clean), enc(corrupted)
-    if a.shape != b.shape:
-        raise UserError(
-            f"neurons: prompt {name!r}: clean and corrupted prompts have {a.shape[1]} and {b.shape[1]} "
-            "tokens; patching needs equal lengths"
-        )
-    return a, b
+    """Token ids [1, T] of both prompts (checked by :func:`promptcheck.prompt_ids`)."""
+    a, b = prompt_ids(tokenizer, name, clean, corrupted, prepend_bos)
+    return torch.tensor([a], dtype=torch.long), torch.tensor([b], dtype=torch.long)
 
 
 def logit_diff(logits: torch.Tensor, a: int, b: int) -> torch.Tensor:

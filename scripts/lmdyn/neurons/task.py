@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from lmdyn.core.engine import Task, run_table
+from lmdyn.core.errors import warn
 from lmdyn.neurons import NEURONS, TABLES
 from lmdyn.neurons.activation import sample_windows
 from lmdyn.neurons.checkpoint import checkpoint_tables
-from lmdyn.neurons.prompts import encode_pair, target_id
+from lmdyn.neurons.promptcheck import check_prompts
 
 
 class TokenNeurons(Task):
@@ -27,11 +28,14 @@ class TokenNeurons(Task):
         o = self.options
         self.vocab = run.vocab
         self.tokenizer = load_tokenizer(self.inputs["tokenizer"])
-        for p in o["prompts"]:  # a bad target or prompt pair fails before any checkpoint is loaded
-            for t in o["targets"]:
-                target_id(self.tokenizer, p["name"], t)
-            encode_pair(self.tokenizer, p["name"], p["clean"], p["corrupted"], o["prepend_bos"])
+        check_prompts(self.tokenizer, o)  # a bad target or prompt pair fails before any load
         self.windows = sample_windows(run.windows, o["n_windows"], int(o["seed"]))
+        if o["n_windows"] is not None and len(self.windows) < o["n_windows"]:
+            warn(
+                run.log,
+                f"neurons.n_windows is {o['n_windows']} but there are {len(self.windows)} evaluation "
+                f"windows: using all {len(self.windows)}; lower neurons.n_windows (or null: all)",
+            )
 
     def run_tables(self, entries, refs) -> dict:  # each table has its own step column
         keys = ("model", "seed")
