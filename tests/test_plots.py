@@ -278,6 +278,8 @@ FIGURES = {
     "seed_divergence": lambda p: divergence.seed_divergence(study_curves(), p),
     "seed_groups": lambda p: divergence.seed_groups(seed_groups(), p),
     "sigma": lambda p: divergence.sigma_panels(sigma(), "m", "kl_seeds", p),
+    "sigma_no_tag": lambda p: divergence.sigma_panels(sigma(), "m", "kl_seeds", p, 10**9),
+    "sigma_no_step": lambda p: divergence.sigma_panels(sigma().iloc[:0], "m", "kl_seeds", p),
     "ce_fit": lambda p: divergence.ce_fit(*ce_tables(), p),
     "dh_kl": lambda p: divergence.dh_kl(
         grid(p_high_dh_given_low_kl=positive, p_high_dh_overall=positive), p

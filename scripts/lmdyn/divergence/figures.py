@@ -7,7 +7,16 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from lmdyn.core.plots import MAX_HEIGHT, capped, mean_band, save, step_axis, step_heatmap, subplots
+from lmdyn.core.plots import (
+    MAX_HEIGHT,
+    capped,
+    mean_band,
+    no_data,
+    save,
+    step_axis,
+    step_heatmap,
+    subplots,
+)
 
 ROW_HEIGHT = 0.2  # inches per coefficient: room for a 6 pt label
 
@@ -225,6 +234,8 @@ def sigma_panels(sigma: pd.DataFrame, model: str, metric: str, paths, min_tokens
     tags = [t for t in size.sort_values(ascending=False).index if t in big]
     tags += sorted(big - set(tags))
     steps = sorted(d.step.unique())
+    if not tags or not steps:
+        return no_data(paths, dpi, f"{model}: no tag with {min_tokens} tokens or more")
     grids = {
         g: np.log2(_sigma_grid(d[d.grouping == g], tags, "sigma").reindex(columns=steps))
         for g in ("tag", "tag_prev")
