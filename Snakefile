@@ -24,6 +24,7 @@ include: "rules/anisotropy.smk"
 include: "rules/geometry.smk"
 include: "rules/neurons.smk"
 include: "rules/timeline.smk"
+include: "rules/report.smk"
 
 
 rule all:

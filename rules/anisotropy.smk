@@ -4,12 +4,7 @@ rule anisotropy_suite:
         unpack(get_family_run_tables("anisotropy")),
     output:
         table="results/anisotropy/{suite}/anisotropy.parquet",
-        csv=report(
-            "results/anisotropy/{suite}/anisotropy.csv",
-            caption="../report/table_anisotropy.rst",
-            category="Embedding anisotropy",
-            labels={"suite": "{suite}", "table": "anisotropy"},
-        ),
+        csv="results/anisotropy/{suite}/anisotropy.csv",
         hist="results/anisotropy/{suite}/histograms.parquet",
         hist_csv="results/anisotropy/{suite}/histograms.csv",
     log:
@@ -34,6 +29,7 @@ rule figure_anisotropy:
             "results/figures/{suite}/anisotropy_hist.png",
             caption="../report/anisotropy_hist.rst",
             category="Embedding anisotropy",
+            subcategory="Figures",
             labels={"suite": "{suite}", "figure": "cosine histograms"},
         ),
         **get_figure_outputs(
@@ -41,6 +37,7 @@ rule figure_anisotropy:
             "results/figures/{suite}/anisotropy_mean.png",
             caption="../report/anisotropy_mean.rst",
             category="Embedding anisotropy",
+            subcategory="Figures",
             labels={"suite": "{suite}", "figure": "mean cosine"},
         ),
     log:

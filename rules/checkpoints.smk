@@ -26,12 +26,7 @@ checkpoint integrity:
     input:
         get_integrity_inputs,
     output:
-        table=report(
-            "results/integrity/{suite}.csv",
-            caption="../report/integrity.rst",
-            category="Checkpoints",
-            labels={"suite": "{suite}", "table": "integrity"},
-        ),
+        table="results/integrity/{suite}.csv",
     log:
         "logs/integrity/{suite}.log",
     conda:

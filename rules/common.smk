@@ -8,6 +8,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 import snakemake.utils
 from lmdyn.core import inputcheck, targets, tasks
 from lmdyn.core import errors as lmdyn_errors
+from lmdyn.core import report as report_pages
 from lmdyn.core.errors import UserError
 from lmdyn.core.workflow import Suites, check_config
 from lmdyn.divergence import jobs as divergence
@@ -218,3 +219,17 @@ def get_family_targets(family):
 
 def get_final_outputs():
     return targets.final_outputs(config, SUITES)
+
+
+def get_page_rel(wildcards):
+    """The shown output's path under results/."""
+    return wildcards.page
+
+
+def get_page_caption(wildcards):
+    from lmdyn.core import outputs  # the table registry: only where a page is made
+
+    rel = wildcards.page
+    return report_pages.caption(
+        rel, Path(workflow.basedir) / "report", outputs.spec_of(rel)
+    )

@@ -72,12 +72,7 @@ rule suite_tables:
     input:
         unpack(get_suite_tables),
     output:
-        summary=report(
-            "results/tables/{suite}/summary.csv",
-            caption="../report/summary.rst",
-            category="Tables",
-            labels={"suite": "{suite}", "table": "summary"},
-        ),
+        summary="results/tables/{suite}/summary.csv",
         breakdown="results/tables/{suite}/breakdown.csv",
         summary_parquet="results/tables/{suite}/summary.parquet",
         breakdown_parquet="results/tables/{suite}/breakdown.parquet",
@@ -121,32 +116,12 @@ rule regression:
         values=get_regression_inputs,
         phases="results/study/{suite}/phases.csv",
     output:
-        coefs=report(
-            "results/regression/{suite}/coefficients.csv",
-            caption="../report/regression_table.rst",
-            category="Regression",
-            labels={"suite": "{suite}", "table": "coefficients"},
-        ),
+        coefs="results/regression/{suite}/coefficients.csv",
         latex="results/regression/{suite}/coefficients.tex",
         parquet=multiext("results/regression/{suite}/", *divergence.REGRESSION_PARQUET),
-        text=report(
-            "results/regression/{suite}/summary.txt",
-            caption="../report/regression_summary.rst",
-            category="Regression",
-            labels={"suite": "{suite}", "table": "summary"},
-        ),
-        pooled=report(
-            "results/regression/{suite}/pooled.csv",
-            caption="../report/regression_pooled.rst",
-            category="Regression",
-            labels={"suite": "{suite}", "table": "pooled"},
-        ),
-        phases=report(
-            "results/regression/{suite}/phases.csv",
-            caption="../report/regression_phases.rst",
-            category="Regression",
-            labels={"suite": "{suite}", "table": "phases"},
-        ),
+        text="results/regression/{suite}/summary.txt",
+        pooled="results/regression/{suite}/pooled.csv",
+        phases="results/regression/{suite}/phases.csv",
     log:
         "logs/regression/{suite}.log",
     conda:
@@ -173,7 +148,8 @@ rule figure_kl_reference:
             "fig",
             "results/figures/{suite}/kl_reference.png",
             caption="../report/kl_reference.rst",
-            category="Convergence",
+            category="Divergence",
+            subcategory="Reference distributions and phases",
             labels={"suite": "{suite}", "figure": "KL to references"},
         ),
     log:
@@ -195,6 +171,7 @@ rule figure_kl_seeds:
             "results/figures/{suite}/kl_seeds.png",
             caption="../report/kl_seeds.rst",
             category="Divergence",
+            subcategory="Seed divergence",
             labels={"suite": "{suite}", "figure": "KL between seeds"},
         ),
     log:
@@ -215,7 +192,8 @@ rule figure_regression:
             "fig",
             "results/figures/{suite}/regression.png",
             caption="../report/regression.rst",
-            category="Regression",
+            category="Divergence",
+            subcategory="Regression",
             labels={"suite": "{suite}", "figure": "coefficients"},
         ),
     log:
@@ -238,7 +216,8 @@ rule figure_phases:
             "fig",
             "results/figures/{suite}/phases.png",
             caption="../report/phases.rst",
-            category="Reference distributions and phases",
+            category="Divergence",
+            subcategory="Reference distributions and phases",
             labels={"suite": "{suite}", "figure": "phases"},
         ),
     log:
@@ -259,7 +238,8 @@ rule figure_seed_divergence:
             "fig",
             "results/figures/{suite}/seed_divergence.png",
             caption="../report/seed_divergence.rst",
-            category="Seed divergence",
+            category="Divergence",
+            subcategory="Seed divergence",
             labels={"suite": "{suite}", "figure": "both directions"},
         ),
     log:
@@ -280,7 +260,8 @@ rule figure_seed_groups:
             "fig",
             "results/figures/{suite}/seed_groups.png",
             caption="../report/seed_groups.rst",
-            category="Seed divergence",
+            category="Divergence",
+            subcategory="Seed divergence",
             labels={"suite": "{suite}", "figure": "by subgroup"},
         ),
     log:
@@ -301,7 +282,8 @@ rule figure_sigma:
             "fig",
             "results/figures/{suite}/sigma_{model}.png",
             caption="../report/sigma.rst",
-            category="Relative divergence",
+            category="Divergence",
+            subcategory="Relative divergence",
             labels={"suite": "{suite}", "figure": "sigma: {model}"},
         ),
     log:
@@ -324,7 +306,8 @@ rule figure_learnability:
             "fig",
             "results/figures/{suite}/learnability_{model}.png",
             caption="../report/learnability.rst",
-            category="Learnability",
+            category="Divergence",
+            subcategory="Relative divergence",
             labels={"suite": "{suite}", "figure": "sigma of step KL: {model}"},
         ),
     log:
@@ -349,14 +332,16 @@ rule figure_ce_fit:
             "fig",
             "results/figures/{suite}/ce_fit.png",
             caption="../report/ce_fit.rst",
-            category="Cross-entropy fitting",
+            category="Divergence",
+            subcategory="Cross-entropy fitting",
             labels={"suite": "{suite}", "figure": "alpha Q + b"},
         ),
         **get_figure_outputs(
             "dh",
             "results/figures/{suite}/dh_kl.png",
             caption="../report/dh_kl.rst",
-            category="Cross-entropy fitting",
+            category="Divergence",
+            subcategory="Cross-entropy fitting",
             labels={"suite": "{suite}", "figure": "dH vs KL"},
         ),
     log:
@@ -377,7 +362,8 @@ rule figure_sizes:
             "fig",
             "results/figures/{suite}/sizes.png",
             caption="../report/sizes.rst",
-            category="Cross-size divergence",
+            category="Divergence",
+            subcategory="Cross-size divergence",
             labels={"suite": "{suite}", "figure": "KL between sizes"},
         ),
     log:

@@ -61,6 +61,7 @@ rule figure_geometry:
             "results/figures/{suite}/geometry_accuracy.png",
             caption="../report/geometry_accuracy.rst",
             category="Layer geometry",
+            subcategory="Figures",
             labels={"suite": "{suite}", "figure": "accuracy"},
         ),
         **get_figure_outputs(
@@ -68,6 +69,7 @@ rule figure_geometry:
             "results/figures/{suite}/geometry_norms.png",
             caption="../report/geometry_norms.rst",
             category="Layer geometry",
+            subcategory="Figures",
             labels={"suite": "{suite}", "figure": "norms"},
         ),
         **get_figure_outputs(
@@ -75,6 +77,7 @@ rule figure_geometry:
             "results/figures/{suite}/geometry_pca.png",
             caption="../report/geometry_pca.rst",
             category="Layer geometry",
+            subcategory="Figures",
             labels={"suite": "{suite}", "figure": "PCA"},
         ),
         **get_figure_outputs(
@@ -82,6 +85,7 @@ rule figure_geometry:
             "results/figures/{suite}/geometry_attribution.png",
             caption="../report/geometry_attribution.rst",
             category="Layer geometry",
+            subcategory="Figures",
             labels={"suite": "{suite}", "figure": "attribution and length"},
         ),
     log:

@@ -36,6 +36,7 @@ rule figure_neurons:
             "results/figures/{suite}/neurons_lens.png",
             caption="../report/neurons_lens.rst",
             category="Token neurons",
+            subcategory="Figures",
             labels={"suite": "{suite}", "figure": "logit lens"},
         ),
         **get_figure_outputs(
@@ -43,6 +44,7 @@ rule figure_neurons:
             "results/figures/{suite}/neurons_patching.png",
             caption="../report/neurons_patching.rst",
             category="Token neurons",
+            subcategory="Figures",
             labels={"suite": "{suite}", "figure": "layer patching"},
         ),
         **get_figure_outputs(
@@ -50,6 +52,7 @@ rule figure_neurons:
             "results/figures/{suite}/neurons_emergence.png",
             caption="../report/neurons_emergence.rst",
             category="Token neurons",
+            subcategory="Figures",
             labels={"suite": "{suite}", "figure": "emergence"},
         ),
         **get_figure_outputs(
@@ -57,6 +60,7 @@ rule figure_neurons:
             "results/figures/{suite}/neurons_activation.png",
             caption="../report/neurons_activation.rst",
             category="Token neurons",
+            subcategory="Figures",
             labels={"suite": "{suite}", "figure": "activation vs prediction"},
         ),
     log:

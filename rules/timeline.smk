@@ -10,12 +10,7 @@ rule timeline_suite:
         unpack(get_per_suite(timeline_jobs.inputs, tasks.enabled_families(config))),
     output:
         table="results/study/{suite}/timeline.parquet",
-        csv=report(
-            "results/study/{suite}/timeline.csv",
-            caption="../report/table_timeline.rst",
-            category="Training timeline",
-            labels={"suite": "{suite}", "table": "timeline"},
-        ),
+        csv="results/study/{suite}/timeline.csv",
         curves="results/study/{suite}/timeline_curves.parquet",
         curves_csv="results/study/{suite}/timeline_curves.csv",
     log:
@@ -40,6 +35,7 @@ rule figure_timeline:
             "results/figures/{suite}/timeline.png",
             caption="../report/timeline.rst",
             category="Training timeline",
+            subcategory="Figures",
             labels={"suite": "{suite}", "figure": "timeline"},
         ),
     log:

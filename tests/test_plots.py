@@ -17,7 +17,9 @@ from lmdyn.neurons import figures as neurons
 from lmdyn.probe import figures as probe
 
 REPO = Path(__file__).resolve().parents[1]
+# The synthetic suite's shape (tests/test_figures_scale.py sets it to a published suite's).
 MODELS, SEEDS, STEPS = ("s", "m"), (0, 1), (0, 1, 4, 16)
+TAGS, N_TERMS = ("NN", "VB", "DT"), 3
 RNG = np.random.default_rng(0)
 
 
@@ -60,7 +62,7 @@ def phases():
                 model=m,
                 seed=None if seed == "mean" else int(seed),
                 seeds="mean" if seed == "mean" else "one",
-                last_step=16,
+                last_step=STEPS[-1],
                 uniform_end=1,
                 contextual_onset=4,
                 unigram_cross_entropy=1.5,
@@ -97,10 +99,25 @@ def sigma():
             excludes_one=bool(RNG.integers(2)),
         )
         for grouping in ("tag", "tag_prev")
-        for tag in ("NN", "VB", "DT")
+        for tag in TAGS
         for step in STEPS
     ]
     return pd.DataFrame(rows)
+
+
+def coefficients():
+    """The intercept and N_TERMS terms of three variables."""
+    variables = ["intercept"] + [("freq", "tag", "tag_prev")[k % 3] for k in range(N_TERMS)]
+    coef = RNG.normal(0, 0.3, len(variables))
+    return pd.DataFrame(
+        dict(
+            variable=variables,
+            term=["intercept"] + [f"{v}[{k}]" for k, v in enumerate(variables[1:])],
+            coef=coef,
+            ci_low=coef - 0.1,
+            ci_high=coef + 0.1,
+        )
+    )
 
 
 def ce_tables():
@@ -131,6 +148,7 @@ def sizes():
 
 def probe_tokens():
     d = grid()
+    d = d[d.step.isin([STEPS[0], STEPS[-1]])]  # the table keeps each run's first and last step
     d = d.loc[d.index.repeat(5)].reset_index(drop=True)
     n = len(d)
     return d.assign(
@@ -215,7 +233,11 @@ def patching():
 
 def emergence():
     summary = grid(
-        prompt="p", logit_diff_clean=lambda n: RNG.uniform(1, 3, n), logit_diff_corrupted=0.0
+        prompt="p",
+        target_a=" States",
+        target_b=" of",
+        logit_diff_clean=lambda n: RNG.uniform(1, 3, n),
+        logit_diff_corrupted=0.0,
     )
     top = grid(prompt="p", layer=1, neuron=7)
     patch = grid(prompt="p", layer=1, neuron=7, restored=lambda n: RNG.uniform(size=n))
@@ -251,23 +273,13 @@ FIGURES = {
         grid(kl_uniform=positive, kl_unigram=positive), p
     ),
     "kl_seeds": lambda p: divergence.kl_seeds(grid(kl_seeds=positive), p),
-    "regression": lambda p: divergence.regression_coefficients(
-        pd.DataFrame(
-            dict(
-                variable=["intercept", "freq", "freq", "tag"],
-                term=["intercept", "freq[1]", "freq[2]", "tag[NN]"],
-                coef=[1.0, 0.2, -0.1, 0.3],
-                ci_low=[0.9, 0.1, -0.2, 0.1],
-                ci_high=[1.1, 0.3, 0.0, 0.5],
-            )
-        ),
-        p,
-        title="t",
-    ),
+    "regression": lambda p: divergence.regression_coefficients(coefficients(), p, title="t"),
     "phases": lambda p: divergence.study_phases(study_curves(), phases(), p),
     "seed_divergence": lambda p: divergence.seed_divergence(study_curves(), p),
     "seed_groups": lambda p: divergence.seed_groups(seed_groups(), p),
     "sigma": lambda p: divergence.sigma_panels(sigma(), "m", "kl_seeds", p),
+    "sigma_no_tag": lambda p: divergence.sigma_panels(sigma(), "m", "kl_seeds", p, 10**9),
+    "sigma_no_step": lambda p: divergence.sigma_panels(sigma().iloc[:0], "m", "kl_seeds", p),
     "ce_fit": lambda p: divergence.ce_fit(*ce_tables(), p),
     "dh_kl": lambda p: divergence.dh_kl(
         grid(p_high_dh_given_low_kl=positive, p_high_dh_overall=positive), p

@@ -300,19 +300,26 @@ def test_report_contains_every_figure_and_table(finished_run):
         "kl_seeds.png",
         "regression.png",
         "sigma_s.png",
-        "summary.csv",
-        "coefficients.csv",
         "phases.png",
         "seed_groups.png",
         "ce_fit.png",
         "sizes.png",
-        "outliers.csv",
-        "pooled.csv",
-        "curves.csv",
+        # tables as HTML pages the report's viewer shows (a CSV would only download)
+        "tables/micro/summary.csv.html",
+        "regression/micro/coefficients.csv.html",
+        "regression/micro/summary.txt.html",
+        "study/micro/outliers.csv.html",
+        "regression/micro/pooled.csv.html",
+        "study/micro/curves.csv.html",
+        "integrity/micro.csv.html",
         "timeline.png",
-        "timeline.csv",
+        "study/micro/timeline.csv.html",
     ):
         assert name in html, name
+    from lmdyn.core.report import CATEGORIES
+
+    for category in CATEGORIES.values():
+        assert category in html, category
 
 
 def one_line_error(tmp, cfg, expected):

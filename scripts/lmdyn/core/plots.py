@@ -9,6 +9,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.scale as mscale  # noqa: E402
+import matplotlib.ticker as mticker  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 FORMATS = ("png", "pdf", "svg")
@@ -40,11 +43,81 @@ def figure_paths(output, name):
     return [output[name]] + [output[f"{name}_{f}"] for f in FORMATS if f"{name}_{f}" in keys]
 
 
-def step_axis(ax):
-    # symlog keeps step 0 (the initialisation) on a log-like axis
-    ax.set_xscale("symlog", linthresh=1)
+# The report's viewer shows a figure at its width (shrunk to about 1200 px) and cuts what is taller
+# than the window: figures keep to this height in inches at the default dpi (150).
+MAX_HEIGHT = 6.0
+# Steps 0..1 linear, then log: step 0 (the initialisation) stays on the axis, as far from step 1
+# as step 1 from step 2 (a linear part as wide as a decade would take a third of a short axis).
+LINTHRESH, LINSCALE = 1, float(np.log10(2) * 0.9)
+
+
+def _transform():
+    return mscale.SymmetricalLogTransform(10, LINTHRESH, LINSCALE)
+
+
+def capped(height: float) -> float:
+    """A figure height (inches) kept within what the report shows without cutting."""
+    return min(height, MAX_HEIGHT)
+
+
+def _step_ticks(ax, hi: float):
+    """Major ticks at 0 and the decades up to ``hi``, minor ticks between; no negative ticks."""
+    top = max(1, int(np.ceil(np.log10(max(hi, 1)))))
+    decades = [10.0**k for k in range(top + 1)]
+    ax.xaxis.set_major_locator(mticker.FixedLocator([0.0, *decades]))
+    ax.xaxis.set_minor_locator(mticker.FixedLocator([m * d for d in decades for m in range(2, 10)]))
+    ax.xaxis.set_major_formatter(
+        mticker.FuncFormatter(lambda x, _: f"{x:g}" if x < 1e4 else f"$10^{{{np.log10(x):.0f}}}$")
+    )
+
+
+def step_axis(ax, pad: float = 0.03):
+    """Training step on a symlog axis (0 shown, then log), limits from the plotted data: every
+    point inside with a margin of ``pad`` of the width, nothing left of step 0 but that margin.
+    Call it after plotting."""
+    ax.set_xscale("symlog", linthresh=LINTHRESH, linscale=LINSCALE)
     ax.set_xlabel("training step")
     ax.grid(alpha=0.3)
+    lo, hi = ax.dataLim.intervalx
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return
+    t = ax.xaxis.get_transform()
+    a, b = t.transform([max(lo, 0.0), max(hi, 0.0)])
+    m = pad * (b - a) if b > a else 0.5
+    ax.set_xlim(*t.inverted().transform([a - m, b + m]))
+    _step_ticks(ax, hi)
+
+
+def step_edges(steps) -> np.ndarray:
+    """Cell edges of a heatmap with one column per step on the step axis: halfway between steps
+    in the axis' own (symlog) coordinates, so each step gets its share of the log width."""
+    t = _transform()
+    x = t.transform(np.asarray(steps, dtype=float))
+    half = np.diff(x) / 2 if len(x) > 1 else np.array([0.5])
+    mid = np.r_[x[0] - half[0], x[:-1] + half, x[-1] + half[-1]]
+    return t.inverted().transform(mid)
+
+
+def step_heatmap(ax, steps, values, **kw):
+    """``values`` (rows x steps) as a heatmap on the step axis; rows top to bottom."""
+    rows, edges = np.arange(values.shape[0] + 1) - 0.5, step_edges(steps)
+    mesh = ax.pcolormesh(edges, rows, values, **kw)
+    ax.set_ylim(rows[-1], rows[0])
+    step_axis(ax)
+    ax.set_xlim(edges[0], edges[-1])
+    ax.grid(False)
+    return mesh
+
+
+def thin_steps(steps, n: int = 12) -> list:
+    """At most ``n`` of the sorted ``steps``, evenly spaced on the step axis, first and last kept:
+    one line per step stays readable."""
+    steps = list(steps)
+    if len(steps) <= n:
+        return steps
+    x = _transform().transform(np.asarray(steps, float))
+    picks = {int(np.argmin(np.abs(x - v))) for v in np.linspace(x[0], x[-1], n)}
+    return [steps[i] for i in sorted(picks)]
 
 
 def mean_band(ax, x, mean, lo, hi, label=None, color=None, ms=3, band=True, **fill):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from lmdyn import geometry, neurons, timeline
+from lmdyn.core import report
 from lmdyn.core.errors import UserError
 from lmdyn.core.tables import INTEGRITY, INTEGRITY_RUN, RUNS, RUNS_RUN
 from lmdyn.core.tasks import FAMILY_TASKS, enabled_families, run_table_paths
@@ -159,14 +160,15 @@ def run_outputs(suites, suite: str) -> list[str]:
 
 
 def family_outputs(cfg: dict, suites, suite: str, family: str) -> list[str]:
-    """A family's suite tables (CSV) and figures of one suite."""
+    """A family's suite tables (CSV), figures and report pages of one suite."""
     formats = cfg["figures"]["formats"]
     if family == "divergence":
         tables = divergence.table_targets(suite) + divergence.study_targets(suite)
-        return tables + figure_files(suite, divergence.figure_names(suites, suite), formats)
+        figures = figure_files(suite, divergence.figure_names(suites, suite), formats)
+        return tables + figures + report.pages(tables)
     tables, figures = FAMILY_OUTPUTS[family]
     csv = [f"results/{family}/{suite}/{t}.csv" for t in tables]
-    return csv + figure_files(suite, figures, formats)
+    return csv + figure_files(suite, figures, formats) + report.pages(csv)
 
 
 def family_targets(cfg: dict, suites, family: str) -> list[str]:
@@ -204,4 +206,4 @@ def final_outputs(cfg: dict, suites) -> list[str]:
         out += timeline.outputs(s, cfg["figures"]["formats"])
         if suites.is_micro(s):
             out += suites.run_files(s, f"results/{TRAINING.path}")
-    return out
+    return out + [p for p in report.pages(out) if p not in set(out)]

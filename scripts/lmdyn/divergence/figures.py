@@ -4,8 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
-from lmdyn.core.plots import mean_band, save, step_axis, subplots
+from lmdyn.core.plots import (
+    MAX_HEIGHT,
+    capped,
+    mean_band,
+    no_data,
+    save,
+    step_axis,
+    step_heatmap,
+    subplots,
+)
+
+ROW_HEIGHT = 0.2  # inches per coefficient: room for a 6 pt label
 
 
 def kl_reference(summary: pd.DataFrame, paths, dpi=150):
@@ -23,7 +36,10 @@ def kl_reference(summary: pd.DataFrame, paths, dpi=150):
             ax.set_ylabel(f"{'KL(p || uniform)' if i == 0 else 'KL(p || unigram)'} [nats]")
             if i == 0:
                 ax.set_title(model)
-    axes[0, 0].legend(fontsize=8)
+                ax.set_xlabel("")
+    # below the panels: with many seeds a legend inside covers the lines
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(10, len(labels)), fontsize=7)
     save(fig, paths, dpi)
 
 
@@ -40,23 +56,32 @@ def kl_seeds(summary: pd.DataFrame, paths, dpi=150):
 
 
 def regression_coefficients(coefs: pd.DataFrame, paths, title="", dpi=150):
-    """Coefficients with 95% intervals (intercept left out), grouped by variable."""
+    """Coefficients with 95% intervals (intercept left out), coloured by variable; terms run down
+    side-by-side columns (shared x) so that the figure fits the report's height."""
     d = coefs[coefs.variable != "intercept"].reset_index(drop=True)
-    fig, ax = subplots(figsize=(5, 0.22 * len(d) + 1.5))
-    y = np.arange(len(d))[::-1]
-    colors = {v: f"C{i}" for i, v in enumerate(dict.fromkeys(d.variable))}
-    ax.errorbar(
-        d.coef,
-        y,
-        xerr=[d.coef - d.ci_low, d.ci_high - d.coef],
-        fmt="none",
-        ecolor=[colors[v] for v in d.variable],
+    per_col = max(1, int((MAX_HEIGHT - 1.3) / ROW_HEIGHT))
+    n_cols = max(1, -(-len(d) // per_col))
+    per_col = max(1, -(-len(d) // n_cols))  # balanced columns
+    fig, axes = subplots(
+        1,
+        n_cols,
+        figsize=(4.2 * n_cols, ROW_HEIGHT * per_col + 1.3),
+        squeeze=False,
+        sharex=True,
     )
-    ax.scatter(d.coef, y, c=[colors[v] for v in d.variable], s=12, zorder=3)
-    ax.axvline(0, color="k", lw=0.8)
-    ax.set_yticks(y, d.term, fontsize=6)
-    ax.set_xlabel("coefficient (nats), 95% CI, SE clustered by token type")
-    ax.set_title(title, fontsize=9)
+    colors = {v: f"C{i}" for i, v in enumerate(dict.fromkeys(d.variable))}
+    for k, ax in enumerate(axes[0]):
+        c = d.iloc[k * per_col : (k + 1) * per_col]
+        y = np.arange(len(c))[::-1]
+        col = [colors[v] for v in c.variable]
+        ax.errorbar(c.coef, y, xerr=[c.coef - c.ci_low, c.ci_high - c.coef], fmt="none", ecolor=col)
+        ax.scatter(c.coef, y, c=col, s=12, zorder=3)
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_yticks(y, c.term, fontsize=6)
+        ax.set_ylim(-0.7, per_col - 0.3)
+        ax.grid(axis="x", alpha=0.3)
+    fig.supxlabel("coefficient (nats), 95% CI, SE clustered by token type", fontsize=9)
+    fig.suptitle(title, fontsize=9)
     save(fig, paths, dpi)
 
 
@@ -78,48 +103,59 @@ def _ci_band(ax, d, label=None, color=None):
     )
 
 
+PHASE_ROWS = [
+    ("kl_uniform", "KL(p || uniform)"),
+    ("kl_unigram", "KL(p || unigram)"),
+    ("nll", "cross-entropy"),
+    ("kl_seeds", "KL between seeds"),
+]
+
+
+def _phase_legend(fig, unigram: bool):
+    """One legend for the figure: what the shading, the band, the dotted and dashed lines mean."""
+    handles = [Patch(color=c, alpha=0.6, label=f"{n} phase") for n, c in PHASE_COLORS.items()]
+    handles += [
+        Line2D([], [], color="C0", marker="o", ms=2.5, label="seed mean"),
+        Patch(color="C0", alpha=0.25, label="95% bootstrap interval"),
+        Line2D([], [], color="C0", ls=":", lw=0.8, label="lowest / highest seed"),
+    ]
+    if unigram:
+        handles.append(Line2D([], [], color="k", ls="--", lw=0.8, label="unigram predictor"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=7)
+
+
 def study_phases(curves: pd.DataFrame, phases: pd.DataFrame, paths, dpi=150):
-    """Seed-averaged curves with 95% document-bootstrap bands, seed range (dotted) and detected phases."""
+    """Seed-averaged curves with 95% document-bootstrap bands, seed range (dotted) and detected
+    phases (shading): a row per model, a column per curve."""
     from lmdyn.divergence.phases import phase_spans
 
     models = list(dict.fromkeys(curves.model))
-    rows = [
-        ("kl_uniform", "KL(p || uniform)"),
-        ("kl_unigram", "KL(p || unigram)"),
-        ("nll", "cross-entropy"),
-        ("kl_seeds", "KL between seeds"),
-    ]
     fig, axes = subplots(
-        len(rows),
         len(models),
-        figsize=(4 * len(models), 2.4 * len(rows)),
+        len(PHASE_ROWS),
+        figsize=(3.3 * len(PHASE_ROWS), capped(2.2 * len(models) + 0.9)),
         squeeze=False,
         sharex=True,
     )
-    for j, model in enumerate(models):
+    unigram = "unigram_cross_entropy" in phases and len(phases) > 0
+    for i, model in enumerate(models):
         mean_row = phases[(phases.model == model) & (phases.seeds == "mean")]
         spans = phase_spans(mean_row.iloc[0]) if len(mean_row) else []
-        for i, (metric, label) in enumerate(rows):
+        for j, (metric, label) in enumerate(PHASE_ROWS):
             ax = axes[i, j]
             _shade(ax, spans)
             d = curves[(curves.model == model) & (curves.metric == metric)].sort_values("step")
             if len(d):
-                line = _ci_band(ax, d)
+                line = _ci_band(ax, d, color="C0")
                 ax.plot(d.step, d.seed_min, ":", color=line.get_color(), lw=0.8)
                 ax.plot(d.step, d.seed_max, ":", color=line.get_color(), lw=0.8)
-            if metric == "nll" and "unigram_cross_entropy" in phases:
-                ax.axhline(
-                    phases.unigram_cross_entropy.iloc[0],
-                    color="k",
-                    ls="--",
-                    lw=0.8,
-                    label="unigram predictor",
-                )
-                ax.legend(fontsize=7)
+            if metric == "nll" and unigram:
+                ax.axhline(phases.unigram_cross_entropy.iloc[0], color="k", ls="--", lw=0.8)
             step_axis(ax)
-            ax.set_ylabel(f"{label} [nats]", fontsize=8)
-            if i == 0:
-                ax.set_title(model)
+            if i < len(models) - 1:
+                ax.set_xlabel("")
+            ax.set_title(f"{model}: {label} [nats]", fontsize=8)
+    _phase_legend(fig, unigram)
     save(fig, paths, dpi)
 
 
@@ -144,23 +180,27 @@ def seed_divergence(curves: pd.DataFrame, paths, dpi=150):
     save(fig, paths, dpi)
 
 
+GROUPINGS = [
+    ("freq_bin", "frequency bin (0 = rarest)"),
+    ("class", "class of predicted token (t)"),
+    ("class_prev", "class of context token (t-1)"),
+]
+METRIC_NAMES = {"kl_seeds": "KL between seeds", "kl_steps": "KL between consecutive steps"}
+
+
 def seed_groups(groups: pd.DataFrame, paths, dpi=150):
-    """Mean seed KL per subgroup: frequency bin, word class of the predicted token and of the context token."""
+    """Mean seed KL per subgroup: a row per model, a column per grouping (frequency bin, word class
+    of the predicted token and of the context token)."""
     models = list(dict.fromkeys(groups.model))
-    rows = [
-        ("freq_bin", "frequency bin (0 = rarest)"),
-        ("class", "class of predicted token (t)"),
-        ("class_prev", "class of context token (t-1)"),
-    ]
     fig, axes = subplots(
-        len(rows),
         len(models),
-        figsize=(4 * len(models), 2.8 * len(rows)),
+        len(GROUPINGS),
+        figsize=(4 * len(GROUPINGS), capped(2.4 * len(models) + 0.4)),
         squeeze=False,
         sharex=True,
     )
-    for j, model in enumerate(models):
-        for i, (grouping, title) in enumerate(rows):
+    for i, model in enumerate(models):
+        for j, (grouping, title) in enumerate(GROUPINGS):
             ax = axes[i, j]
             d = groups[
                 (groups.model == model)
@@ -170,44 +210,59 @@ def seed_groups(groups: pd.DataFrame, paths, dpi=150):
             for group, g in d.groupby("group"):
                 _ci_band(ax, g, label=str(group))
             step_axis(ax)
+            if i < len(models) - 1:
+                ax.set_xlabel("")
             ax.set_title(f"{model}: {title}", fontsize=8)
-            ax.set_ylabel("KL between seeds [nats]", fontsize=8)
-            ax.legend(fontsize=6)
+            if j == 0:
+                ax.set_ylabel("KL between seeds [nats]", fontsize=8)
+            if i == 0 and len(d):
+                ax.legend(fontsize=6, ncol=2 if d.group.nunique() > 6 else 1)
     save(fig, paths, dpi)
 
 
+def _sigma_grid(d: pd.DataFrame, tags, value: str, aggfunc="mean") -> pd.DataFrame:
+    return d.pivot_table(index="group", columns="step", values=value, aggfunc=aggfunc).reindex(tags)
+
+
 def sigma_panels(sigma: pd.DataFrame, model: str, metric: str, paths, min_tokens=30, dpi=150):
-    """log2 sigma heatmaps for the tag of the predicted token (t) and of the context token (t-1);
-    a dot marks cells whose 95% interval excludes 1."""
+    """log2 sigma heatmaps on the step axis for the tag of the predicted token (t) and of the
+    context token (t-1), same rows and one colour scale; a dot marks cells whose 95% interval
+    excludes 1."""
     d = sigma[(sigma.model == model) & (sigma.metric == metric)]
-    fig, axes = subplots(1, 2, figsize=(12, 0.25 * max(8, d.group.nunique()) + 2), squeeze=False)
+    size = d[d.grouping == "tag"].groupby("group").n_tokens.max()
+    big = set(d[d.n_tokens >= min_tokens].group)
+    tags = [t for t in size.sort_values(ascending=False).index if t in big]
+    tags += sorted(big - set(tags))
+    steps = sorted(d.step.unique())
+    if not tags or not steps:
+        return no_data(paths, dpi, f"{model}: no tag with {min_tokens} tokens or more")
+    grids = {
+        g: np.log2(_sigma_grid(d[d.grouping == g], tags, "sigma").reindex(columns=steps))
+        for g in ("tag", "tag_prev")
+    }
+    vals = np.concatenate([g.to_numpy(dtype=float).ravel() for g in grids.values()])
+    lim = float(np.nanmax(np.abs(vals))) if np.isfinite(vals).any() else 1.0
+    height = capped(0.16 * max(8, len(tags)) + 1.6)
+    fig, axes = subplots(1, 2, figsize=(12, height), squeeze=False, sharey=True)
     for ax, grouping in zip(axes[0], ("tag", "tag_prev")):
         g = d[d.grouping == grouping]
-        size = g.groupby("group").n_tokens.max()
-        tags = size[size >= min_tokens].sort_values(ascending=False).index
-        grid = g.pivot_table(index="group", columns="step", values="sigma").reindex(tags)
-        out = g.pivot_table(
-            index="group", columns="step", values="excludes_one", aggfunc="max"
-        ).reindex(tags)
-        vals = np.log2(grid.to_numpy(dtype=float))
-        lim = np.nanmax(np.abs(vals)) if np.isfinite(vals).any() else 1.0
-        im = ax.imshow(vals, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim)
-        yy, xx = np.nonzero(out.fillna(False).to_numpy(dtype=bool))
-        ax.scatter(xx, yy, s=4, c="k")
-        ax.set_xticks(range(grid.shape[1]), [str(s) for s in grid.columns], rotation=90, fontsize=7)
-        ax.set_yticks(range(len(tags)), list(tags), fontsize=7)
-        ax.set_xlabel("training step")
-        ax.set_title(
-            f"{model}: {metric} by tag at {'t' if grouping == 'tag' else 't-1'}", fontsize=9
+        im = step_heatmap(
+            ax, steps, grids[grouping].to_numpy(dtype=float), cmap="RdBu_r", vmin=-lim, vmax=lim
         )
-        fig.colorbar(im, ax=ax, label="log2 sigma")
+        out = _sigma_grid(g, tags, "excludes_one", "max").reindex(columns=steps)
+        yy, xx = np.nonzero(out.fillna(False).to_numpy(dtype=bool))
+        ax.scatter(np.asarray(steps)[xx], yy, s=3, c="k", lw=0)
+        ax.set_yticks(range(len(tags)), tags, fontsize=min(7, 4 + 120 / max(1, len(tags))))
+        at = "t" if grouping == "tag" else "t-1"
+        ax.set_title(f"{model}: {METRIC_NAMES.get(metric, metric)}, tag at {at}", fontsize=9)
+    fig.colorbar(im, ax=axes[0], label="log2 sigma (subgroup / all tokens)", aspect=30)
     save(fig, paths, dpi)
 
 
 def ce_fit(traj: pd.DataFrame, fits: pd.DataFrame, paths, dpi=150):
     """Seed KL of each word class against its cross-entropy across steps, with the fitted alpha*Q + b."""
     models = list(dict.fromkeys(traj.model))
-    fig, axes = subplots(1, len(models), figsize=(4.5 * len(models), 3.5), squeeze=False)
+    fig, axes = subplots(1, len(models), figsize=(4.5 * len(models), 4.6), squeeze=False)
     for j, model in enumerate(models):
         ax = axes[0, j]
         t = traj[(traj.model == model) & (traj.grouping == "class")]
@@ -228,12 +283,20 @@ def ce_fit(traj: pd.DataFrame, fits: pd.DataFrame, paths, dpi=150):
                 f.alpha * q + f.b,
                 color=f"C{k}",
                 lw=1,
-                label=f"{group}: a={f.alpha:.2f} b={f.b:.2f} R2={f.r2:.2f}",
+                label=f"{group}: $\\alpha$={f.alpha:.2f}, b={f.b:.2f} nats, $R^2$={f.r2:.2f}",
             )
-        ax.set_xlabel("subgroup cross-entropy [nats]")
+        ax.set_xlabel("subgroup cross-entropy Q [nats]")
         ax.set_ylabel("subgroup KL between seeds [nats]")
         ax.set_title(model)
-        ax.legend(fontsize=6)
+        # below the panel: inside, the legend covers points
+        ax.legend(
+            fontsize=6,
+            title="least squares: KL = $\\alpha$ Q + b",
+            title_fontsize=7,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.16),
+            ncol=2,
+        )
     save(fig, paths, dpi)
 
 
@@ -278,5 +341,6 @@ def size_divergence(sizes: pd.DataFrame, paths, dpi=150):
         )
     step_axis(ax)
     ax.set_ylabel("KL between sizes [nats]")
-    ax.legend(fontsize=7)
+    if len(sizes):
+        ax.legend(fontsize=7)
     save(fig, paths, dpi)

@@ -17,17 +17,6 @@ STUDY_TABLES = ("curves", "seed_groups", "sigma", "dh_kl", "ce_fit", "trajectori
 # Every suite-level study table (the per-model ones and those study_suite derives).
 STUDY_SUITE_TABLES = STUDY_TABLES + ("outliers", "phases", "sizes", "skipped")
 REGRESSION_PARQUET = ("coefficients.parquet", "pooled.parquet", "phases.parquet")
-# Study tables shown in the report (CSV), with their report category.
-STUDY_REPORTED = {
-    "curves": "Reference distributions and phases",
-    "phases": "Reference distributions and phases",
-    "seed_groups": "Seed divergence",
-    "outliers": "Relative divergence",
-    "ce_fit": "Cross-entropy fitting",
-    "dh_kl": "Cross-entropy fitting",
-    "sizes": "Cross-size divergence",
-    "skipped": "Skipped analyses",
-}
 
 
 def metrics_file(suite: str, model: str, seed, step) -> str:
@@ -167,18 +156,11 @@ def study_inputs(suite: str, steps: dict) -> dict:
 
 
 def study_outputs() -> dict:
-    """Outputs of study_suite with the pattern ``{suite}``: name -> (path, report options or None);
-    the CSV of each table in STUDY_REPORTED goes into the report."""
+    """Outputs of study_suite with the pattern ``{suite}``: name -> (path, None); the report shows
+    the tables as HTML pages (lmdyn.core.report), not these files."""
     out = {}
     for name in STUDY_SUITE_TABLES:
-        report = None
-        if name in STUDY_REPORTED:
-            report = {
-                "caption": f"../report/table_{name}.rst",
-                "category": STUDY_REPORTED[name],
-                "labels": {"suite": "{suite}", "table": name},
-            }
-        out[name] = (f"results/study/{{suite}}/{name}.csv", report)
+        out[name] = (f"results/study/{{suite}}/{name}.csv", None)
         out[f"{name}_parquet"] = (f"results/study/{{suite}}/{name}.parquet", None)
     return out
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib
 import pandas as pd
 
-from lmdyn.core.plots import save, seed_band, step_axis, subplots
+from lmdyn.core.plots import mean_band, save, seed_band, step_axis, subplots, thin_steps
 
 VARIANTS = [
     ("raw", "document", "raw, split by document"),
@@ -34,7 +34,9 @@ def geometry_accuracy(acc: pd.DataFrame, paths, dpi=150):
         ax.set_title(m)
         ax.set_ylim(0, 1.02)
     axes[0, 0].set_ylabel("layer-classifier accuracy (held out)")
-    axes[0, -1].legend(fontsize=7, loc="best")
+    # below the panels: inside, it would cover the curves or the chance line
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=7)
     save(fig, paths, dpi)
 
 
@@ -44,7 +46,7 @@ def geometry_norms(norms: pd.DataFrame, paths, dpi=150):
     fig, axes = subplots(1, len(models), figsize=(4.5 * len(models), 3.6), squeeze=False)
     for ax, m in zip(axes[0], models):
         d = norms[(norms.model == m) & (norms.seed == norms[norms.model == m].seed.min())]
-        steps = sorted(d.step.unique())
+        steps = thin_steps(sorted(d.step.unique()))
         cmap = matplotlib.colormaps["viridis"]
         for i, s in enumerate(steps):
             g = d[d.step == s].sort_values("layer")
@@ -57,7 +59,8 @@ def geometry_norms(norms: pd.DataFrame, paths, dpi=150):
                 ms=3,
                 label=f"step {s}" if i in (0, len(steps) - 1) else None,
             )
-            ax.fill_between(g.layer, g.norm_min, g.norm_max, color=c, alpha=0.08)
+            if i in (0, len(steps) - 1):  # bands of every step would stack into one colour
+                ax.fill_between(g.layer, g.norm_min, g.norm_max, color=c, alpha=0.15)
         ax.set_yscale("log")
         ax.set_xticks(list(g.layer))
         ax.set_xticklabels(list(g.name), rotation=45, fontsize=7)
@@ -96,15 +99,17 @@ def geometry_pca(pca: pd.DataFrame, var: pd.DataFrame, title: str, paths, dpi=15
 
 
 def geometry_attribution(att: pd.DataFrame, acc: pd.DataFrame, paths, dpi=150):
-    """Cumulative share of |coefficient| over dimensions (left) and accuracy against L (right), last step."""
+    """Cumulative share of |coefficient| over dimensions (left, seed mean and range) and accuracy
+    against L (right), last step."""
     fig, axes = subplots(1, 2, figsize=(9, 3.6))
-    for (m, seed), g in att.groupby(["model", "seed"], sort=False):
-        g = g[g.step == g.step.max()].sort_values("rank")
-        axes[0].plot(
-            g["rank"] / len(g),
-            g.cumulative_share,
-            label=f"{m} s{seed} (top dim {100 * g.share.iloc[0]:.1f}%)",
-        )
+    for m, g in att.groupby("model", sort=False):
+        g = g[g.step == g.step.max()]
+        g = g.assign(x=g["rank"] / g.groupby("seed")["rank"].transform("size"))
+        top = g[g["rank"] == g["rank"].min()].share.mean()
+        # seed mean, band = range across seeds (one line per seed would not fit ten seeds)
+        c = g.groupby("x").cumulative_share.agg(["mean", "min", "max"]).reset_index()
+        label = f"{m} (top dim {100 * top:.1f}%)"
+        mean_band(axes[0], c.x, c["mean"], c["min"], c["max"], label=label, ms=0)
     axes[0].plot([0, 1], [0, 1], "k--", lw=1, label="uniform")
     axes[0].set_xlabel("share of dimensions (largest first)")
     axes[0].set_ylabel("cumulative share of |coefficient|")

@@ -58,10 +58,8 @@ def neurons_patching(lp: pd.DataFrame, title: str, paths, dpi=150):
         ax.set_xticklabels([repr(t)[1:-1] for t in tokens], rotation=90, fontsize=6)
         ax.set_xlabel("position")
     axes[0].set_ylabel("layer")
-    fig.colorbar(
-        im, ax=axes, shrink=0.8, label="restored (patched - corrupted) / (clean - corrupted)"
-    )
-    fig.suptitle(title, fontsize=9)
+    fig.colorbar(im, ax=axes, label="restored: (patched - corrupted)\n/ (clean - corrupted)")
+    fig.suptitle(title, fontsize=10)
     save(fig, paths, dpi)
 
 
@@ -74,7 +72,7 @@ def neurons_emergence(
     dpi=150,
 ):
     """Across steps: clean logit difference, and the last step's top neuron: its restored fraction and
-    its congruence difference (target a minus target b), per model with a band across seeds.
+    its congruence with the first target token minus the second, per model with a band across seeds.
 
     Restored fractions are left out where the table leaves them empty (clean and corrupted closer
     than ``neurons.min_gap`` nats: the normalisation divides by that difference)."""
@@ -105,9 +103,10 @@ def neurons_emergence(
         if rows_r:
             seed_band(axes[1], pd.concat(rows_r), "restored", m)
             seed_band(axes[2], pd.concat(rows_c), "diff", m)
-    axes[0].set_ylabel("clean logit difference [nats]")
+    a, b = (summary[c].iloc[0] if len(summary) else c for c in ("target_a", "target_b"))
+    axes[0].set_ylabel(f"clean logit({a!r}) - logit({b!r}) [nats]")
     axes[1].set_ylabel("restored by the last step's top neuron\n(steps where it is defined)")
-    axes[2].set_ylabel("its congruence: target a - target b")
+    axes[2].set_ylabel(f"its congruence with {a!r} minus {b!r}")
     for ax in axes:
         step_axis(ax)
         ax.legend(fontsize=7)
@@ -137,9 +136,9 @@ def neurons_activation(act: pd.DataFrame, title: str, paths, dpi=150):
             for x, y, c in zip(mid, g.top1_share.fillna(0), g["count"]):
                 if c:
                     ax.text(x, y, str(int(c)), ha="center", va="bottom", fontsize=5, rotation=90)
-        ax.set_title(f"L{l}.N{n} -> {g.token.iloc[0]!r}\n{g.source.iloc[0]}", fontsize=8)
+        ax.set_title(f"L{l}.N{n} -> {g.token.iloc[0]!r} ({g.source.iloc[0]})", fontsize=8)
         ax.set_xlabel("activation")
         ax.set_ylim(0, 1.1)
     axes[0, 0].set_ylabel("share of positions predicting the token")
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(title, fontsize=10)
     save(fig, paths, dpi)

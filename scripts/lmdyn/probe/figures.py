@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lmdyn.core.plots import no_data, save, seed_bands, step_axis, subplots
+from lmdyn.core.plots import capped, no_data, save, seed_bands, step_axis, subplots
 
 NO_DATA = "no analysable checkpoint: probe"
 
@@ -33,7 +33,10 @@ def probe_scatter(tokens: pd.DataFrame, special: list[int], paths, dpi=150):
     models = list(dict.fromkeys(tokens.model))
     steps = sorted(tokens.step.unique())
     fig, axes = subplots(
-        len(steps), len(models), figsize=(3.6 * len(models), 3.4 * len(steps)), squeeze=False
+        len(steps),
+        len(models),
+        figsize=(3.6 * len(models), capped(3.0 * len(steps))),
+        squeeze=False,
     )
     for j, model in enumerate(models):
         d = tokens[

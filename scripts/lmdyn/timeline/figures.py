@@ -7,7 +7,7 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from lmdyn.core.plots import no_data, save, step_axis, subplots
+from lmdyn.core.plots import MAX_HEIGHT, no_data, save, step_axis, subplots
 from lmdyn.divergence.figures import PHASE_COLORS
 from lmdyn.divergence.phases import phase_spans
 
@@ -124,7 +124,7 @@ def timeline(events: pd.DataFrame, curves: pd.DataFrame, phases: pd.DataFrame, p
     fig, axes = subplots(
         2,
         len(models),
-        figsize=(6 * len(models) + 2, 6.5),
+        figsize=(6 * len(models) + 2, MAX_HEIGHT),
         squeeze=False,
         sharex="col",
         gridspec_kw={"height_ratios": [3, 2]},
@@ -135,15 +135,16 @@ def timeline(events: pd.DataFrame, curves: pd.DataFrame, phases: pd.DataFrame, p
         top, bottom = axes[0, j], axes[1, j]
         for ax in (top, bottom):
             _shade(ax, spans)
-            step_axis(ax)
         means = _seed_means(curves[curves.model == model])
         med = events[(events.model == model) & (events.seeds == "median")]
         _curves(top, means)
         _marks(top, med, means)
+        _events(bottom, med)
+        for ax in (top, bottom):
+            step_axis(ax)  # after plotting: its limits come from what is drawn
         top.set_title(model)
         top.set_xlabel("")
         top.set_ylabel("curve scaled to [0, 1] per run")
-        _events(bottom, med)
         if j == len(models) - 1:
             _legend(top, spans)
     save(fig, paths, dpi)
