@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
-from lmdyn.core import targets, tasks
+from lmdyn.core import resources, targets, tasks
 from lmdyn.core.errors import UserError
 from lmdyn.core.workflow import Suites, check_config
 from lmdyn.divergence import jobs as divergence
@@ -24,6 +24,7 @@ wildcard_constraints:
     model=targets.model_pattern(SUITES),
     seed=r"\d+",
     step=r"\d+",
+    block=r"\d+",
     family=targets.wildcard_pattern(tasks.enabled_families(config)),
 
 
@@ -117,13 +118,31 @@ def get_ancient(fn, *keys):
     return get
 
 
-get_pair_job = get_with_steps(divergence.pair_job, SUITES, wildcard="step")
+get_pair_job = get_with_steps(divergence.pair_block_jobs, SUITES, wildcard="block")
 get_pair_checkpoints = get_with_steps(
-    divergence.pair_checkpoints, SUITES, wildcard="step"
+    divergence.pair_block_checkpoints, SUITES, wildcard="block"
 )
 get_pair_inputs = get_ancient(
-    get_with_steps(divergence.pair_inputs, SUITES, wildcard="step"), "hidden", "runs"
+    get_with_steps(divergence.pair_block_inputs, SUITES, wildcard="block"),
+    "hidden",
+    "runs",
 )
+_get_pair_manifest = get_with_steps(
+    divergence.pair_step_manifest, SUITES, wildcard="step"
+)
+get_pair_manifest = lambda wildcards: ancient(_get_pair_manifest(wildcards))
+
+
+def get_pair_mem_mb(wildcards):
+    # bounded by metrics.pair_checkpoints whatever the suite: a forward-pass job's memory
+    return config["metrics"]["mem_mb"]
+
+
+def get_pair_runtime(wildcards):
+    s, jobs = wildcards.suite, config["metrics"]["pair_jobs"]
+    steps = SUITES.steps(s)
+    per_job = -(-len(steps) // min(jobs, len(steps)))
+    return resources.pair_runtime(config, len(SUITES.runs(s)), per_job, len(steps))
 get_model_files = get_with_steps(divergence.model_files, SUITES, wildcard="model")
 get_model_inputs = get_ancient(
     get_with_steps(divergence.model_inputs, SUITES, wildcard="model"), "metrics"
@@ -152,7 +171,8 @@ def get_entries(wildcards, sides, task):
 
 
 def get_pair_entries(wildcards):
-    sides = divergence.pair_sides(get_pair_job(wildcards))
+    steps = get_analysis_steps(wildcards)
+    sides = divergence.pair_block_sides(SUITES, wildcards.suite, steps, wildcards.block)
     return get_entries(wildcards, sides, get_metrics_task(wildcards))
 
 

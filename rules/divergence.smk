@@ -1,38 +1,56 @@
 # Family 1, convergence and divergence of output distributions: the pairs of every step, the model,
 # suite and study tables, the regression, the figures, and the family's target rule.
 rule pair_divergence:
-    """Every per-token KL of one step, both directions, in one pass over each checkpoint's logits:
-    all seed pairs of each model, each seed against its previous analysed step, and every pair of
-    models at the same seed."""
+    """Every per-token KL of a run of consecutive steps (a pair job, see metrics.pair_jobs), both
+    directions, in one pass over each checkpoint's logits per step: all seed pairs of each model,
+    each seed against its previous analysed step, and every pair of models at the same seed. Each
+    step's tables are a store entry, computed only where missing (a step added recomputes that
+    step and the next only); pair_tables links them to their files."""
     input:
         unpack(get_pair_inputs),
         identity="results/runs/{suite}.divergence.json",  # the metrics task (hidden: ancient)
         tokens="results/tokens/{suite}.parquet",
         unigram="results/unigram/{suite}.parquet",
     output:
-        seeds="results/pairs/{suite}/seeds_step{step}.parquet",
-        steps="results/pairs/{suite}/steps_step{step}.parquet",
-        sizes="results/pairs/{suite}/sizes_step{step}.parquet",
+        manifest="results/pairs/{suite}/jobs/block{block}.json",
     log:
-        "logs/pair_divergence/{suite}/step{step}.log",
+        "logs/pair_divergence/{suite}/block{block}.log",
     benchmark:
-        "benchmarks/pair_divergence/{suite}/step{step}.tsv"
+        "benchmarks/pair_divergence/{suite}/block{block}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 1
     resources:
-        mem_mb=config["metrics"]["mem_mb"],
+        mem_mb=get_pair_mem_mb,
         gpu=config["metrics"]["gpus"],
-        runtime=config["metrics"]["runtime"],
+        runtime=get_pair_runtime,
     params:
-        job=get_pair_job,
+        jobs=get_pair_job,
         checkpoints=get_pair_checkpoints,
         entries=get_pair_entries,
         device=config["metrics"]["device"],
         vocab_chunk=config["metrics"]["vocab_chunk"],
         token_chunk=config["metrics"]["token_chunk"],
+        max_checkpoints=config["metrics"]["pair_checkpoints"],
     script:
         "../scripts/pair_divergence.py"
+
+
+rule pair_tables:
+    """One step's seed, step and size pair tables: hard links to its pair job's store entries
+    (in the workflow's own process: no job start-up, no submission)."""
+    input:
+        # ancient: a link keeps the entry's time; the job reruns when its pair job does
+        manifest=get_pair_manifest,
+    output:
+        seeds="results/pairs/{suite}/seeds_step{step}.parquet",
+        steps="results/pairs/{suite}/steps_step{step}.parquet",
+        sizes="results/pairs/{suite}/sizes_step{step}.parquet",
+    log:
+        "logs/pair_tables/{suite}/step{step}.log",
+    localrule: True
+    run:
+        divergence.link_pair_tables(input.manifest, wildcards.step, output)
 
 
 rule model_tables:
