@@ -14,6 +14,8 @@ rule anisotropy_suite:
         hist_csv="results/anisotropy/{suite}/histograms.csv",
     log:
         "logs/anisotropy_suite/{suite}.log",
+    group:
+        "family_suites"
     conda:
         "../envs/data.yaml"
     params:
@@ -45,6 +47,8 @@ rule figure_anisotropy:
         ),
     log:
         "logs/figures/{suite}/anisotropy.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:

@@ -32,6 +32,7 @@ checkpoint integrity:
         ),
     log:
         "logs/integrity/{suite}.log",
+    localrule: True
     conda:
         "../envs/data.yaml"
     script:
@@ -87,6 +88,7 @@ rule task_identity:
         "results/runs/{suite}.{family}.json",
     log:
         "logs/task_identity/{suite}.{family}.log",
+    localrule: True
     conda:
         "../envs/data.yaml"
     params:
@@ -109,6 +111,7 @@ checkpoint run_status:
         table="results/runs/{suite}.csv",
     log:
         "logs/run_status/{suite}.log",
+    localrule: True
     conda:
         "../envs/data.yaml"
     script:

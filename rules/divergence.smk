@@ -100,6 +100,7 @@ rule suite_tables:
         breakdown_parquet="results/tables/{suite}/breakdown.parquet",
     log:
         "logs/suite_tables/{suite}.log",
+    localrule: True
     conda:
         "../envs/data.yaml"
     script:
@@ -114,6 +115,8 @@ rule study_suite:
         **get_reported(divergence.study_outputs()),
     log:
         "logs/study_suite/{suite}.log",
+    group:
+        "divergence_suite"
     conda:
         "../envs/data.yaml"
     params:
@@ -166,6 +169,8 @@ rule regression:
         ),
     log:
         "logs/regression/{suite}.log",
+    group:
+        "divergence_suite"
     conda:
         "../envs/data.yaml"
     params:
@@ -195,6 +200,8 @@ rule figure_kl_reference:
         ),
     log:
         "logs/figures/{suite}/kl_reference.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:
@@ -216,6 +223,8 @@ rule figure_kl_seeds:
         ),
     log:
         "logs/figures/{suite}/kl_seeds.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:
@@ -237,6 +246,8 @@ rule figure_regression:
         ),
     log:
         "logs/figures/{suite}/regression.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:
@@ -260,6 +271,8 @@ rule figure_phases:
         ),
     log:
         "logs/figures/{suite}/phases.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:
@@ -281,6 +294,8 @@ rule figure_seed_divergence:
         ),
     log:
         "logs/figures/{suite}/seed_divergence.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:
@@ -302,6 +317,8 @@ rule figure_seed_groups:
         ),
     log:
         "logs/figures/{suite}/seed_groups.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:
@@ -323,6 +340,8 @@ rule figure_sigma:
         ),
     log:
         "logs/figures/{suite}/sigma_{model}.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:
@@ -346,6 +365,8 @@ rule figure_learnability:
         ),
     log:
         "logs/figures/{suite}/learnability_{model}.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:
@@ -378,6 +399,8 @@ rule figure_ce_fit:
         ),
     log:
         "logs/figures/{suite}/ce_fit.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:
@@ -399,6 +422,8 @@ rule figure_sizes:
         ),
     log:
         "logs/figures/{suite}/sizes.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:

@@ -9,6 +9,8 @@ rule transfer_tokens:
     log:
         "logs/transfer_tokens/{suite}.log",
     priority: targets.PREP_PRIORITY
+    group:
+        "prepare"
     conda:
         "../envs/torch.yaml"
     params:
@@ -38,6 +40,8 @@ rule geometry_suite:
         },
     log:
         "logs/geometry_suite/{suite}.log",
+    group:
+        "family_suites"
     conda:
         "../envs/data.yaml"
     params:
@@ -86,6 +90,8 @@ rule figure_geometry:
         ),
     log:
         "logs/figures/{suite}/geometry.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:

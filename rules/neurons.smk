@@ -13,6 +13,8 @@ rule neurons_suite:
         },
     log:
         "logs/neurons_suite/{suite}.log",
+    group:
+        "family_suites"
     conda:
         "../envs/data.yaml"
     params:
@@ -61,6 +63,8 @@ rule figure_neurons:
         ),
     log:
         "logs/figures/{suite}/neurons.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:

@@ -15,6 +15,8 @@ rule probe_suite:
         tokens="results/probe/{suite}/tokens.parquet",
     log:
         "logs/probe_suite/{suite}.log",
+    group:
+        "family_suites"
     conda:
         "../envs/data.yaml"
     params:
@@ -54,6 +56,8 @@ rule figure_probe:
         ),
     log:
         "logs/figures/{suite}/probe.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:

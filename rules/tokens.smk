@@ -8,6 +8,8 @@ rule train_tokenizer:
         train_ids="results/tokens/{suite}.train.npz",
     log:
         "logs/train_tokenizer/{suite}.log",
+    group:
+        "prepare"
     conda:
         "../envs/torch.yaml"
     params:
@@ -22,6 +24,8 @@ rule suite_tokenizer:
         directory("results/tokenizer/suite/{suite}"),
     log:
         "logs/suite_tokenizer/{suite}.log",
+    group:
+        "prepare"
     conda:
         "../envs/torch.yaml"
     params:
@@ -40,6 +44,8 @@ rule tokenize_eval:
     log:
         "logs/tokenize_eval/{suite}.log",
     priority: targets.PREP_PRIORITY
+    group:
+        "prepare"
     conda:
         "../envs/torch.yaml"
     params:
@@ -60,6 +66,8 @@ rule unigram:
     log:
         "logs/unigram/{suite}.log",
     priority: targets.PREP_PRIORITY
+    group:
+        "prepare"
     conda:
         "../envs/torch.yaml"
     params:
