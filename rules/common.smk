@@ -143,6 +143,8 @@ def get_pair_runtime(wildcards):
     steps = SUITES.steps(s)
     per_job = -(-len(steps) // min(jobs, len(steps)))
     return resources.pair_runtime(config, len(SUITES.runs(s)), per_job, len(steps))
+
+
 get_model_files = get_with_steps(divergence.model_files, SUITES, wildcard="model")
 get_model_inputs = get_ancient(
     get_with_steps(divergence.model_inputs, SUITES, wildcard="model"), "metrics"
