@@ -18,6 +18,9 @@ rule anisotropy_suite:
         "family_suites"
     conda:
         "../envs/data.yaml"
+    resources:
+        mem_mb=get_suite_tables_mem_mb,
+        runtime=get_suite_tables_runtime,
     params:
         steps=get_analysis_steps,
         entries=get_family_entries("anisotropy"),

@@ -11,6 +11,8 @@ rule fetch_run:
         suite=PUBLISHED_SUITES,  # a micro run's table is written by train_micro
     conda:
         "../envs/torch.yaml"
+    resources:
+        runtime=get_fetch_runtime,
     params:
         plan=get_run_refs,
     script:

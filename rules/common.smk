@@ -220,3 +220,30 @@ def get_family_targets(family):
 
 def get_final_outputs():
     return targets.final_outputs(config, SUITES)
+
+
+def get_suite_resources(kind):
+    """mem_mb and runtime of a suite-level job, from the suite's size (lmdyn.core.resources):
+    ``kind`` is regression, suite_tables or model_tables."""
+
+    def size(wildcards):
+        s = wildcards.suite
+        steps, seeds, models = SUITES.steps(s), SUITES.seeds(s), SUITES.models(s)
+        if kind == "regression":
+            return resources.regression(len(steps), len(models))
+        if kind == "model_tables":
+            return resources.model_tables(config, len(seeds), len(steps))
+        return resources.suite_tables(len(steps) * len(seeds) * len(models))
+
+    return (lambda w: size(w)[0]), (lambda w: size(w)[1])
+
+
+get_regression_mem_mb, get_regression_runtime = get_suite_resources("regression")
+get_model_tables_mem_mb, get_model_tables_runtime = get_suite_resources("model_tables")
+get_suite_tables_mem_mb, get_suite_tables_runtime = get_suite_resources("suite_tables")
+
+
+def get_fetch_runtime(wildcards):
+    return resources.fetch(
+        len(SUITES.run(wildcards.suite, wildcards.model, wildcards.seed))
+    )

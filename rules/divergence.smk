@@ -75,6 +75,9 @@ rule model_tables:
         "benchmarks/model_tables/{suite}/{model}.tsv"
     conda:
         "../envs/data.yaml"
+    resources:
+        mem_mb=get_model_tables_mem_mb,
+        runtime=get_model_tables_runtime,
     params:
         files=get_model_files,
         entries=get_metrics_entries,
@@ -119,6 +122,9 @@ rule study_suite:
         "divergence_suite"
     conda:
         "../envs/data.yaml"
+    resources:
+        mem_mb=get_model_tables_mem_mb,
+        runtime=get_model_tables_runtime,
     params:
         sizes=get_size_files,
         skipped=get_skipped,
@@ -173,6 +179,9 @@ rule regression:
         "divergence_suite"
     conda:
         "../envs/data.yaml"
+    resources:
+        mem_mb=get_regression_mem_mb,
+        runtime=get_regression_runtime,
     params:
         metric=get_regression_metric,
         wanted_metric=config["regression"]["metric"],

@@ -17,6 +17,9 @@ rule neurons_suite:
         "family_suites"
     conda:
         "../envs/data.yaml"
+    resources:
+        mem_mb=get_suite_tables_mem_mb,
+        runtime=get_suite_tables_runtime,
     params:
         suite="{suite}",
         steps=get_analysis_steps,

@@ -50,3 +50,38 @@ def pair_runtime(cfg: dict, runs: int, steps: int, run_steps: int) -> int:
     checkpoint, so it is given 2 x runs x steps / run_steps run-job limits (metrics.runtime)."""
     per_run = minutes(cfg["metrics"]["runtime"])
     return max(MIN_RUNTIME, int(math.ceil(2 * runs * steps * per_run / max(1, run_steps))))
+
+
+# Measured on the simulated PolyPythias grid (2 sizes x 10 seeds, tiny checkpoints; docs/scaling.md).
+REGRESSION_MB = (270.0, 1.4, 0.0385)  # MB = a + b s + c s^2 x models / 2, s steps pooled
+SUITE_TABLE_MB_PER_CHECKPOINT = 3.6  # neurons/geometry suite tables: rows held (twice, concat)
+SUITE_TABLE_S_PER_CHECKPOINT = 0.04
+MODEL_TABLES_S_PER_CHECKPOINT = 0.13  # one model's per-token tables, read once each
+MODEL_TABLES_BYTES_PER_ROW = 200.0  # one step's per-token rows of every seed, and the aggregates
+FETCH_S_PER_CHECKPOINT = 30.0  # download (about 1 GB at 35 MB/s or more) and hash
+
+
+def regression(steps: int, models: int) -> tuple[int, int]:
+    """(mem_mb, runtime) of the regression: the pooled fit holds every step's sampled rows and a
+    design column per step (step fixed effects), so its memory grows as steps^2."""
+    a, b, c = REGRESSION_MB
+    mb = a + b * steps + c * steps**2 * max(1, models) / 2
+    return int(math.ceil(SAFETY * mb)), _minutes(mb * 0.2)  # about 0.2 s per MB held
+
+
+def suite_tables(checkpoints: int) -> tuple[int, int]:
+    """(mem_mb, runtime) of a family's suite job that gathers every run's tables into one."""
+    mb = BASE_MB + SUITE_TABLE_MB_PER_CHECKPOINT * checkpoints
+    return int(math.ceil(SAFETY * mb)), _minutes(SUITE_TABLE_S_PER_CHECKPOINT * checkpoints)
+
+
+def model_tables(cfg: dict, seeds: int, steps: int) -> tuple[int, int]:
+    """(mem_mb, runtime) of one model's tables: read step by step (memory of one step's tables of
+    every seed, plus per-step aggregates), time per checkpoint read."""
+    mb = _mb(BASE_MB, MODEL_TABLES_BYTES_PER_ROW, per_token_rows(cfg, seeds)) + steps
+    return mb, _minutes(MODEL_TABLES_S_PER_CHECKPOINT * seeds * steps)
+
+
+def fetch(checkpoints: int) -> int:
+    """Runtime (minutes) of fetching and hashing one run's checkpoints."""
+    return _minutes(FETCH_S_PER_CHECKPOINT * checkpoints)
