@@ -181,7 +181,7 @@ def scale(args) -> dict:
     out = {"checkpoints": len(sizes) * len(seeds) * len(steps), "built": n}
     out["build_s"] = time.perf_counter() - t
     out["hf_cache_mb"] = du(cache) / 1e6
-    report(f"built {n} checkpoints in {out['build_s']:.0f} s; cache {out['hf_cache_mb']:.0f} MB")
+    report(f"built {n} checkpoints in {out['build_s']:.0f} s; cache {out['hf_cache_mb']:.1f} MB")
 
     c = args.cores
     first = snakemake(run_dir, config(run_dir, cache, sizes, seeds, steps), c)
@@ -199,7 +199,11 @@ def scale(args) -> dict:
     for name, extra in (("dry_run", ["-n"]), ("noop", [])):
         r = snakemake(run_dir, cfg, c, *extra)
         out[name] = {k: v for k, v in r.items() if k != "stdout"}
-        report(f"{name}: {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU")
+        out[name]["nothing_to_do"] = "Nothing to be done" in r["stdout"]
+        report(
+            f"{name}: {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU, nothing to be done: "
+            f"{out[name]['nothing_to_do']}"
+        )
     for name, cfg in (
         ("add_step", config(run_dir, cache, sizes, seeds, grid)),
         ("family_option", config(run_dir, cache, sizes, seeds, grid, neurons={"n_bins": 3})),
