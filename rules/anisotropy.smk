@@ -14,13 +14,11 @@ rule anisotropy_suite:
         hist_csv="results/anisotropy/{suite}/histograms.csv",
     log:
         "logs/anisotropy_suite/{suite}.log",
-    group:
-        "family_suites"
     conda:
         "../envs/data.yaml"
     resources:
-        mem_mb=get_suite_tables_mem_mb,
-        runtime=get_suite_tables_runtime,
+        mem_mb=get_suite_resources("anisotropy")[0],
+        runtime=get_suite_resources("anisotropy")[1],
     params:
         steps=get_analysis_steps,
         entries=get_family_entries("anisotropy"),

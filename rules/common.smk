@@ -224,7 +224,7 @@ def get_final_outputs():
 
 def get_suite_resources(kind):
     """mem_mb and runtime of a suite-level job, from the suite's size (lmdyn.core.resources):
-    ``kind`` is regression, suite_tables or model_tables."""
+    ``kind`` is regression, model_tables or a family (its suite tables)."""
 
     def size(wildcards):
         s = wildcards.suite
@@ -233,14 +233,13 @@ def get_suite_resources(kind):
             return resources.regression(len(steps), len(models))
         if kind == "model_tables":
             return resources.model_tables(config, len(seeds), len(steps))
-        return resources.suite_tables(len(steps) * len(seeds) * len(models))
+        return resources.suite_tables(kind, len(steps) * len(seeds) * len(models))
 
     return (lambda w: size(w)[0]), (lambda w: size(w)[1])
 
 
 get_regression_mem_mb, get_regression_runtime = get_suite_resources("regression")
 get_model_tables_mem_mb, get_model_tables_runtime = get_suite_resources("model_tables")
-get_suite_tables_mem_mb, get_suite_tables_runtime = get_suite_resources("suite_tables")
 
 
 def get_fetch_runtime(wildcards):

@@ -73,6 +73,8 @@ rule model_tables:
         "logs/model_tables/{suite}/{model}.log",
     benchmark:
         "benchmarks/model_tables/{suite}/{model}.tsv"
+    group:
+        "divergence_suite"
     conda:
         "../envs/data.yaml"
     resources:
@@ -103,7 +105,8 @@ rule suite_tables:
         breakdown_parquet="results/tables/{suite}/breakdown.parquet",
     log:
         "logs/suite_tables/{suite}.log",
-    localrule: True
+    group:
+        "divergence_suite"
     conda:
         "../envs/data.yaml"
     script:

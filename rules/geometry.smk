@@ -40,13 +40,11 @@ rule geometry_suite:
         },
     log:
         "logs/geometry_suite/{suite}.log",
-    group:
-        "family_suites"
     conda:
         "../envs/data.yaml"
     resources:
-        mem_mb=get_suite_tables_mem_mb,
-        runtime=get_suite_tables_runtime,
+        mem_mb=get_suite_resources("geometry")[0],
+        runtime=get_suite_resources("geometry")[1],
     params:
         suite="{suite}",
         steps=get_analysis_steps,

@@ -13,13 +13,11 @@ rule neurons_suite:
         },
     log:
         "logs/neurons_suite/{suite}.log",
-    group:
-        "family_suites"
     conda:
         "../envs/data.yaml"
     resources:
-        mem_mb=get_suite_tables_mem_mb,
-        runtime=get_suite_tables_runtime,
+        mem_mb=get_suite_resources("neurons")[0],
+        runtime=get_suite_resources("neurons")[1],
     params:
         suite="{suite}",
         steps=get_analysis_steps,

@@ -15,13 +15,11 @@ rule probe_suite:
         tokens="results/probe/{suite}/tokens.parquet",
     log:
         "logs/probe_suite/{suite}.log",
-    group:
-        "family_suites"
     conda:
         "../envs/data.yaml"
     resources:
-        mem_mb=get_suite_tables_mem_mb,
-        runtime=get_suite_tables_runtime,
+        mem_mb=get_suite_resources("probe")[0],
+        runtime=get_suite_resources("probe")[1],
     params:
         steps=get_analysis_steps,
         entries=get_family_entries("probe"),
