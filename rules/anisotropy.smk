@@ -11,6 +11,9 @@ rule anisotropy_suite:
         "logs/anisotropy_suite/{suite}.log",
     conda:
         "../envs/data.yaml"
+    resources:
+        mem_mb=get_suite_resources("anisotropy")[0],
+        runtime=get_suite_resources("anisotropy")[1],
     params:
         steps=get_analysis_steps,
         entries=get_family_entries("anisotropy"),
@@ -42,6 +45,8 @@ rule figure_anisotropy:
         ),
     log:
         "logs/figures/{suite}/anisotropy.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:

@@ -13,6 +13,8 @@ rule fetch_run:
         suite=PUBLISHED_SUITES,  # a micro run's table is written by train_micro
     conda:
         "../envs/torch.yaml"
+    resources:
+        runtime=get_fetch_runtime,
     params:
         plan=get_run_refs,
     script:
@@ -29,6 +31,7 @@ checkpoint integrity:
         table="results/integrity/{suite}.csv",
     log:
         "logs/integrity/{suite}.log",
+    localrule: True
     conda:
         "../envs/data.yaml"
     script:
@@ -90,6 +93,7 @@ rule task_identity:
         "results/runs/{suite}.{family}.json",
     log:
         "logs/task_identity/{suite}.{family}.log",
+    localrule: True
     conda:
         "../envs/data.yaml"
     params:
@@ -112,6 +116,7 @@ checkpoint run_status:
         table="results/runs/{suite}.csv",
     log:
         "logs/run_status/{suite}.log",
+    localrule: True
     conda:
         "../envs/data.yaml"
     script:

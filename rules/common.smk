@@ -6,7 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 import snakemake.utils
-from lmdyn.core import inputcheck, targets, tasks
+from lmdyn.core import inputcheck, resources, targets, tasks
 from lmdyn.core import errors as lmdyn_errors
 from lmdyn.core import report as report_pages
 from lmdyn.core.errors import UserError
@@ -39,6 +39,7 @@ wildcard_constraints:
     model=targets.model_pattern(SUITES),
     seed=r"\d+",
     step=r"\d+",
+    block=r"\d+",
     family=targets.wildcard_pattern(tasks.enabled_families(config)),
 
 
@@ -138,13 +139,32 @@ def get_ancient(fn, *keys):
     return get
 
 
-get_pair_job = get_with_steps(divergence.pair_job, SUITES, wildcard="step")
+get_pair_job = get_with_steps(divergence.pair_block_jobs, SUITES, wildcard="block")
 get_pair_checkpoints = get_with_steps(
-    divergence.pair_checkpoints, SUITES, wildcard="step"
+    divergence.pair_block_checkpoints, SUITES, wildcard="block"
 )
 get_pair_inputs = get_ancient(
-    get_with_steps(divergence.pair_inputs, SUITES, wildcard="step"), "hidden", "runs"
+    get_with_steps(divergence.pair_block_inputs, SUITES, wildcard="block"),
+    "hidden",
 )
+_get_pair_manifest = get_with_steps(
+    divergence.pair_step_manifest, SUITES, wildcard="step"
+)
+get_pair_manifest = lambda wildcards: ancient(_get_pair_manifest(wildcards))
+
+
+def get_pair_mem_mb(wildcards):
+    # bounded by metrics.pair_checkpoints whatever the suite: a forward-pass job's memory
+    return config["metrics"]["mem_mb"]
+
+
+def get_pair_runtime(wildcards):
+    s, jobs = wildcards.suite, config["metrics"]["pair_jobs"]
+    steps = SUITES.steps(s)
+    per_job = -(-len(steps) // min(jobs, len(steps)))
+    return resources.pair_runtime(config, len(SUITES.runs(s)), per_job, len(steps))
+
+
 get_model_files = get_with_steps(divergence.model_files, SUITES, wildcard="model")
 get_model_inputs = get_ancient(
     get_with_steps(divergence.model_inputs, SUITES, wildcard="model"), "metrics"
@@ -173,7 +193,8 @@ def get_entries(wildcards, sides, task):
 
 
 def get_pair_entries(wildcards):
-    sides = divergence.pair_sides(get_pair_job(wildcards))
+    steps = get_analysis_steps(wildcards)
+    sides = divergence.pair_block_sides(SUITES, wildcards.suite, steps, wildcards.block)
     return get_entries(wildcards, sides, get_metrics_task(wildcards))
 
 
@@ -232,4 +253,30 @@ def get_page_caption(wildcards):
     rel = wildcards.page
     return report_pages.caption(
         rel, Path(workflow.basedir) / "report", outputs.spec_of(rel)
+    )
+
+
+def get_suite_resources(kind):
+    """mem_mb and runtime of a suite-level job, from the suite's size (lmdyn.core.resources):
+    ``kind`` is regression, model_tables or a family (its suite tables)."""
+
+    def size(wildcards):
+        s = wildcards.suite
+        steps, seeds, models = SUITES.steps(s), SUITES.seeds(s), SUITES.models(s)
+        if kind == "regression":
+            return resources.regression(len(steps), len(models))
+        if kind == "model_tables":
+            return resources.model_tables(config, len(seeds), len(steps))
+        return resources.suite_tables(kind, len(steps) * len(seeds) * len(models))
+
+    return (lambda w: size(w)[0]), (lambda w: size(w)[1])
+
+
+get_regression_mem_mb, get_regression_runtime = get_suite_resources("regression")
+get_model_tables_mem_mb, get_model_tables_runtime = get_suite_resources("model_tables")
+
+
+def get_fetch_runtime(wildcards):
+    return resources.fetch(
+        len(SUITES.run(wildcards.suite, wildcards.model, wildcards.seed))
     )

@@ -7,6 +7,8 @@ rule corpus:
         info="results/corpus/corpus.json",
     log:
         "logs/corpus.log",
+    group:
+        "prepare"
     conda:
         "../envs/data.yaml"
     params:

@@ -1,38 +1,56 @@
 # Family 1, convergence and divergence of output distributions: the pairs of every step, the model,
 # suite and study tables, the regression, the figures, and the family's target rule.
 rule pair_divergence:
-    """Every per-token KL of one step, both directions, in one pass over each checkpoint's logits:
-    all seed pairs of each model, each seed against its previous analysed step, and every pair of
-    models at the same seed."""
+    """Every per-token KL of a run of consecutive steps (a pair job, see metrics.pair_jobs), both
+    directions, in one pass over each checkpoint's logits per step: all seed pairs of each model,
+    each seed against its previous analysed step, and every pair of models at the same seed. Each
+    step's tables are a store entry, computed only where missing (a step added recomputes that
+    step and the next only); pair_tables links them to their files."""
     input:
         unpack(get_pair_inputs),
         identity="results/runs/{suite}.divergence.json",  # the metrics task (hidden: ancient)
         tokens="results/tokens/{suite}.parquet",
         unigram="results/unigram/{suite}.parquet",
     output:
-        seeds="results/pairs/{suite}/seeds_step{step}.parquet",
-        steps="results/pairs/{suite}/steps_step{step}.parquet",
-        sizes="results/pairs/{suite}/sizes_step{step}.parquet",
+        manifest="results/pairs/{suite}/jobs/block{block}.json",
     log:
-        "logs/pair_divergence/{suite}/step{step}.log",
+        "logs/pair_divergence/{suite}/block{block}.log",
     benchmark:
-        "benchmarks/pair_divergence/{suite}/step{step}.tsv"
+        "benchmarks/pair_divergence/{suite}/block{block}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 1
     resources:
-        mem_mb=config["metrics"]["mem_mb"],
+        mem_mb=get_pair_mem_mb,
         gpu=config["metrics"]["gpus"],
-        runtime=config["metrics"]["runtime"],
+        runtime=get_pair_runtime,
     params:
-        job=get_pair_job,
+        jobs=get_pair_job,
         checkpoints=get_pair_checkpoints,
         entries=get_pair_entries,
         device=config["metrics"]["device"],
         vocab_chunk=config["metrics"]["vocab_chunk"],
         token_chunk=config["metrics"]["token_chunk"],
+        max_checkpoints=config["metrics"]["pair_checkpoints"],
     script:
         "../scripts/pair_divergence.py"
+
+
+rule pair_tables:
+    """One step's seed, step and size pair tables: hard links to its pair job's store entries
+    (in the workflow's own process: no job start-up, no submission)."""
+    input:
+        # ancient: a link keeps the entry's time; the job reruns when its pair job does
+        manifest=get_pair_manifest,
+    output:
+        seeds="results/pairs/{suite}/seeds_step{step}.parquet",
+        steps="results/pairs/{suite}/steps_step{step}.parquet",
+        sizes="results/pairs/{suite}/sizes_step{step}.parquet",
+    log:
+        "logs/pair_tables/{suite}/step{step}.log",
+    localrule: True
+    run:
+        divergence.link_pair_tables(input.manifest, wildcards.step, output)
 
 
 rule model_tables:
@@ -55,8 +73,13 @@ rule model_tables:
         "logs/model_tables/{suite}/{model}.log",
     benchmark:
         "benchmarks/model_tables/{suite}/{model}.tsv"
+    group:
+        "divergence_suite"
     conda:
         "../envs/data.yaml"
+    resources:
+        mem_mb=get_model_tables_mem_mb,
+        runtime=get_model_tables_runtime,
     params:
         files=get_model_files,
         entries=get_metrics_entries,
@@ -78,6 +101,8 @@ rule suite_tables:
         breakdown_parquet="results/tables/{suite}/breakdown.parquet",
     log:
         "logs/suite_tables/{suite}.log",
+    group:
+        "divergence_suite"
     conda:
         "../envs/data.yaml"
     script:
@@ -92,8 +117,13 @@ rule study_suite:
         **get_reported(divergence.study_outputs()),
     log:
         "logs/study_suite/{suite}.log",
+    group:
+        "divergence_suite"
     conda:
         "../envs/data.yaml"
+    resources:
+        mem_mb=get_model_tables_mem_mb,
+        runtime=get_model_tables_runtime,
     params:
         sizes=get_size_files,
         skipped=get_skipped,
@@ -124,8 +154,13 @@ rule regression:
         phases="results/regression/{suite}/phases.csv",
     log:
         "logs/regression/{suite}.log",
+    group:
+        "divergence_suite"
     conda:
         "../envs/data.yaml"
+    resources:
+        mem_mb=get_regression_mem_mb,
+        runtime=get_regression_runtime,
     params:
         metric=get_regression_metric,
         wanted_metric=config["regression"]["metric"],
@@ -154,6 +189,8 @@ rule figure_kl_reference:
         ),
     log:
         "logs/figures/{suite}/kl_reference.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:
@@ -176,6 +213,8 @@ rule figure_kl_seeds:
         ),
     log:
         "logs/figures/{suite}/kl_seeds.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:
@@ -198,6 +237,8 @@ rule figure_regression:
         ),
     log:
         "logs/figures/{suite}/regression.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:
@@ -222,6 +263,8 @@ rule figure_phases:
         ),
     log:
         "logs/figures/{suite}/phases.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:
@@ -244,6 +287,8 @@ rule figure_seed_divergence:
         ),
     log:
         "logs/figures/{suite}/seed_divergence.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:
@@ -266,6 +311,8 @@ rule figure_seed_groups:
         ),
     log:
         "logs/figures/{suite}/seed_groups.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:
@@ -288,6 +335,8 @@ rule figure_sigma:
         ),
     log:
         "logs/figures/{suite}/sigma_{model}.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:
@@ -312,6 +361,8 @@ rule figure_learnability:
         ),
     log:
         "logs/figures/{suite}/learnability_{model}.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:
@@ -346,6 +397,8 @@ rule figure_ce_fit:
         ),
     log:
         "logs/figures/{suite}/ce_fit.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:
@@ -368,6 +421,8 @@ rule figure_sizes:
         ),
     log:
         "logs/figures/{suite}/sizes.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:

@@ -9,6 +9,8 @@ rule transfer_tokens:
     log:
         "logs/transfer_tokens/{suite}.log",
     priority: targets.PREP_PRIORITY
+    group:
+        "prepare"
     conda:
         "../envs/torch.yaml"
     params:
@@ -40,6 +42,9 @@ rule geometry_suite:
         "logs/geometry_suite/{suite}.log",
     conda:
         "../envs/data.yaml"
+    resources:
+        mem_mb=get_suite_resources("geometry")[0],
+        runtime=get_suite_resources("geometry")[1],
     params:
         suite="{suite}",
         steps=get_analysis_steps,
@@ -90,6 +95,8 @@ rule figure_geometry:
         ),
     log:
         "logs/figures/{suite}/geometry.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:

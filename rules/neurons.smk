@@ -15,6 +15,9 @@ rule neurons_suite:
         "logs/neurons_suite/{suite}.log",
     conda:
         "../envs/data.yaml"
+    resources:
+        mem_mb=get_suite_resources("neurons")[0],
+        runtime=get_suite_resources("neurons")[1],
     params:
         suite="{suite}",
         steps=get_analysis_steps,
@@ -65,6 +68,8 @@ rule figure_neurons:
         ),
     log:
         "logs/figures/{suite}/neurons.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:

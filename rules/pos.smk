@@ -9,6 +9,8 @@ rule pos_tags:
         "logs/pos_tags/{suite}.log",
     benchmark:
         "benchmarks/pos_tags/{suite}.tsv"
+    group:
+        "prepare"
     conda:
         "../envs/nlp.yaml"
     params:
@@ -28,6 +30,8 @@ rule token_features:
         "results/features/{suite}.parquet",
     log:
         "logs/token_features/{suite}.log",
+    group:
+        "prepare"
     conda:
         "../envs/data.yaml"
     params:

@@ -12,6 +12,9 @@ rule probe_suite:
         "logs/probe_suite/{suite}.log",
     conda:
         "../envs/data.yaml"
+    resources:
+        mem_mb=get_suite_resources("probe")[0],
+        runtime=get_suite_resources("probe")[1],
     params:
         steps=get_analysis_steps,
         entries=get_family_entries("probe"),
@@ -52,6 +55,8 @@ rule figure_probe:
         ),
     log:
         "logs/figures/{suite}/probe.log",
+    group:
+        "figures"
     conda:
         "../envs/data.yaml"
     params:

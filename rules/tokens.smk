@@ -8,6 +8,8 @@ rule train_tokenizer:
         train_ids="results/tokens/{suite}.train.npz",
     log:
         "logs/train_tokenizer/{suite}.log",
+    group:
+        "prepare"
     conda:
         "../envs/torch.yaml"
     params:
@@ -25,6 +27,8 @@ rule suite_tokenizer:
         directory("results/tokenizer/suite/{suite}"),
     log:
         "logs/suite_tokenizer/{suite}.log",
+    group:
+        "prepare"
     conda:
         "../envs/torch.yaml"
     params:
@@ -43,6 +47,8 @@ rule tokenize_eval:
     log:
         "logs/tokenize_eval/{suite}.log",
     priority: targets.PREP_PRIORITY
+    group:
+        "prepare"
     conda:
         "../envs/torch.yaml"
     params:
@@ -63,6 +69,8 @@ rule unigram:
     log:
         "logs/unigram/{suite}.log",
     priority: targets.PREP_PRIORITY
+    group:
+        "prepare"
     conda:
         "../envs/torch.yaml"
     params:

@@ -69,15 +69,13 @@ def test_a_pair_job_reads_its_step_and_each_previous_one(suites):
     }
 
 
-def test_pair_inputs_are_the_run_folders(cfg, suites):
+def test_pair_inputs_are_the_stored_hidden_folders_only(cfg, suites):
     files = jobs.pair_inputs(suites, "micro", STEPS, 4)
-    assert files["hidden"] == [f"results/hidden/micro/micro-s/seed{k}" for k in SEEDS]
-    assert files["runs"] == [f"results/checkpoints/micro/micro-s/seed{k}" for k in SEEDS]
+    assert files == {"hidden": [f"results/hidden/micro/micro-s/seed{k}" for k in SEEDS]}
     published = Suites(with_final_suite(cfg))
     steps = {"small": [0]}
     assert jobs.pair_inputs(published, "gpt2", steps, 0) == {
-        "hidden": ["results/hidden/gpt2/small/seed0"],
-        "runs": [],  # published checkpoints are resolved inside the job
+        "hidden": ["results/hidden/gpt2/small/seed0"],  # no checkpoint: W_U is stored too
     }
 
 
@@ -149,3 +147,35 @@ def test_figures_follow_the_comparisons_a_suite_has(suites):
     names = jobs.figure_names(suites, "micro")
     assert names[:2] == ["kl_reference", "regression"]
     assert {"kl_seeds", "sizes", "phases", "sigma_micro-s", "learnability_micro-m"} <= set(names)
+
+
+def test_pair_jobs_cut_the_steps_into_runs_of_consecutive_steps(cfg):
+    every = sorted(set(STEPS["micro-s"]) | set(STEPS["micro-m"]))  # 7 steps with a pair job
+    for n, lengths in ((1, [7]), (3, [2, 2, 3]), (7, [1] * 7), (20, [1] * 7)):
+        cfg["metrics"]["pair_jobs"] = n
+        suites = Suites(cfg)
+        blocks = jobs.pair_blocks(suites, STEPS)
+        assert [len(b) for b in blocks] == lengths and sum(blocks, []) == every
+        for i, block in enumerate(blocks):
+            assert all(jobs.pair_block_of(suites, STEPS, t) == i for t in block)
+    cfg["metrics"]["pair_jobs"] = 3
+    suites = Suites(cfg)
+    assert [j["step"] for j in jobs.pair_block_jobs(suites, "micro", STEPS, 2)] == [8, 256, 512]
+    sides = jobs.pair_block_sides(suites, "micro", STEPS, 2)
+    assert len(sides) == len(set(sides)) and ("micro-m", 0, 2) in sides  # 8's previous step
+    ck = jobs.pair_block_checkpoints(suites, "micro", STEPS, 2)
+    assert list(ck) == [f"{m}/{k}/{t}" for m, k, t in sides]
+    assert jobs.pair_step_manifest(suites, "micro", STEPS, 256) == jobs.pair_manifest("micro", 2)
+
+
+def test_a_steps_pair_key_follows_what_it_reads_only(suites):
+    job = jobs.pair_job(suites, "micro", STEPS, 8)
+    weights = {f"{m}/{k}/{t}": f"w{m}{k}{t}" for m, k, t in jobs.sides(STEPS, SEEDS)}
+    entries = {"task": {"options": {}}, "weights": weights}
+    options = {"vocab_chunk": 2048}
+    key = jobs.pair_key(job, entries, options)
+    other = dict(weights, **{"micro-s/0/256": "changed"})  # a step this job does not read
+    assert jobs.pair_key(job, {**entries, "weights": other}, options) == key
+    read = dict(weights, **{"micro-s/0/4": "changed"})  # its previous step
+    assert jobs.pair_key(job, {**entries, "weights": read}, options) != key
+    assert jobs.pair_key(job, entries, {"vocab_chunk": 1024}) != key

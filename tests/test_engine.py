@@ -130,7 +130,15 @@ def test_lower_precision_body_error_against_float32(tmp_path, rng, dtype, bound,
     assert 0 < err.max() < bound  # really ran in lower precision, and stays close
 
 
-def test_pairs_of_a_step_match_float64_and_use_each_checkpoint_once(tmp_path, rng, monkeypatch):
+# (checkpoints per pass, calls to the kernel): one pass of all 12 checkpoints, or passes of at
+# most 4 (memory bounded whatever the seeds and sizes), with the same float64 checks
+PASSES = [(16, [(12, 15)]), (4, [(3, 3), (3, 3), (4, 2), (4, 2), (4, 2), (4, 2), (2, 1)])]
+
+
+@pytest.mark.parametrize("cap, expected_calls", PASSES)
+def test_pairs_of_a_step_match_float64_and_use_each_checkpoint_once(
+    tmp_path, rng, monkeypatch, cap, expected_calls
+):
     """Two models x three seeds at step 2 (previous step 1): 6 seed pairs, 6 step pairs, 3 size pairs
     from 12 distinct checkpoints, against KL from transformers' logits in float64."""
     tokens = token_table(rng, [24, 24])
@@ -177,8 +185,9 @@ def test_pairs_of_a_step_match_float64_and_use_each_checkpoint_once(tmp_path, rn
     order, pairs = plan_pairs(job)
     assert len(order) == len(set(order)) == 12
     keys = tokens[tokens.position % 24 != 0].reset_index(drop=True)
-    out = pair_tables(job, checkpoints, keys, VOCAB, "cpu", 31, 10)
-    assert calls == [(12, 15)]  # one pass: 12 checkpoints, 15 pairs
+    out = pair_tables(job, checkpoints, keys, VOCAB, "cpu", 31, 10, max_checkpoints=cap)
+    assert calls == expected_calls  # (checkpoints, pairs) of each pass
+    assert max(n for n, _ in calls) <= cap and sum(p for _, p in calls) == 15
 
     def kl(x, y):
         return rel_entr(np.exp(logp[x]), np.exp(logp[y])).sum(-1)

@@ -3,12 +3,15 @@
 Nothing is downloaded: the integrity checkpoint's tables (every checkpoint ``ok``) are laid out as
 a finished fetch would leave them, so Snakemake plans past it. The per-checkpoint tasks of every
 family must be one job (one process, one sbatch submission) per run: 5 sizes x 10 seeds = 50, not
-950 checkpoints; with the runs' outputs laid out as well, the pairs are one job per step (19), the
-tables one job per model and one per family.
+950 checkpoints; with the runs' outputs laid out as well, the pairs are a bounded number of jobs
+(metrics.pair_jobs) of consecutive steps, each step's tables linked by a local job, the tables one
+job per model and one per family. On the full grid (154 steps, 7,700 checkpoints) a SLURM dry run
+plans at most 20 submissions for everything that is not per run.
 """
 
 import csv
 import re
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -42,7 +45,7 @@ def write_csv(path: Path, cols, rows):
         w.writerows(rows)
 
 
-def job_counts(workdir: Path) -> dict:
+def job_counts(workdir: Path, configfile=REPO / "config/polypythia.yaml") -> dict:
     cmd = SNAKEMAKE + [
         "-n",
         "--quiet",
@@ -52,7 +55,7 @@ def job_counts(workdir: Path) -> dict:
         "--directory",
         str(workdir),
         "--configfile",
-        str(REPO / "config/polypythia.yaml"),
+        str(configfile),
         "--replace-workflow-config",
     ]
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
@@ -60,14 +63,12 @@ def job_counts(workdir: Path) -> dict:
     return {r: int(n) for r, n in re.findall(r"^(\w+)\s+(\d+)$", res.stdout, re.M)}
 
 
-@pytest.mark.workflow
-def test_polypythia_plan_has_one_forward_job_per_run_and_one_pair_job_per_step(tmp_path):
-    cfg = yaml.safe_load((REPO / "config/polypythia.yaml").read_text())
-    ckpts = plan("polypythia", cfg["suites"]["polypythia"])
-    runs = {}
+def lay_out_integrity(tmp: Path, ckpts: list) -> dict:
+    """Every run's and the suite's integrity table, every checkpoint ``ok``; returns the runs."""
+    runs: dict = {}
     for c in ckpts:
         runs.setdefault((c.model, c.seed), []).append(c)
-    r = tmp_path / "results"
+    r = tmp / "results"
     for (m, k), cs in runs.items():
         write_csv(
             r / f"integrity/polypythia/{m}/seed{k}.csv",
@@ -85,13 +86,12 @@ def test_polypythia_plan_has_one_forward_job_per_run_and_one_pair_job_per_step(t
             for i, c in enumerate(ckpts)
         ],
     )
-    counts = job_counts(tmp_path)
-    assert len(ckpts) == 950 and len(runs) == 50
-    assert counts["checkpoint_tasks"] == 50, counts
-    assert "checkpoint_metrics" not in counts
+    return runs
 
-    # A finished forward pass of every run (and what it read): the rest of the DAG is one pair job
-    # per step and one table job per model.
+
+def lay_out_runs(tmp: Path, ckpts: list, runs: dict) -> None:
+    """A finished forward pass of every run (and what it read)."""
+    r = tmp / "results"
     for rel in (
         "corpus/docs.parquet",
         "corpus/corpus.json",
@@ -107,7 +107,7 @@ def test_polypythia_plan_has_one_forward_job_per_run_and_one_pair_job_per_step(t
         for kind in ("metrics", "hidden"):
             (r / f"{kind}/polypythia/{m}/seed{k}").mkdir(parents=True)
         for pattern in run_table_paths(["probe", "anisotropy", "geometry", "neurons"]).values():
-            path = tmp_path / pattern.format(suite="polypythia", model=m, seed=k)
+            path = tmp / pattern.format(suite="polypythia", model=m, seed=k)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.touch()
         write_csv(
@@ -121,9 +121,25 @@ def test_polypythia_plan_has_one_forward_job_per_run_and_one_pair_job_per_step(t
         RUNS,
         [[c.suite, c.model, c.seed, c.step, "ok", ""] for c in ckpts],
     )
+
+
+@pytest.mark.workflow
+def test_polypythia_plan_has_one_forward_job_per_run_and_few_pair_jobs(tmp_path):
+    cfg = yaml.safe_load((REPO / "config/polypythia.yaml").read_text())
+    ckpts = plan("polypythia", cfg["suites"]["polypythia"])
+    runs = lay_out_integrity(tmp_path, ckpts)
+    counts = job_counts(tmp_path)
+    assert len(ckpts) == 950 and len(runs) == 50
+    assert counts["checkpoint_tasks"] == 50, counts
+    assert "checkpoint_metrics" not in counts
+
+    # A finished forward pass of every run: the rest of the DAG is a few pair jobs (each step's
+    # tables linked by a local job) and one table job per model.
+    lay_out_runs(tmp_path, ckpts, runs)
     counts = job_counts(tmp_path)
     assert "checkpoint_tasks" not in counts, counts
-    assert counts["pair_divergence"] == len(cfg["suites"]["polypythia"]["steps"]) == 19
+    assert counts["pair_tables"] == len(cfg["suites"]["polypythia"]["steps"]) == 19
+    assert counts["pair_divergence"] == 8  # metrics.pair_jobs
     assert (
         counts["model_tables"] == 5
         and "aggregate_model" not in counts
@@ -133,4 +149,63 @@ def test_polypythia_plan_has_one_forward_job_per_run_and_one_pair_job_per_step(t
     # have a suite job each, no job per run or checkpoint
     for family in ("probe", "anisotropy", "geometry", "neurons"):
         assert counts[f"{family}_suite"] == 1, counts
-    assert sum(counts[k] for k in counts if k != "total") < 19 + 5 + 50
+
+
+PER_RUN = {"checkpoint_tasks", "fetch_run", "train_micro"}
+
+
+def submissions(workdir: Path, configfile: Path) -> tuple[dict, float]:
+    """What a SLURM dry run (the slurm profile) submits: rule or group -> sbatch count (local
+    rules and the target rule none), and the dry run's wall time."""
+    local = set()
+    for f in (REPO / "rules").glob("*.smk"):
+        local |= set(
+            re.findall(
+                r"^(?:rule|checkpoint) (\w+):(?:\n    .*)*?\n    localrule: True",
+                f.read_text(),
+                re.M,
+            )
+        )
+    cmd = SNAKEMAKE + ["-n", "--directory", str(workdir), "--configfile", str(configfile)]
+    cmd += ["--replace-workflow-config", "--profile", str(REPO / "config/profiles/slurm")]
+    t = time.perf_counter()
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
+    seconds = time.perf_counter() - t
+    assert res.returncode == 0, res.stderr[-3000:]
+    out: dict = {}
+    for kind, name in re.findall(
+        r"^(?:\[[^]]*\] )?(rule|checkpoint|Group job) (\w+)", res.stdout, re.M
+    ):
+        if kind == "Group job":
+            name = f"group {name}"
+        elif name in local or name == "all":
+            continue
+        out[name] = out.get(name, 0) + 1
+    assert local >= {"pair_tables", "task_identity", "integrity", "run_status"}, local
+    return out, seconds
+
+
+@pytest.mark.workflow
+def test_full_polypythia_grid_submits_one_job_per_run_and_at_most_20_others(tmp_path):
+    """7,700 checkpoints: 50 forward jobs, and at most 20 submissions for the suite's work."""
+    cfg = yaml.safe_load((REPO / "config/polypythia.yaml").read_text())
+    del cfg["suites"]["polypythia"]["steps"]  # the whole published grid
+    path = tmp_path / "full.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    ckpts = plan("polypythia", cfg["suites"]["polypythia"])
+    assert len(ckpts) == 7700
+    runs = lay_out_integrity(tmp_path, ckpts)
+    before, _ = submissions(tmp_path, path)
+    assert before.pop("checkpoint_tasks") == len(runs) == 50, before
+    lay_out_runs(tmp_path, ckpts, runs)
+    # a non-local executor's dry run keeps the files' times it saw (an inventory cache the real
+    # run would refresh as its jobs end): dropped, as if the jobs laid out above had run
+    shutil.rmtree(tmp_path / ".snakemake/iocache", ignore_errors=True)
+    after, seconds = submissions(tmp_path, path)
+    assert not PER_RUN & set(after), after
+    assert after["pair_divergence"] == 8 and after["group divergence_suite"] == 1, after
+    # the jobs after the checkpoints are planned in both dry runs (the first as placeholders): a
+    # rule's or group's submissions are the larger count
+    total = {k: max(before.get(k, 0), after.get(k, 0)) for k in before | after}
+    assert sum(total.values()) <= 20, total
+    assert seconds < 120, seconds  # a dry run of the whole grid (30 s on 2 idle cores)

@@ -174,13 +174,24 @@ def test_an_option_of_one_family_recomputes_only_that_family(copy):
     assert not any(p.startswith(("tables/", "study/", "pairs/", "regression/")) for p in touched)
 
 
+def pairs_computed(workdir: Path) -> set:
+    """Steps whose pair tables the pair jobs computed (the others came from the store)."""
+    logs = (workdir / "logs/pair_divergence").rglob("*.log")
+    return {int(t) for log in logs for t in re.findall(r"step (\d+): computed", log.read_text())}
+
+
 @pytest.mark.workflow
 def test_a_step_added_computes_only_that_step(copy):
     tmp, ck = copy
-    cfg = config(tmp, ck, steps=[0, 1, 2, 4, 6, 8])
+    shutil.rmtree(tmp / "logs/pair_divergence")
+    # two pair jobs of three steps each (the finished run had one per step): both rerun, and
+    # compute steps 6 and 8 only (8's previous step is now 6); the other steps' tables are the
+    # same files as before
+    cfg = config(tmp, ck, steps=[0, 1, 2, 4, 6, 8], metrics={"pair_jobs": 2})
     pairs = mtimes(tmp / "results/pairs/local", "*_step[0124].parquet")
     ran = executed(tmp, cfg)
-    assert ran["checkpoint_tasks"] == 2 and ran["pair_divergence"] == 2, ran  # steps 6 and 8
+    assert ran["checkpoint_tasks"] == 2 and ran["pair_divergence"] == 2, ran
+    assert pairs_computed(tmp) == {6, 8}
     done = computed(tmp)
     assert set(done) == {(0, 6), (1, 6)}, done  # every other step from the store
     assert done[(0, 6)] == ["metrics", "probe", "anisotropy", "layers", "geometry", "neurons"]

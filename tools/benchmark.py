@@ -8,6 +8,8 @@
     python tools/benchmark.py weights            # probe and anisotropy per checkpoint at GPT-2-small shape
     python tools/benchmark.py geometry           # layer classifier (all variants) on 50,000 states of d = 768
     python tools/benchmark.py neurons            # congruence + exclusive pairs, gpt2-large shape, random weights
+    python tools/benchmark.py scale DIR          # tiny checkpoints under PolyPythias names: full run, reruns,
+                                                 # submissions of the full grid (tools/scale.py, docs/scaling.md)
 
 Timings on shared machines are noisy: compare the ratios printed within one run.
 """
@@ -736,7 +738,20 @@ def main():
     nb.add_argument("--dim", type=int, default=1280)
     nb.add_argument("--chunk", type=int, default=8192)
     nb.add_argument("--threads", type=int, default=2)
+    sc = sub.add_parser("scale", help="the workflow on sizes x seeds x steps tiny checkpoints")
+    sc.add_argument("dir", help="working folder (the cache, the run, scale.json)")
+    sc.add_argument("--sizes", type=int, default=2)
+    sc.add_argument("--seeds", type=int, default=10)
+    sc.add_argument("--steps", type=int, default=20, help="grid steps (the first of Pythia's 154)")
+    sc.add_argument("--cores", type=int, default=2)
+    sc.add_argument("--skip-plan", action="store_true", help="no dry run of the full grid")
     args = p.parse_args()
+    if args.cmd == "scale":
+        sys.path.insert(0, str(REPO / "tools"))
+        from scale import scale
+
+        scale(args)
+        return
     {
         "kernels": kernels,
         "metrics": metrics,

@@ -9,7 +9,10 @@ the DAG is built.
 
 from __future__ import annotations
 
-from lmdyn.core.workflow import run_dir
+import json
+from pathlib import Path
+
+from lmdyn.core import store
 from lmdyn.divergence.comparisons import Comparisons, comparisons
 
 # Study tables written per model by model_tables and gathered per suite by study_suite.
@@ -95,15 +98,94 @@ def pair_checkpoints(suites, suite: str, steps: dict, step) -> dict:
 
 
 def pair_inputs(suites, suite: str, steps: dict, step) -> dict:
-    """The folders the pair job at ``step`` reads: every seed's hidden states of its models, and
-    the micro runs' checkpoint folders (published checkpoints are resolved inside the job)."""
+    """The folders the pair job at ``step`` reads: every seed's stored hidden states and
+    unembeddings of its models (no checkpoint: the metrics tasks stored what it needs)."""
     job = pair_job(suites, suite, steps, step)
     runs = [(m, k) for m in job["models"] for k in suites.seeds(suite)]
-    micro = suites.is_micro(suite)
-    return {
-        "hidden": [f"results/hidden/{suite}/{m}/seed{k}" for m, k in runs],
-        "runs": [run_dir(suite, m, k) for m, k in runs] if micro else [],
+    return {"hidden": [f"results/hidden/{suite}/{m}/seed{k}" for m, k in runs]}
+
+
+def pair_blocks(suites, steps: dict) -> list[list[int]]:
+    """The steps of each pair job: every step analysed for some model, cut into at most
+    ``metrics.pair_jobs`` runs of consecutive steps of near-equal length (a job loads its torch,
+    tokens and unigram once for all its steps; fewer, longer jobs cost fewer submissions)."""
+    every = sorted(set().union(*steps.values())) if steps else []
+    n, b = len(every), min(int(suites.cfg["metrics"]["pair_jobs"]), len(every))
+    return [every[i * n // b : (i + 1) * n // b] for i in range(b)]
+
+
+def pair_block_of(suites, steps: dict, step) -> int:
+    """The pair job (block index) that computes ``step``."""
+    for i, block in enumerate(pair_blocks(suites, steps)):
+        if int(step) in block:
+            return i
+    raise KeyError(f"step {step} is not analysed for any model")
+
+
+def pair_manifest(suite: str, block) -> str:
+    """What a pair job computed: step -> its store entry (read by the per-step link jobs)."""
+    return f"results/pairs/{suite}/jobs/block{block}.json"
+
+
+def pair_block_jobs(suites, suite: str, steps: dict, block) -> list[dict]:
+    """What the pair job ``block`` compares: one :func:`pair_job` per step."""
+    return [pair_job(suites, suite, steps, t) for t in pair_blocks(suites, steps)[int(block)]]
+
+
+def pair_block_sides(suites, suite: str, steps: dict, block) -> list[tuple[str, int, int]]:
+    """Every checkpoint the pair job ``block`` reads (once each, first-use order)."""
+    jobs = pair_block_jobs(suites, suite, steps, block)
+    return list(dict.fromkeys(s for job in jobs for s in pair_sides(job)))
+
+
+def pair_block_checkpoints(suites, suite: str, steps: dict, block) -> dict:
+    """:func:`pair_checkpoints` of every step of the pair job ``block``."""
+    out = {}
+    for t in pair_blocks(suites, steps)[int(block)]:
+        out.update(pair_checkpoints(suites, suite, steps, t))
+    return out
+
+
+def pair_block_inputs(suites, suite: str, steps: dict, block) -> dict:
+    """:func:`pair_inputs` of every step of the pair job ``block`` (each folder once)."""
+    out: dict = {"hidden": {}}
+    for t in pair_blocks(suites, steps)[int(block)]:
+        for k, files in pair_inputs(suites, suite, steps, t).items():
+            out[k].update(dict.fromkeys(files))
+    return {k: list(v) for k, v in out.items()}
+
+
+def pair_step_manifest(suites, suite: str, steps: dict, step) -> str:
+    """The manifest of the pair job that computes ``step`` (input of its link job)."""
+    return pair_manifest(suite, pair_block_of(suites, steps, step))
+
+
+PAIR_KINDS = ("seeds", "steps", "sizes")
+PAIR_CODE = ("divergence/pairs.py", "divergence/metrics.py", "core/checkpoints.py")
+
+
+def pair_key(job: dict, entries: dict, options: dict) -> str:
+    """The store key of one step's pair tables: what it compares (``job``), the weights and the
+    metrics task behind every checkpoint it reads (``entries``, see tasks.entries_of), the
+    options that change its floats (chunks, pass size, device), the data files' hashes and the
+    code version."""
+    weights = {f"{m}/{k}/{t}": entries["weights"][f"{m}/{k}/{t}"] for m, k, t in pair_sides(job)}
+    identity = {
+        "job": job,
+        "task": entries["task"],
+        "options": options,
+        "code": store.code_version(PAIR_CODE),
     }
+    return store.entry_key("pairs", json.dumps(weights, sort_keys=True), identity)
+
+
+def link_pair_tables(manifest: str, step, outputs) -> None:
+    """The link job of one step: its seed, step and size pair tables as hard links to the pair
+    job's store entry (a step's tables stay the same files while its entry does)."""
+    with open(manifest) as f:
+        entry = Path(json.load(f)[str(int(step))])
+    for kind in PAIR_KINDS:
+        store.link(entry / f"{kind}.parquet", Path(getattr(outputs, kind)))
 
 
 def model_files(suites, suite: str, steps: dict, model: str) -> dict:

@@ -1,8 +1,11 @@
 """Every pairwise KL of one step of a suite in one pass: seed pairs, consecutive steps, cross-size.
 
 The checkpoints involved are every (model, seed) at the step and, per model, at its previous
-analysed step. Each one's logits are computed once per chunk for all the pairs it takes part in
-(:func:`lmdyn.divergence.metrics.pairwise_kl_many`), from its stored final hidden states and unembedding.
+analysed step. The pairs are worked through in passes of at most ``max_checkpoints`` checkpoints
+(:func:`passes`), so memory is bounded whatever the number of seeds and sizes; within a pass each
+checkpoint's logits are computed once per chunk for all the pairs it takes part in
+(:func:`lmdyn.divergence.metrics.pairwise_kl_many`), from its stored final hidden states and
+unembedding, and only the pass's checkpoints are loaded.
 """
 
 from __future__ import annotations
@@ -49,6 +52,30 @@ def plan_pairs(job: dict) -> tuple[list[tuple], dict]:
     return list(keys), pairs
 
 
+def passes(pairs: list[tuple[int, int]], max_checkpoints: int) -> list[list[int]]:
+    """The pairs (indices into ``pairs``) of each pass: in plan order, a pass takes pairs while it
+    involves at most ``max_checkpoints`` checkpoints (at least one pair each). A step's seed pairs
+    of one model come first, so the seeds of a model share passes."""
+    if max_checkpoints < 2:
+        raise ValueError(f"a pass needs at least 2 checkpoints, got {max_checkpoints}")
+    out, used = [], set()
+    for i, p in enumerate(pairs):
+        if not out or len(used | set(p)) > max_checkpoints:
+            out.append([])
+            used = set()
+        out[-1].append(i)
+        used |= set(p)
+    return out
+
+
+def _load(entry: dict, vocab: int, dev) -> tuple:
+    """A checkpoint's stored final hidden states and unembedding (as its metrics task wrote them),
+    on ``dev``."""
+    hidden = torch.from_numpy(np.load(entry["hidden"])).to(dev)
+    unembed = torch.from_numpy(np.load(entry["unembed"]))[:vocab].to(dev)
+    return hidden, unembed
+
+
 def pair_tables(
     job: dict,
     checkpoints: dict,
@@ -58,34 +85,48 @@ def pair_tables(
     vocab_chunk=8192,
     token_chunk=1024,
     log=None,
+    max_checkpoints=16,
 ) -> dict[str, pd.DataFrame]:
     """The step's seed-pair, step-pair and size-pair tables (columns above).
 
     ``checkpoints``: "model/seed/step" -> {"hidden": .npy path, "unembed": .npy path (W_U, as
     the metrics task stored it)};
-    ``keys``: the (doc_id, position) rows of the hidden states.
+    ``keys``: the (doc_id, position) rows of the hidden states. Memory: ``max_checkpoints``
+    checkpoints' hidden states and unembeddings, two buffers of ``max_checkpoints`` x token_chunk x
+    vocab_chunk floats, and the step's KL values (its output).
     """
     dev = pick_device(device)
     order, pairs = plan_pairs(job)
-    hidden, unembed = [], []
-    for m, s, st in order:
-        entry = checkpoints[f"{m}/{s}/{st}"]
-        hidden.append(torch.from_numpy(np.load(entry["hidden"])).to(dev))
-        unembed.append(torch.from_numpy(np.load(entry["unembed"]))[:vocab].to(dev))
     flat = [p for kind in ("seeds", "steps", "sizes") for _, p in pairs[kind]]
-    kl = (
-        pairwise_kl_many(
-            hidden, unembed, flat, None, vocab_chunk=vocab_chunk, token_chunk=token_chunk
+    kl = None
+    groups = passes(flat, max_checkpoints) if flat else []
+    for group in groups:
+        local = list(dict.fromkeys(k for i in group for k in flat[i]))  # first-use order
+        where = {k: a for a, k in enumerate(local)}
+        hidden, unembed = [], []
+        for m, s, st in (order[k] for k in local):
+            h, w = _load(checkpoints[f"{m}/{s}/{st}"], vocab, dev)
+            hidden.append(h)
+            unembed.append(w)
+        res = pairwise_kl_many(
+            hidden,
+            unembed,
+            [(where[a], where[b]) for a, b in (flat[i] for i in group)],
+            None,
+            vocab_chunk=vocab_chunk,
+            token_chunk=token_chunk,
         ).numpy()
-        if flat
-        else None
-    )
+        del hidden, unembed
+        if kl is None:
+            kl = np.empty((len(flat), 2, res.shape[2]), dtype=np.float32)
+        kl[group] = res
     if log:
         log.info(
-            "step %d: %d checkpoints (output projections per chunk), %d pairs",
+            "step %d: %d checkpoints (output projections per chunk), %d pairs in %d pass(es)",
             job["step"],
             len(order),
             len(flat),
+            len(groups),
         )
     base = keys[["doc_id", "position"]].reset_index(drop=True)
     out, i = {}, 0

@@ -1,0 +1,89 @@
+"""What each suite-level job declares (mem_mb, runtime), as a function of the suite's size.
+
+Measured on tiny checkpoints (tools/benchmark.py scale, docs/scaling.md): a job's memory is a base
+(the Python process and its imports) plus what grows with the rows it holds, with a safety factor;
+its runtime is a floor plus what grows with the files it reads. Standard library only:
+rules/common.smk calls these while the DAG is built.
+"""
+
+from __future__ import annotations
+
+import math
+
+SAFETY = 2.0  # declared = measured x SAFETY (and at least the floor)
+BASE_MB = 400  # a Python process with pandas, pyarrow (and torch for the pair jobs)
+MIN_RUNTIME = 10  # minutes: the floor of every declared time limit
+
+
+def eval_tokens(cfg: dict) -> int:
+    """An upper bound of the predicted token positions: documents x windows x context."""
+    t = cfg["tokens"]
+    return cfg["corpus"]["n_eval"] * t["windows_per_doc"] * t["context_length"]
+
+
+def _mb(base: float, per_row_bytes: float, rows: float) -> int:
+    return int(math.ceil(SAFETY * (base + per_row_bytes * rows / 1e6)))
+
+
+def _minutes(seconds: float) -> int:
+    return max(MIN_RUNTIME, int(math.ceil(SAFETY * seconds / 60)))
+
+
+def per_token_rows(cfg: dict, checkpoints: int) -> int:
+    """Rows of per-token tables over ``checkpoints`` checkpoints."""
+    return eval_tokens(cfg) * checkpoints
+
+
+def minutes(value) -> int:
+    """A runtime setting in minutes: an int, or a string such as ``90``, ``90m``, ``2h``."""
+    if isinstance(value, int):
+        return value
+    v = str(value).strip().lower()
+    if v.endswith("h"):
+        return int(math.ceil(float(v[:-1]) * 60))
+    return int(math.ceil(float(v.rstrip("m"))))
+
+
+def pair_runtime(cfg: dict, runs: int, steps: int, run_steps: int) -> int:
+    """A pair job of ``steps`` steps over ``runs`` runs: one step projects the logits of about
+    twice the runs' checkpoints (the step and the previous one), like a run job does for one
+    checkpoint, so it is given 2 x runs x steps / run_steps run-job limits (metrics.runtime)."""
+    per_run = minutes(cfg["metrics"]["runtime"])
+    return max(MIN_RUNTIME, int(math.ceil(2 * runs * steps * per_run / max(1, run_steps))))
+
+
+# Measured on the simulated PolyPythias grid (2 sizes x 10 seeds, tiny checkpoints; docs/scaling.md).
+REGRESSION_MB = (270.0, 1.4, 0.0385)  # MB = a + b s + c s^2 x models / 2, s steps pooled
+# a family's suite tables, MB held per checkpoint (its rows, twice while concatenated): the neuron
+# tables' 31,000 rows per checkpoint of the real grid, the others in the ratios of the default run's
+SUITE_TABLE_MB_PER_CHECKPOINT = {"neurons": 3.6, "geometry": 1.5, "probe": 1.0, "anisotropy": 1.2}
+SUITE_TABLE_S_PER_CHECKPOINT = 0.04
+MODEL_TABLES_S_PER_CHECKPOINT = 0.13  # one model's per-token tables, read once each
+MODEL_TABLES_BYTES_PER_ROW = 200.0  # one step's per-token rows of every seed, and the aggregates
+FETCH_S_PER_CHECKPOINT = 30.0  # download (about 1 GB at 35 MB/s or more) and hash
+
+
+def regression(steps: int, models: int) -> tuple[int, int]:
+    """(mem_mb, runtime) of the regression: the pooled fit holds every step's sampled rows and a
+    design column per step (step fixed effects), so its memory grows as steps^2."""
+    a, b, c = REGRESSION_MB
+    mb = a + b * steps + c * steps**2 * max(1, models) / 2
+    return int(math.ceil(SAFETY * mb)), _minutes(mb * 0.2)  # about 0.2 s per MB held
+
+
+def suite_tables(family: str, checkpoints: int) -> tuple[int, int]:
+    """(mem_mb, runtime) of a family's suite job that gathers every run's tables into one."""
+    mb = BASE_MB + SUITE_TABLE_MB_PER_CHECKPOINT[family] * checkpoints
+    return int(math.ceil(SAFETY * mb)), _minutes(SUITE_TABLE_S_PER_CHECKPOINT * checkpoints)
+
+
+def model_tables(cfg: dict, seeds: int, steps: int) -> tuple[int, int]:
+    """(mem_mb, runtime) of one model's tables: read step by step (memory of one step's tables of
+    every seed, plus per-step aggregates), time per checkpoint read."""
+    mb = _mb(BASE_MB, MODEL_TABLES_BYTES_PER_ROW, per_token_rows(cfg, seeds)) + steps
+    return mb, _minutes(MODEL_TABLES_S_PER_CHECKPOINT * seeds * steps)
+
+
+def fetch(checkpoints: int) -> int:
+    """Runtime (minutes) of fetching and hashing one run's checkpoints."""
+    return _minutes(FETCH_S_PER_CHECKPOINT * checkpoints)
