@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from test_targets import default_config
-from test_workflow import SNAKEMAKE, make_corpus
+from test_workflow import SNAKEMAKE, make_corpus, tiny_families
 
 from lmdyn.core import targets
 from lmdyn.core.errors import UserError
@@ -210,11 +210,13 @@ def test_local_example_config_validates_and_plans(tmp_path, monkeypatch):
     local_checkpoints(tmp_path, suite, tmp_path / "corpus.jsonl")
     corpus = {"corpus": {"source": "local", "path": "corpus.jsonl"}}
     transfer = {"geometry": {"transfer": {"source": "local", "path": "corpus.jsonl"}}}
+    # the default prompts' targets are single tokens of GPT-2's tokenizer, not of the tiny one here
+    neurons = {"neurons": tiny_families(tmp_path / "corpus.jsonl")["neurons"]}
     override = tmp_path / "override.yaml"
-    override.write_text(yaml.safe_dump({**corpus, **transfer}))
+    override.write_text(yaml.safe_dump({**corpus, **transfer, **neurons}))
 
     monkeypatch.chdir(tmp_path)  # path_pattern is relative to the working directory
-    cfg = {**example, **corpus, **transfer}
+    cfg = {**example, **corpus, **transfer, **neurons}
     check_config(cfg, SCHEMA)
     plan = Suites(cfg).plan(name)
     runs = len(suite["models"]) * len(suite["seeds"])

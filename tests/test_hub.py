@@ -274,7 +274,7 @@ def test_a_corrupt_download_fails_its_step_only(loopback_hub, tmp_path):
     steps = [0, 1, 2]
     serve(loopback_hub, tmp_path, steps)
     status, _, lines = engine_run(tmp_path, loopback_hub, steps, 1, corrupt=[1])
-    assert status.status.tolist() == ["ok", "failed", "ok"]
+    assert status.status.tolist() == ["ok", "corrupt", "ok"]
     assert status.error[1].startswith(f"checkpoint {REPO}@step1 is corrupt: the downloaded")
     assert weight_blobs(loopback_hub, tmp_path / "hf") == []
 

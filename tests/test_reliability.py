@@ -329,6 +329,7 @@ def test_one_seed_suite_finishes_and_skips_seed_comparisons(tmp_path):
         "learnability_s",
         "learnability_xs",
         "sizes",
+        "timeline",
     }
     assert skip_lines(tmp_path, "micro") == [
         "skipped seed comparisons: the suite has 1 seed (they need two seeds); not produced: figures kl_seeds, "

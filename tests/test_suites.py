@@ -139,7 +139,7 @@ def test_offline_hub_cache_with_real_names(tmp_path, tokenizer_dir):
     suite["steps"] = [0, 1, 2]
     res = run(tmp_path, suite, env={"HF_HUB_OFFLINE": "1"}, check=False)
     assert res.returncode != 0
-    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("lmdyn")]
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("lmdyn error")]
     # both runs miss step2; whichever fetch job fails first names its repo
     pattern = r"checkpoint EleutherAI/pythia-14m(-seed1)?@step2 is not in the Hugging Face cache \(offline mode\)$"
     assert lines and all(re.search(pattern, line) for line in lines), lines

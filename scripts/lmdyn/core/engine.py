@@ -8,7 +8,8 @@ need no more, nothing where the missing tasks read other entries. The next check
 and load on a thread while the current one computes (lmdyn.core.loader), and a checkpoint the job
 downloaded is removed again once its tasks are stored. A checkpoint that cannot be downloaded,
 loaded or analysed (a UserError: missing, corrupt, non-finite, wrong vocabulary) is recorded as
-``failed`` in the status table and skipped; the rest of the run is kept.
+``failed`` (``corrupt`` where downloaded bytes do not match their
+sha256) in the status table and skipped; the rest of the run is kept.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from lmdyn.core import registry
 from lmdyn.core.checks import checkpoint_label
 from lmdyn.core.errors import UserError
 from lmdyn.core.forward import batches
+from lmdyn.core.hub import Corrupt
 from lmdyn.core.integrity import weights_hash
 from lmdyn.core.loader import Loaded, Loader
 from lmdyn.core.store import Store, TaskSpec, entry_key, file_hash
@@ -218,12 +220,12 @@ class Engine:
                 if missing:
                     submit(position[i] + ahead)
                     future = futures.pop(i)
-                    ok, err = self.compute(ref, keys, found, missing, future)
+                    status, err = self.compute(ref, keys, found, missing, future)
                     pool.submit(self.run.loader.release, future.result())
                 else:
-                    ok, err = True, ""
-                rows.append((c.suite, c.model, c.seed, c.step, "ok" if ok else "failed", err))
-                if ok:
+                    status, err = "ok", ""
+                rows.append((c.suite, c.model, c.seed, c.step, status, err))
+                if status == "ok":
                     entries[c.step] = found
         status = pd.DataFrame(rows, columns=STATUS_COLUMNS)
         if len(status) and not (status.status == "ok").any():
@@ -234,10 +236,12 @@ class Engine:
             )
         return status, entries
 
-    def compute(self, ref, keys, found, missing, future) -> tuple[bool, str]:
-        """Compute the missing tasks of one checkpoint; ``found`` gains their entries. A load or
-        forward pass that fails, or a critical task's failure, fails the checkpoint; another
-        task's failure only leaves that task's entry out (its family's tables lack the step)."""
+    def compute(self, ref, keys, found, missing, future) -> tuple[str, str]:
+        """Compute the missing tasks of one checkpoint; ``found`` gains their entries. Returns the
+        status (``ok``; ``corrupt``: downloaded bytes that do not match their sha256; ``failed``)
+        and the error. A load or forward pass that fails, or a critical task's failure, fails the
+        checkpoint; another task's failure only leaves that task's entry out (its family's tables
+        lack the step)."""
         step, t0 = int(ref["step"]), time.perf_counter()
         begun: list[Task] = []
         try:
@@ -253,7 +257,7 @@ class Engine:
                 t.abort()
             if self.log:
                 self.log.warning("step %d skipped: %s", step, e)
-            return False, str(e)
+            return ("corrupt" if isinstance(e, Corrupt) else "failed"), str(e)
         if self.log:
             self.log.info(
                 "step %d: computed %s (download %.2fs, load %.2fs, waited %.2fs, compute %.2fs)%s",
@@ -265,7 +269,7 @@ class Engine:
                 time.perf_counter() - t0 - wait_s,
                 "".join(f"; {n}" for n in notes),
             )
-        return True, ""
+        return "ok", ""
 
     def _run_model(self, ckpt: Loaded, missing: list[Task], begun: list[Task]) -> None:
         """``begin`` every task that reads the loaded model, one forward pass for those that read

@@ -15,6 +15,7 @@ import fnmatch
 import hashlib
 import json
 import os
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,10 +150,13 @@ def resolve_cached(ckpt: Checkpoint, cache_dir: str | None) -> Resolution:
     """Commit and files of a hub checkpoint from the cache alone: the branch's ref, then the
     snapshot's symlinks (blobs are named by their sha256) or the file list the client cached."""
     folder = repo_folder(ckpt, cache_dir)
-    ref = folder / "refs" / str(ckpt.revision)
-    if not ref.is_file():
+    ref, revision = folder / "refs" / str(ckpt.revision), str(ckpt.revision)
+    if ref.is_file():
+        commit = ref.read_text().strip()
+    elif re.fullmatch(r"[0-9a-f]{40}", revision):  # a commit is its own snapshot (no ref)
+        commit = revision
+    else:
         raise UserError(f"checkpoint {ckpt.ref} is not in the Hugging Face cache (offline mode)")
-    commit = ref.read_text().strip()
     tree = folder / "trees" / f"{commit}.json"
     if tree.is_file():
         listed = json.loads(tree.read_text())["files"]

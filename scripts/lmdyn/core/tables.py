@@ -323,7 +323,13 @@ RUNS_RUN = Table(
     "runs/{suite}/{model}/seed{seed}.csv",
     (
         *RUN_KEYS,
-        Column("status", "str", "", "`ok` or `failed` in the run's checkpoint job"),
+        Column(
+            "status",
+            "str",
+            "",
+            "`ok`, `failed`, or `corrupt` (downloaded bytes that do not match their sha256) in "
+            "the run's checkpoint job",
+        ),
         Column("error", "str", "", "the one-line load error of a failed checkpoint (else empty)"),
     ),
     "Status of every sound checkpoint of a run in its checkpoint job (`checkpoint_tasks`).",

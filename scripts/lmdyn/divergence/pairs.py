@@ -128,6 +128,11 @@ def pair_tables(
             len(flat),
             len(groups),
         )
+    return _tables(pairs, kl, keys)
+
+
+def _tables(pairs: dict, kl, keys: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """One row per (pair, token): the labels of each pair beside its two KL directions."""
     base = keys[["doc_id", "position"]].reset_index(drop=True)
     out, i = {}, 0
     for kind, cols in (("seeds", SEED_COLUMNS), ("steps", STEP_COLUMNS), ("sizes", SIZE_COLUMNS)):
