@@ -11,10 +11,9 @@ rule fetch_run:
         "logs/fetch_run/{suite}/{model}/seed{seed}.log",
     wildcard_constraints:
         suite=PUBLISHED_SUITES,  # a micro run's table is written by train_micro
+    localrule: True  # metadata requests only (one per branch): seconds, not a submission
     conda:
         "../envs/torch.yaml"
-    resources:
-        runtime=get_fetch_runtime,
     params:
         plan=get_run_refs,
     script:

@@ -274,9 +274,3 @@ def get_suite_resources(kind):
 
 get_regression_mem_mb, get_regression_runtime = get_suite_resources("regression")
 get_model_tables_mem_mb, get_model_tables_runtime = get_suite_resources("model_tables")
-
-
-def get_fetch_runtime(wildcards):
-    return resources.fetch(
-        len(SUITES.run(wildcards.suite, wildcards.model, wildcards.seed))
-    )

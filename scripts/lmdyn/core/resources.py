@@ -60,7 +60,6 @@ SUITE_TABLE_MB_PER_CHECKPOINT = {"neurons": 3.6, "geometry": 1.5, "probe": 1.0, 
 SUITE_TABLE_S_PER_CHECKPOINT = 0.04
 MODEL_TABLES_S_PER_CHECKPOINT = 0.13  # one model's per-token tables, read once each
 MODEL_TABLES_BYTES_PER_ROW = 200.0  # one step's per-token rows of every seed, and the aggregates
-FETCH_S_PER_CHECKPOINT = 30.0  # download (about 1 GB at 35 MB/s or more) and hash
 
 
 def regression(steps: int, models: int) -> tuple[int, int]:
@@ -82,8 +81,3 @@ def model_tables(cfg: dict, seeds: int, steps: int) -> tuple[int, int]:
     every seed, plus per-step aggregates), time per checkpoint read."""
     mb = _mb(BASE_MB, MODEL_TABLES_BYTES_PER_ROW, per_token_rows(cfg, seeds)) + steps
     return mb, _minutes(MODEL_TABLES_S_PER_CHECKPOINT * seeds * steps)
-
-
-def fetch(checkpoints: int) -> int:
-    """Runtime (minutes) of fetching and hashing one run's checkpoints."""
-    return _minutes(FETCH_S_PER_CHECKPOINT * checkpoints)
