@@ -70,7 +70,16 @@ def get_per_run(fn, *args):
 get_steps = get_per_suite(SUITES.steps)
 get_models = get_per_suite(SUITES.models)
 get_first_ref = get_per_suite(SUITES.first_ref)
-get_first_hub = get_per_suite(targets.first_hub, SUITES)
+_get_first_hub = get_per_suite(targets.first_hub, SUITES)
+
+
+def get_first_hub(wildcards):
+    """Ancient: fetch_run rewrites it whenever the run's steps change, and the tokenizer only
+    changes with the first checkpoint (the rule's params)."""
+    hub = _get_first_hub(wildcards)
+    return ancient(hub) if hub else hub
+
+
 get_tokenizer = get_per_suite(targets.tokenizer_dir, SUITES)
 get_unigram_train_ids = get_per_suite(targets.unigram_train_ids, config, SUITES)
 get_transfer_tokens = get_per_suite(targets.transfer_tokens, config)

@@ -745,6 +745,9 @@ def main():
     sc.add_argument("--steps", type=int, default=20, help="grid steps (the first of Pythia's 154)")
     sc.add_argument("--cores", type=int, default=2)
     sc.add_argument("--skip-plan", action="store_true", help="no dry run of the full grid")
+    sc.add_argument(
+        "--hub", action="store_true", help="serve them from the loopback hub (else: offline cache)"
+    )
     args = p.parse_args()
     if args.cmd == "scale":
         sys.path.insert(0, str(REPO / "tools"))

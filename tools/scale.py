@@ -1,10 +1,13 @@
 """The workflow at PolyPythias scale on tiny checkpoints (``python tools/benchmark.py scale``).
 
-Builds sizes x seeds x steps tiny GPT-NeoX checkpoints under PolyPythias names in an offline
-Hugging Face cache (refs/<revision> -> snapshots/<commit>/, as tests/test_suites.py lays it out),
-runs the workflow on them and measures: wall and CPU time of the full run, per checkpoint; the
-cache sizes; the submissions a SLURM dry run plans for the whole 154-step grid (and its time); a
-no-op rerun; a dry run; one step added (in the middle of the grid); one family's option changed.
+Builds sizes x seeds x steps tiny GPT-NeoX checkpoints under PolyPythias names, either served by
+the loopback hub of the tests (``--hub``: tests/hubserver.py on 127.0.0.1, reached by the real
+client through HF_ENDPOINT, the cache starting empty) or laid out in an offline Hugging Face cache
+(refs/<revision> -> snapshots/<commit>/, as tests/test_suites.py lays it out), runs the workflow on
+them and measures: wall and CPU time of the full run, per checkpoint; the cache sizes (with
+``--hub``: sampled during the runs, its peak, and the weight files downloaded); the submissions a
+SLURM dry run plans for the whole 154-step grid (and its time); a no-op rerun; a dry run; one step
+added (in the middle of the grid); one family's option changed.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -57,36 +61,67 @@ def du(path: Path) -> int:
     return total
 
 
-def build_cache(cache: Path, tok_dir: Path, sizes, seeds, steps) -> int:
-    """One tiny checkpoint per (size, seed, step), distinct weights, under the hub's names."""
+def repo_of(size: str, seed: int) -> str:
+    return REPOS.format(size=size, suffix=f"-seed{seed}" if seed else "")
+
+
+def build(root: Path, tok_dir: Path, sizes, seeds, steps) -> list[tuple[str, str, Path]]:
+    """One tiny checkpoint folder per (size, seed, step), distinct weights: (repo, revision,
+    folder) under the hub's names."""
     from test_suites import SIZE
 
     from lmdyn.data.micro import build_model
-    from lmdyn.data.tokens import load_tokenizer
 
-    tok = load_tokenizer(str(tok_dir))
-    n = 0
+    out = []
     for i, size in enumerate(sizes):
         for seed in seeds:
-            repo = REPOS.format(size=size, suffix=f"-seed{seed}" if seed else "")
-            d = cache / f"models--{repo.replace('/', '--')}"
-            (d / "refs").mkdir(parents=True, exist_ok=True)
-            (d / "blobs").mkdir(exist_ok=True)
             for step in steps:
-                commit = f"{i:02x}{seed:04x}{step:08x}".rjust(40, "0")
-                snap = d / "snapshots" / commit
-                if not (snap / "config.json").exists():
+                folder = root / repo_of(size, seed).replace("/", "--") / f"step{step}"
+                if not (folder / "config.json").exists():
                     model = build_model(
                         "gpt_neox", 320, 64, SIZE, seed=10**6 * i + 1000 * seed + step
                     )
-                    model.save_pretrained(snap)
+                    model.save_pretrained(folder)
                     for f in tok_dir.iterdir():  # the tokenizer's files, shared
-                        if not (snap / f.name).exists():
-                            os.link(f, snap / f.name)
-                (d / "refs" / f"step{step}").write_text(commit)
-                n += 1
-    del tok
-    return n
+                        if not (folder / f.name).exists():
+                            os.link(f, folder / f.name)
+                out.append((repo_of(size, seed), f"step{step}", folder))
+    return out
+
+
+def lay_out(cache: Path, built) -> None:
+    """The built folders as an offline Hugging Face cache (hard links)."""
+    for n, (repo, revision, folder) in enumerate(built):
+        d = cache / f"models--{repo.replace('/', '--')}"
+        commit = f"{n:040x}"
+        snap = d / "snapshots" / commit
+        if not (snap / "config.json").exists():
+            snap.mkdir(parents=True)
+            for f in folder.iterdir():
+                os.link(f, snap / f.name)
+        (d / "refs").mkdir(exist_ok=True)
+        (d / "blobs").mkdir(exist_ok=True)
+        (d / "refs" / revision).write_text(commit)
+
+
+class Peak(threading.Thread):
+    """The largest size of a folder, sampled every ``every`` seconds while running."""
+
+    def __init__(self, path: Path, every: float = 0.5):
+        super().__init__(daemon=True)
+        self.path, self.every, self.peak, self.done = path, every, 0, threading.Event()
+
+    def run(self):
+        while not self.done.wait(self.every):
+            try:
+                self.peak = max(self.peak, du(self.path))
+            except OSError:  # a file removed while walking
+                pass
+
+    def stop(self) -> int:
+        self.done.set()
+        self.join()
+        return max(self.peak, du(self.path))
 
 
 def config(tmp: Path, cache: Path, sizes, seeds, steps, **sections) -> Path:
@@ -115,11 +150,13 @@ def config(tmp: Path, cache: Path, sizes, seeds, steps, **sections) -> Path:
     return path
 
 
+HUB_ENV: dict = {"HF_HUB_OFFLINE": "1"}  # --hub: HF_ENDPOINT of the loopback hub instead
+
+
 def snakemake(workdir: Path, cfg: Path, cores: int, *args) -> dict:
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile")]
     cmd += ["--cores", str(cores), "--directory", str(workdir), "--configfile", str(cfg), *args]
-    env = {"HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO / "scripts")}
-    return timed(cmd, workdir, env)
+    return timed(cmd, workdir, {**HUB_ENV, "PYTHONPATH": str(REPO / "scripts")})
 
 
 def jobs_run(out: str) -> dict:
@@ -155,6 +192,35 @@ def full_grid_plan(tmp: Path) -> dict:
     return {"checkpoints": len(ckpts), "per_run": per_run, "suite": total, "dry_run_s": seconds}
 
 
+def serve(built):
+    """The loopback hub of the tests serving the built folders; the workflow reaches it through
+    HF_ENDPOINT (online: nothing in the cache to begin with)."""
+    from hubserver import Hub
+
+    hub = Hub().start()
+    for repo, revision, folder in built:
+        hub.add(repo, revision, folder)
+    HUB_ENV.clear()
+    HUB_ENV.update({"HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0"})
+    return hub
+
+
+def workflow(name: str, run_dir: Path, cfg: Path, args, cache: Path, hub) -> dict:
+    """One snakemake call, timed; with the hub, the cache's peak and the weights downloaded."""
+    n0 = len(hub.requests("GET", "model.safetensors$")) if hub else 0
+    peak = Peak(cache) if hub else None
+    if peak:
+        peak.start()
+    r = snakemake(run_dir, cfg, args.cores, *(["-n"] if name == "dry_run" else []))
+    out = {k: v for k, v in r.items() if k != "stdout"}
+    if peak:
+        out["peak_cache_mb"] = peak.stop() / 1e6
+        out["downloads"] = len(hub.requests("GET", "model.safetensors$")) - n0
+    out["jobs"] = jobs_run(r["stdout"])
+    out["nothing_to_do"] = "Nothing to be done" in r["stdout"]
+    return out
+
+
 def scale(args) -> dict:
     """See the module docstring; prints one line per figure and writes scale.json in the folder."""
     from test_workflow import make_corpus
@@ -177,43 +243,47 @@ def scale(args) -> dict:
         texts = pd.read_json(run_dir / "corpus.jsonl", lines=True).text.tolist()
         save_hf_tokenizer(train_bpe(texts, 300), str(tok_dir))
     t = time.perf_counter()
-    n = build_cache(cache, tok_dir, sizes, seeds, grid)
-    out = {"checkpoints": len(sizes) * len(seeds) * len(steps), "built": n}
-    out["build_s"] = time.perf_counter() - t
-    out["hf_cache_mb"] = du(cache) / 1e6
-    report(f"built {n} checkpoints in {out['build_s']:.0f} s; cache {out['hf_cache_mb']:.1f} MB")
+    built = build(work / "build", tok_dir, sizes, seeds, grid)
+    hub = serve(built) if args.hub else None
+    if hub is None:
+        lay_out(cache, built)
+    out = {"checkpoints": len(sizes) * len(seeds) * len(steps), "built": len(built)}
+    out |= {"hub": bool(hub), "build_s": time.perf_counter() - t}
+    out["built_mb"] = du(work / "build") / 1e6
+    report(f"built {len(built)} checkpoints in {out['build_s']:.0f} s ({out['built_mb']:.1f} MB)")
 
-    c = args.cores
-    first = snakemake(run_dir, config(run_dir, cache, sizes, seeds, steps), c)
-    out["full"] = {k: v for k, v in first.items() if k != "stdout"}
-    out["per_checkpoint_s"] = {k: v / out["checkpoints"] for k, v in out["full"].items()}
+    first = workflow("full", run_dir, config(run_dir, cache, sizes, seeds, steps), args, cache, hub)
+    out["full"] = first
+    out["per_checkpoint_s"] = {k: first[k] / out["checkpoints"] for k in ("wall_s", "cpu_s")}
     out["results_mb"] = du(run_dir / "results") / 1e6
     out["store_mb"] = du(run_dir / "results/store") / 1e6
+    out["end_cache_mb"] = du(cache) / 1e6
     report(
-        f"full run ({out['checkpoints']} checkpoints, {c} cores): {first['wall_s']:.0f} s wall, "
-        f"{first['cpu_s']:.0f} s CPU; per checkpoint {out['per_checkpoint_s']['wall_s']:.2f} s "
-        f"wall, {out['per_checkpoint_s']['cpu_s']:.2f} s CPU; results {out['results_mb']:.0f} MB "
-        f"(store {out['store_mb']:.0f} MB)"
+        f"full run ({out['checkpoints']} checkpoints, {args.cores} cores): {first['wall_s']:.0f} s "
+        f"wall, {first['cpu_s']:.0f} s CPU; per checkpoint {out['per_checkpoint_s']['wall_s']:.2f} "
+        f"s wall, {out['per_checkpoint_s']['cpu_s']:.2f} s CPU; results {out['results_mb']:.0f} MB "
+        f"(store {out['store_mb']:.0f} MB); cache peak {first.get('peak_cache_mb', 0):.1f} MB, "
+        f"end {out['end_cache_mb']:.1f} MB, weight files downloaded {first.get('downloads')}"
     )
     cfg = config(run_dir, cache, sizes, seeds, steps)
-    for name, extra in (("dry_run", ["-n"]), ("noop", [])):
-        r = snakemake(run_dir, cfg, c, *extra)
-        out[name] = {k: v for k, v in r.items() if k != "stdout"}
-        out[name]["nothing_to_do"] = "Nothing to be done" in r["stdout"]
+    for name in ("dry_run", "noop"):
+        out[name] = workflow(name, run_dir, cfg, args, cache, hub)
         report(
-            f"{name}: {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU, nothing to be done: "
-            f"{out[name]['nothing_to_do']}"
+            f"{name}: {out[name]['wall_s']:.1f} s wall, {out[name]['cpu_s']:.1f} s CPU, nothing to "
+            f"be done: {out[name]['nothing_to_do']}"
         )
     for name, cfg in (
         ("add_step", config(run_dir, cache, sizes, seeds, grid)),
         ("family_option", config(run_dir, cache, sizes, seeds, grid, neurons={"n_bins": 3})),
     ):
-        r = snakemake(run_dir, cfg, c)
-        out[name] = {k: v for k, v in r.items() if k != "stdout"} | {"jobs": jobs_run(r["stdout"])}
-        frac = r["wall_s"] / first["wall_s"]
+        out[name] = r = workflow(name, run_dir, cfg, args, cache, hub)
         report(
-            f"{name}: {r['wall_s']:.0f} s wall ({100 * frac:.1f}% of the full run), jobs {out[name]['jobs']}"
+            f"{name}: {r['wall_s']:.0f} s wall ({100 * r['wall_s'] / first['wall_s']:.1f}% of the "
+            f"full run), {r['cpu_s']:.0f} s CPU ({100 * r['cpu_s'] / first['cpu_s']:.1f}%), "
+            f"downloads {r.get('downloads')}, jobs {r['jobs']}"
         )
+    if hub:
+        hub.stop()
     if not args.skip_plan:
         out["plan"] = full_grid_plan(work / "plan")
         report(f"full grid plan: {out['plan']}")
