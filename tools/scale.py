@@ -67,25 +67,41 @@ def repo_of(size: str, seed: int) -> str:
 
 def build(root: Path, tok_dir: Path, sizes, seeds, steps) -> list[tuple[str, str, Path]]:
     """One tiny checkpoint folder per (size, seed, step), distinct weights: (repo, revision,
-    folder) under the hub's names."""
+    folder) under the hub's names. Each size's model is built once; a checkpoint is that model
+    plus seeded noise, written with safetensors (a few milliseconds each, where save_pretrained
+    took about a second), its config and tokenizer files hard links."""
+    import torch
+    from safetensors.torch import save_file
     from test_suites import SIZE
 
     from lmdyn.data.micro import build_model
 
     out = []
     for i, size in enumerate(sizes):
+        template = root / "template" / size
+        if not (template / "config.json").exists():
+            build_model("gpt_neox", 320, 64, SIZE, seed=i).save_pretrained(template)
+            for f in tok_dir.iterdir():
+                os.link(f, template / f.name)
+        state = None
         for seed in seeds:
             for step in steps:
-                folder = root / repo_of(size, seed).replace("/", "--") / f"step{step}"
-                if not (folder / "config.json").exists():
-                    model = build_model(
-                        "gpt_neox", 320, 64, SIZE, seed=10**6 * i + 1000 * seed + step
-                    )
-                    model.save_pretrained(folder)
-                    for f in tok_dir.iterdir():  # the tokenizer's files, shared
-                        if not (folder / f.name).exists():
-                            os.link(f, folder / f.name)
-                out.append((repo_of(size, seed), f"step{step}", folder))
+                repo = repo_of(size, seed)
+                folder = root / repo.replace("/", "--") / f"step{step}"
+                out.append((repo, f"step{step}", folder))
+                if (folder / "model.safetensors").exists():
+                    continue
+                if state is None:
+                    from safetensors.torch import load_file
+
+                    state = load_file(template / "model.safetensors")
+                g = torch.Generator().manual_seed(10**6 * i + 1000 * seed + step)
+                noisy = {k: v + 0.02 * torch.randn(v.shape, generator=g) for k, v in state.items()}
+                folder.mkdir(parents=True)
+                for f in template.iterdir():
+                    if f.name != "model.safetensors":
+                        os.link(f, folder / f.name)
+                save_file(noisy, folder / "model.safetensors", metadata={"format": "pt"})
     return out
 
 
