@@ -3,6 +3,7 @@ odd tag names, input checks; pooled fits with step fixed effects, per-phase fits
 collinearity diagnostics, and the rule script on tiny files."""
 
 import io
+import re
 import runpy
 import types
 from pathlib import Path
@@ -17,6 +18,7 @@ from lmdyn.core.errors import UserError
 from lmdyn.divergence.collinearity import variance_inflation_factors
 from lmdyn.divergence.pooled import assign_phases, fit_by_phase, fit_pooled, sample_positions
 from lmdyn.divergence.regression import fit_kl_regression
+from lmdyn.divergence.regression_text import undated
 
 TAG_EFFECT = {"NN": 0.0, "VB": 0.4, "JJ": -0.25, "DT": 0.15}
 PREV_EFFECT = {"NN": 0.0, "IN": 0.2, "DT": -0.1}
@@ -228,10 +230,15 @@ STEP_EFFECT = {
 
 
 def simulate_steps(
-    n_pos=1500, n_types=200, seed=0, models=("micro-s", "micro-m"), steps=tuple(STEP_EFFECT)
+    n_pos=1500,
+    n_types=200,
+    seed=0,
+    models=("micro-s", "micro-m"),
+    steps=tuple(STEP_EFFECT),
+    step_effect=STEP_EFFECT,
 ):
     """Fixed token positions (type, context tag) observed at every (model, step); models get the
-    effects of MODEL_EFFECT in order."""
+    effects of MODEL_EFFECT in order, steps those of ``step_effect``."""
     model_effect = dict(zip(models, MODEL_EFFECT.values()))
     rng = np.random.default_rng(seed)
     type_lu = rng.uniform(-12, -4, n_types)
@@ -254,7 +261,7 @@ def simulate_steps(
                     {
                         "doc_id": np.arange(n_pos) // 100,
                         "position": np.arange(n_pos) % 100,
-                        "kl": base + model_effect[m] + STEP_EFFECT[st] + rng.normal(0, 0.3, n_pos),
+                        "kl": base + model_effect[m] + step_effect[st] + rng.normal(0, 0.3, n_pos),
                         "log_unigram": type_lu[t],
                         "tag": type_tag[t],
                         "tag_prev": prev,
@@ -298,6 +305,74 @@ def test_pooled_step_effects_recovered(pooled_sim):
     assert set(dg["max_vif"]) == {"log_unigram", "tag", "tag_prev", "model", "step"}
     assert dg["max_vif"]["step"] < 2.5 and dg["max_vif"]["model"] < 1.1  # balanced factors
     assert "steps 1..16" in res.text and "rows per step" in res.text
+
+
+def _dummy_reference(d: pd.DataFrame):
+    """The step-effect fit with the step dummies in the design: statsmodels with C(step)."""
+    formula = (
+        "kl ~ log_unigram + C(tag, Treatment('NN')) + C(tag_prev, Treatment('NN'))"
+        " + C(model, Treatment('micro-s')) + C(step, Treatment(1))"
+    )
+    return smf.ols(formula, data=d).fit(
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(d.target_id)[0]}
+    )
+
+
+def _clean(name: str) -> str:
+    m = re.match(r"C\((\w+),.*\)\[T\.(.+)\]$", name)
+    return f"{m.group(1)}[{m.group(2)}]" if m else name
+
+
+def test_absorbed_step_effects_equal_dummy_fit():
+    """Absorbing the step effects (demeaning within step) reports what the dummy-variable fit does:
+    coefficients and step effects, clustered SEs (small-sample factor counting the step columns),
+    p-values, intervals, R^2, F, likelihood, condition number, VIFs, the whole summary."""
+    steps = tuple(range(1, 41))
+    df = simulate_steps(
+        n_pos=400,
+        models=("micro-s", "micro-m"),
+        steps=steps,
+        step_effect={s: 0.1 * np.sin(s) for s in steps},
+    )
+    rng = np.random.default_rng(7)
+    keep = rng.random(len(df)) < 0.8  # unbalanced steps, clusters missing from some steps
+    keep &= (df.model == "micro-s") | (df.step >= 11)  # models over different steps (as in phases)
+    d = df[keep].reset_index(drop=True)
+    res = fit_kl_regression(d, size_order=["micro-s", "micro-m"], step_effects=True)
+    ref = _dummy_reference(d)
+    assert res.diagnostics["n_columns"] == len(ref.params) == 1 + 1 + 3 + 2 + 1 + 39
+    got = res.coefs.set_index("term")
+    c = pd.DataFrame(
+        {"coef": ref.params, "se": ref.bse, "p": ref.pvalues, "lo": ref.conf_int()[0]}
+    ).rename(index=_clean)
+    assert set(got.index) == set(c.index)
+    got = got.loc[c.index]
+    np.testing.assert_allclose(got.coef, c.coef, rtol=1e-9, atol=0)
+    np.testing.assert_allclose(got.se, c.se, rtol=1e-9, atol=0)
+    np.testing.assert_allclose(got.ci_low, c.lo, rtol=1e-9, atol=0)
+    # p-values: relative 1e-9; astronomically small ones (z > 7) in log p, since a p-value's
+    # relative error is z^2 times that of z
+    small, zero = c.p < 1e-12, c.p == 0  # zero: below the smallest double
+    np.testing.assert_allclose(got.p_value[~small], c.p[~small], rtol=1e-9, atol=0)
+    tiny = small & ~zero
+    np.testing.assert_allclose(np.log(got.p_value[tiny]), np.log(c.p[tiny]), rtol=1e-9)
+    assert (got.p_value[zero] == 0).all()
+    fit = res.fit
+    for k in ("rsquared", "rsquared_adj", "fvalue", "f_pvalue", "llf", "aic", "bic", "ssr"):
+        assert getattr(fit, k) == pytest.approx(getattr(ref, k), rel=1e-9, abs=0), k
+    assert (fit.df_model, fit.df_resid, fit.nobs) == (ref.df_model, ref.df_resid, ref.nobs)
+    dg = res.diagnostics
+    assert dg["rank"] == ref.model.rank and dg["n_clusters"] == len(np.unique(d.target_id))
+    assert dg["condition_number"] == pytest.approx(ref.condition_number, rel=1e-9)
+    vif = variance_inflation_factors(ref.model.exog)
+    np.testing.assert_allclose(
+        [dg["vif"][_clean(n)] for n in ref.model.exog_names[1:]], vif[1:], rtol=1e-9
+    )
+    np.testing.assert_allclose(fit.resid, ref.resid, rtol=0, atol=1e-10)
+    assert [_clean(n) for n in fit.model.exog_names] == list(c.index)  # the dummy fit's order
+    assert undated(fit.summary(yname="kl", xname=list(c.index)).as_text()) == undated(
+        ref.summary(yname="kl", xname=list(c.index)).as_text()
+    )
 
 
 def test_rare_tags_counted_per_step():

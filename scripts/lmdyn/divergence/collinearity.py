@@ -27,28 +27,42 @@ def variance_inflation_factors(exog, chunk_rows: int = 200_000) -> np.ndarray:
     idx = np.flatnonzero(~const)
     if len(idx) == 0:
         return out
-    if len(idx) == 1:
-        out[idx] = 1.0
-        return out
     # Centred, as statsmodels (standardize=True): R^2 of a regression with an intercept.
     mean = x[:, idx].mean(axis=0)
     gram = np.zeros((len(idx), len(idx)))
     for start in range(0, n, chunk_rows):
         z = x[start : start + chunk_rows, idx] - mean
         gram += z.T @ z
+    out[idx] = _vif_of_gram(gram)
+    return out
+
+
+def vif_from_centred_gram(gram: np.ndarray, const: int) -> np.ndarray:
+    """VIFs of a design given only its centred Gram matrix (Z - mean)'(Z - mean), NaN for column
+    ``const`` (the intercept): for a design too large to hold (lmdyn.divergence.absorb)."""
+    out = np.full(gram.shape[0], np.nan)
+    idx = np.flatnonzero(np.arange(gram.shape[0]) != const)
+    if len(idx):
+        out[idx] = _vif_of_gram(gram[np.ix_(idx, idx)])
+    return out
+
+
+def _vif_of_gram(gram: np.ndarray) -> np.ndarray:
+    """VIF of every column from the centred Gram matrix of the non-constant columns."""
+    if len(gram) == 1:
+        return np.ones(1)
     d = np.sqrt(np.diag(gram))
     corr = gram / np.outer(d, d)
     if np.linalg.cond(corr) < 1e10:
         # R^2_j = 1 - 1 / (R^-1)_jj for the correlation matrix R
         r2 = 1.0 - 1.0 / np.diag(np.linalg.inv(corr))
     else:  # (nearly) singular: one least-squares solve per column on the k x k system, still cheap
-        r2 = np.empty(len(idx))
-        for j in range(len(idx)):
-            o = np.arange(len(idx)) != j
+        r2 = np.empty(len(gram))
+        for j in range(len(gram)):
+            o = np.arange(len(gram)) != j
             beta = np.linalg.lstsq(corr[np.ix_(o, o)], corr[o, j], rcond=None)[0]
             r2[j] = corr[j, o] @ beta
-    out[idx] = 1.0 / (1.0 - np.clip(r2, 0.0, _VIF_R2_MAX))
-    return out
+    return 1.0 / (1.0 - np.clip(r2, 0.0, _VIF_R2_MAX))
 
 
 def connected(a: pd.Series, b: pd.Series) -> bool:

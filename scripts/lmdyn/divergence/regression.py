@@ -7,8 +7,9 @@ type-level effects, so standard errors are clustered by token type; otherwise SE
 type-level predictors (frequency, tag) would be much too small.
 
 The same fit pools several checkpoint steps with step fixed effects (``step_effects=True``; see
-lmdyn.divergence.pooled). Every fit carries collinearity diagnostics: the design's condition number
-and variance inflation factors.
+lmdyn.divergence.pooled), absorbed by demeaning within step rather than built as dummy columns
+(lmdyn.divergence.absorb): the same numbers, without a design column per step. Every fit carries
+collinearity diagnostics: the design's condition number and variance inflation factors.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from lmdyn.core.errors import UserError
+from lmdyn.divergence.absorb import fit_absorbed
 from lmdyn.divergence.collinearity import connected, variance_inflation_factors
 from lmdyn.divergence.regression_text import diagnostics_text, latex_table, undated
 
@@ -43,7 +45,8 @@ class RegressionResult:
     notes: list[str] = field(default_factory=list)
     merged: dict[str, list[str]] = field(default_factory=dict)  # variable -> tags merged into OTHER
     n_clusters: int = 0
-    # statsmodels RegressionResults, for callers wanting more
+    # statsmodels RegressionResults, for callers wanting more (with step effects: its params and
+    # covariance are the dummy fit's, its model holds the within-step demeaned design)
     fit: object = field(default=None, repr=False)
     # n_obs, n_clusters, steps (pooled steps, [] without step column), n_columns, rank,
     # condition_number, vif (design column -> VIF, intercept excluded), max_vif (variable -> max VIF)
@@ -111,10 +114,16 @@ def fit_kl_regression(
     groups, n_clusters = _check_design(d, response, cluster_col, references)
     # Q() quotes the response so any column name works in the formula.
     formula = f"Q({response!r}) ~ " + " + ".join(terms)
-    fit = smf.ols(formula, data=d).fit(cov_type="cluster", cov_kwds={"groups": groups})
-    variables, levels, clean = _design_columns(fit, d, references)
+    if "step" in references:  # the step term is last
+        ab = fit_absorbed(d, formula, terms[-1], steps, groups)
+        fit, names, vif, rank = ab.fit, ab.names, ab.vif, ab.rank
+    else:
+        fit = smf.ols(formula, data=d).fit(cov_type="cluster", cov_kwds={"groups": groups})
+        names, rank = list(fit.model.exog_names), int(fit.model.rank)
+        vif = variance_inflation_factors(fit.model.exog)
+    variables, levels, clean = _design_columns(names, d, references)
     coefs = _coef_table(fit, clean, variables, levels)
-    diagnostics = _diagnostics(fit, variables, clean, steps, n_clusters, notes)
+    diagnostics = _diagnostics(fit, vif, rank, variables, clean, steps, n_clusters, notes)
     extra = _summary_lines(references, cluster_col, min_tag_count, merged, diagnostics, notes)
     text = (
         undated(fit.summary(yname=response, xname=clean).as_text()) + "\n" + "\n".join(extra) + "\n"
@@ -221,15 +230,15 @@ def _check_design(d, response: str, cluster_col: str, references: dict):
     return groups, len(uniq)
 
 
-def _design_columns(fit, d, references: dict) -> tuple[list[str], list[str], list[str]]:
-    """(variable, level, clean term name) of every design column.
+def _design_columns(names, d, references: dict) -> tuple[list[str], list[str], list[str]]:
+    """(variable, level, clean term name) of every design column (``names``: as the engine spells them).
 
     Known levels are matched against the "[T.level]" suffix, longest first: robust to how the
     formula engine (patsy or formulaic) respells the term, and to odd tags such as ']' or '.'.
     """
     nonref = {v: sorted(set(d[v]) - {references[v]}, key=len, reverse=True) for v in references}
     variables, levels = [], []
-    for name in fit.model.exog_names:
+    for name in names:
         m = _VAR_OF_FACTOR.match(name)
         var = m.group(1) if m else ("intercept" if name == "Intercept" else name)
         lv = next((lv for lv in nonref.get(var, []) if name.endswith(f"[T.{lv}]")), "") if m else ""
@@ -261,26 +270,24 @@ def _coef_table(fit, clean, variables, levels) -> pd.DataFrame:
     )
 
 
-def _diagnostics(fit, variables, clean, steps, n_clusters: int, notes: list[str]) -> dict:
+def _diagnostics(fit, vif, rank, variables, clean, steps, n_clusters: int, notes) -> dict:
     """Rows, clusters, rank, condition number and VIFs of a fit (a rank deficiency is also noted)."""
-    exog = fit.model.exog
-    vif = variance_inflation_factors(exog)
+    k = len(clean)
     max_vif = {}
     for var in DIAGNOSED:
         v = [x for x, name in zip(vif, variables) if name == var and np.isfinite(x)]
         if v:
             max_vif[var] = float(max(v))
-    rank = int(fit.model.rank)
-    if rank < exog.shape[1]:
+    if rank < k:
         notes.append(
-            f"design is rank deficient ({rank} of {exog.shape[1]} columns): "
+            f"design is rank deficient ({rank} of {k} columns): "
             "coefficients are not uniquely determined"
         )
     return {
         "n_obs": int(fit.nobs),
         "n_clusters": n_clusters,
         "steps": steps,
-        "n_columns": int(exog.shape[1]),
+        "n_columns": k,
         "rank": rank,
         "condition_number": float(fit.condition_number),
         "vif": {name: float(x) for name, x in zip(clean, vif) if np.isfinite(x)},
