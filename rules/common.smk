@@ -273,7 +273,7 @@ def get_suite_resources(kind):
         s = wildcards.suite
         steps, seeds, models = SUITES.steps(s), SUITES.seeds(s), SUITES.models(s)
         if kind == "regression":
-            return resources.regression(len(steps), len(models))
+            return resources.regression(config, len(steps), len(models))
         if kind == "model_tables":
             return resources.model_tables(config, len(seeds), len(steps))
         return resources.suite_tables(kind, len(steps) * len(seeds) * len(models))

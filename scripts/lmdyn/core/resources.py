@@ -53,7 +53,9 @@ def pair_runtime(cfg: dict, runs: int, steps: int, run_steps: int) -> int:
 
 
 # Measured on the simulated PolyPythias grid (2 sizes x 10 seeds, tiny checkpoints; docs/scaling.md).
-REGRESSION_MB = (270.0, 1.4, 0.0385)  # MB = a + b s + c s^2 x models / 2, s steps pooled
+# the pooled fit with the step effects absorbed: about 1 kB of process memory per pooled row (the
+# design without the step columns, its demeaned copy, residuals), measured at 40-160 steps
+REGRESSION_BYTES_PER_ROW = 1000.0
 # a family's suite tables, MB held per checkpoint (its rows, twice while concatenated): the neuron
 # tables' 31,000 rows per checkpoint of the real grid, the others in the ratios of the default run's
 SUITE_TABLE_MB_PER_CHECKPOINT = {"neurons": 3.6, "geometry": 1.5, "probe": 1.0, "anisotropy": 1.2}
@@ -62,12 +64,14 @@ MODEL_TABLES_S_PER_CHECKPOINT = 0.13  # one model's per-token tables, read once 
 MODEL_TABLES_BYTES_PER_ROW = 200.0  # one step's per-token rows of every seed, and the aggregates
 
 
-def regression(steps: int, models: int) -> tuple[int, int]:
-    """(mem_mb, runtime) of the regression: the pooled fit holds every step's sampled rows and a
-    design column per step (step fixed effects), so its memory grows as steps^2."""
-    a, b, c = REGRESSION_MB
-    mb = a + b * steps + c * steps**2 * max(1, models) / 2
-    return int(math.ceil(SAFETY * mb)), _minutes(mb * 0.2)  # about 0.2 s per MB held
+def regression(cfg: dict, steps: int, models: int) -> tuple[int, int]:
+    """(mem_mb, runtime) of the regression: the pooled fit holds every step's sampled rows
+    (``regression.tokens_per_step``, else every evaluation position) of every model; the step
+    effects are absorbed, so no column per step."""
+    per_step = cfg["regression"].get("tokens_per_step") or eval_tokens(cfg)
+    rows = per_step * steps * max(1, models)
+    mb = _mb(BASE_MB, REGRESSION_BYTES_PER_ROW, rows)
+    return mb, _minutes(mb * 0.2)  # about 0.2 s per MB held
 
 
 def suite_tables(family: str, checkpoints: int) -> tuple[int, int]:
