@@ -276,7 +276,10 @@ def get_suite_resources(kind):
             return resources.regression(config, len(steps), len(models))
         if kind == "model_tables":
             return resources.model_tables(config, len(seeds), len(steps))
-        return resources.suite_tables(kind, len(steps) * len(seeds) * len(models))
+        # written run by run: memory for one run's checkpoints, time for all of them
+        return resources.suite_tables(
+            kind, len(steps) * len(seeds) * len(models), len(steps)
+        )
 
     return (lambda w: size(w)[0]), (lambda w: size(w)[1])
 

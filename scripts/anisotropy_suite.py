@@ -1,17 +1,16 @@
-"""Rule anisotropy_suite: suite tables (parquet + CSV) of embedding anisotropy."""
+"""Rule anisotropy_suite: suite tables (parquet + CSV) of embedding anisotropy, written run by run."""
 
 from lmdyn.anisotropy import tables as specs
+from lmdyn.core.gather import gather
 from lmdyn.core.runner import run
-from lmdyn.core.tables import concat, write
 
 
 def main(sm, log):
     steps = sm.params.steps  # steps analysed for every seed
-    stats = concat(specs.STATS, sm.input.anisotropy, steps)
-    hist = concat(specs.HIST, sm.input.anisotropy_hist, steps)
-    write(specs.STATS, stats, sm.output.table, sm.output.csv)
-    write(specs.HIST, hist, sm.output.hist, sm.output.hist_csv)
-    log.info("%d rows", len(stats))
+    out = sm.output
+    stats = gather(specs.STATS, sm.input.anisotropy, (out.table, out.csv), steps)
+    gather(specs.HIST, sm.input.anisotropy_hist, (out.hist, out.hist_csv), steps)
+    log.info("%d rows", stats.rows)
 
 
 run(main, snakemake)  # noqa: F821

@@ -56,9 +56,11 @@ def pair_runtime(cfg: dict, runs: int, steps: int, run_steps: int) -> int:
 # the pooled fit with the step effects absorbed: about 1 kB of process memory per pooled row (the
 # design without the step columns, its demeaned copy, residuals), measured at 40-160 steps
 REGRESSION_BYTES_PER_ROW = 1000.0
-# a family's suite tables, MB held per checkpoint (its rows, twice while concatenated): the neuron
-# tables' 31,000 rows per checkpoint of the real grid, the others in the ratios of the default run's
-SUITE_TABLE_MB_PER_CHECKPOINT = {"neurons": 3.6, "geometry": 1.5, "probe": 1.0, "anisotropy": 1.2}
+# a family's suite tables are written run by run (lmdyn.core.gather): MB held per checkpoint of the
+# suite's largest run, its rows read, cast and converted one table at a time (about 100 bytes a
+# row measured). The neuron tables of a 410m checkpoint are about 103,000 rows (target_congruence
+# has a row per MLP neuron: 24 x 4096); the others as before, in the ratios of the default run's.
+SUITE_TABLE_MB_PER_CHECKPOINT = {"neurons": 10.0, "geometry": 1.5, "probe": 1.0, "anisotropy": 1.2}
 SUITE_TABLE_S_PER_CHECKPOINT = 0.04
 MODEL_TABLES_S_PER_CHECKPOINT = 0.13  # one model's per-token tables, read once each
 MODEL_TABLES_BYTES_PER_ROW = 200.0  # one step's per-token rows of every seed, and the aggregates
@@ -74,10 +76,15 @@ def regression(cfg: dict, steps: int, models: int) -> tuple[int, int]:
     return mb, _minutes(mb * 0.2)  # about 0.2 s per MB held
 
 
-def suite_tables(family: str, checkpoints: int) -> tuple[int, int]:
-    """(mem_mb, runtime) of a family's suite job that gathers every run's tables into one."""
-    mb = BASE_MB + SUITE_TABLE_MB_PER_CHECKPOINT[family] * checkpoints
-    return int(math.ceil(SAFETY * mb)), _minutes(SUITE_TABLE_S_PER_CHECKPOINT * checkpoints)
+def suite_tables(family: str, checkpoints: int, run_checkpoints: int) -> tuple[int, int]:
+    """(mem_mb, runtime) of a family's suite job that gathers every run's tables into one: it holds
+    one run's tables at a time (``run_checkpoints``: the suite's steps bound any run's) and reads all
+    ``checkpoints``' rows."""
+    per = SUITE_TABLE_MB_PER_CHECKPOINT[family]
+    mb = BASE_MB + per * run_checkpoints
+    # about 10 us a row (reading, casting, formatting the CSV floats): 0.1 s per MB of rows
+    seconds = max(SUITE_TABLE_S_PER_CHECKPOINT, 0.1 * per) * checkpoints
+    return int(math.ceil(SAFETY * mb)), _minutes(seconds)
 
 
 def model_tables(cfg: dict, seeds: int, steps: int) -> tuple[int, int]:

@@ -3,7 +3,8 @@
 Each family declares its tables in ``lmdyn.<family>.tables`` (the data stages in
 ``lmdyn.data.tables``; the checkpoint integrity and run status tables are declared here);
 :func:`lmdyn.core.outputs.all_tables` collects them. Rule scripts write through :func:`write`, which checks a frame
-against its spec first, and build suite tables from per-run ones with :func:`concat`.
+against its spec first, and build suite tables from per-run ones with :func:`concat` (or write them
+run by run with :func:`lmdyn.core.gather.gather`).
 ``python tools/docs.py generate`` writes the table of outputs in docs/outputs.md.
 
 Key columns mean the same everywhere: ``suite``, ``model``, ``seed`` (an integer; NA on rows that
@@ -244,7 +245,7 @@ def concat(spec: Table, parts, steps: Mapping | None = None, **constants):
         return spec.empty()
     t = pd.concat(frames, ignore_index=True)
     if steps is not None:
-        keep = _steps_of_every_run(frames, steps)
+        keep = steps_of_every_run(frames, steps)
         t = t[[(str(m), int(x)) in keep for m, x in zip(t.model, t.step)]].reset_index(drop=True)
         if t.empty:
             return spec.empty()
@@ -255,8 +256,9 @@ def concat(spec: Table, parts, steps: Mapping | None = None, **constants):
     return t
 
 
-def _steps_of_every_run(frames, steps: Mapping) -> set:
-    """(model, step) in ``steps`` and in every run's frame of that model."""
+def steps_of_every_run(frames, steps: Mapping) -> set:
+    """(model, step) in ``steps`` and in every run's frame of that model (``frames`` are read
+    once, in turn: a generator keeps one in memory)."""
     have: dict[str, list[set]] = {}
     for f in frames:
         for m, g in f.groupby("model", sort=False):
