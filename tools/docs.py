@@ -44,6 +44,7 @@ FIGURES = (
     "geometry_norms",
     "neurons_patching",
     "neurons_emergence",
+    "timeline",
 )
 CONFIG_BEGIN = "<!-- config: generated from config/schemas/config.schema.yaml by `python tools/docs.py generate`, do not edit -->"
 CONFIG_END = "<!-- /config -->"
