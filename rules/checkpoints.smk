@@ -111,6 +111,9 @@ checkpoint run_status:
         status=get_run_status_inputs,
         integrity=get_integrity_inputs,
         identity="results/runs/{suite}.divergence.json",
+        # after the integrity checkpoint: two checkpoints ending together can leave the jobs
+        # after them out of the updated DAG (a seed added would not reach the suite tables)
+        suite_integrity="results/integrity/{suite}.csv",
     output:
         table="results/runs/{suite}.csv",
     log:

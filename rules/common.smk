@@ -207,6 +207,19 @@ def get_pair_entries(wildcards):
     return get_entries(wildcards, sides, get_metrics_task(wildcards))
 
 
+def get_pair_step_entry(wildcards):
+    """What one step's pair tables are computed from (its comparisons, the weights and metrics task
+    behind each side, the options that change its floats): the link job reruns exactly when this
+    changes (its manifest input is ancient, as a link keeps the entry's older time)."""
+    steps = get_analysis_steps(wildcards)
+    job = divergence.pair_job(SUITES, wildcards.suite, steps, int(wildcards.step))
+    sides = divergence.pair_sides(job)
+    m = config["metrics"]
+    options = {k: m[k] for k in ("vocab_chunk", "token_chunk", "pair_checkpoints", "device")}
+    entries = get_entries(wildcards, sides, get_metrics_task(wildcards))
+    return {"job": job, "entries": entries, "options": options}
+
+
 def get_metrics_entries(wildcards):
     # one model's steps (model_tables), or the steps every model has (regression: no model)
     steps, model = get_analysis_steps(wildcards), getattr(wildcards, "model", None)

@@ -40,7 +40,7 @@ rule pair_tables:
     """One step's seed, step and size pair tables: hard links to its pair job's store entries
     (in the workflow's own process: no job start-up, no submission)."""
     input:
-        # ancient: a link keeps the entry's time; the job reruns when its pair job does
+        # ancient: a link keeps the entry's time; the job reruns when its entry does (params)
         manifest=get_pair_manifest,
     output:
         seeds="results/pairs/{suite}/seeds_step{step}.parquet",
@@ -49,6 +49,8 @@ rule pair_tables:
     log:
         "logs/pair_tables/{suite}/step{step}.log",
     localrule: True
+    params:
+        entry=get_pair_step_entry,
     run:
         divergence.link_pair_tables(input.manifest, wildcards.step, output)
 

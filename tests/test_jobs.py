@@ -166,6 +166,8 @@ def submissions(workdir: Path, configfile: Path) -> tuple[dict, float]:
                 re.M,
             )
         )
+        for block in re.findall(r"^localrules:\n((?:    .*\n)+)", f.read_text(), re.M):
+            local |= set(re.findall(r"\w+", block))  # the directive's list
     cmd = SNAKEMAKE + ["-n", "--directory", str(workdir), "--configfile", str(configfile)]
     cmd += ["--replace-workflow-config", "--profile", str(REPO / "config/profiles/slurm")]
     t = time.perf_counter()

@@ -410,7 +410,7 @@ def test_one_step_one_size_suite_finishes_and_reruns_as_a_no_op(one_step_suite):
     r = run1 / "results"
     figs = {p.stem for p in (r / "figures/final").glob("*.png")}
     core = {p for p in figs if not p.startswith(("probe", "anisotropy", "geometry", "neurons"))}
-    assert core == {"kl_reference", "regression"}
+    assert core == {"kl_reference", "regression", "timeline"}
     lines = skip_lines(run1, "final")
     assert [ln.split(":")[0] for ln in lines] == [
         "skipped seed comparisons",

@@ -179,7 +179,7 @@ def jobs_run(out: str) -> dict:
     import re
 
     counts: dict = {}
-    for name in re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):$", out, re.M):
+    for name in re.findall(r"^\s*(?:local)?(?:rule|checkpoint) (\w+):$", out, re.M):
         counts[name] = counts.get(name, 0) + 1
     counts.pop("all", None)
     return counts
