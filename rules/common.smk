@@ -215,7 +215,9 @@ def get_pair_step_entry(wildcards):
     job = divergence.pair_job(SUITES, wildcards.suite, steps, int(wildcards.step))
     sides = divergence.pair_sides(job)
     m = config["metrics"]
-    options = {k: m[k] for k in ("vocab_chunk", "token_chunk", "pair_checkpoints", "device")}
+    options = {
+        k: m[k] for k in ("vocab_chunk", "token_chunk", "pair_checkpoints", "device")
+    }
     entries = get_entries(wildcards, sides, get_metrics_task(wildcards))
     return {"job": job, "entries": entries, "options": options}
 
