@@ -46,19 +46,24 @@ def checkpoints(root: Path, corpus: Path) -> Path:
 
 
 def config(tmp: Path, ck: Path, steps=STEPS, seeds=(0, 1), **sections) -> Path:
+    suite = {
+        "kind": "local",
+        "path_pattern": str(ck / "seed{seed}" / "step{step}"),
+        "seeds": list(seeds),
+        "models": ["tiny"],
+        "steps": list(steps),
+    }
+    return write_config(tmp, {"local": suite}, **sections)
+
+
+def write_config(tmp: Path, suites: dict, **sections) -> Path:
+    """The tiny workflow config of these suites in a new numbered file in ``tmp``; ``sections``
+    update its sections key by key."""
     cfg = {
         # paths inside the run folder relative to it, so that the folder can be moved
         "corpus": {"source": "local", "path": "corpus.jsonl", "n_eval": 6, "seed": 3},
         "tokens": {"context_length": 32, "windows_per_doc": 1},
-        "suites": {
-            "local": {
-                "kind": "local",
-                "path_pattern": str(ck / "seed{seed}" / "step{step}"),
-                "seeds": list(seeds),
-                "models": ["tiny"],
-                "steps": list(steps),
-            }
-        },
+        "suites": suites,
         "regression": {"min_tag_count": 5},
         "study": {"n_boot": 50},
         **tiny_families(Path("corpus.jsonl")),

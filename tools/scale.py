@@ -141,29 +141,16 @@ class Peak(threading.Thread):
 
 
 def config(tmp: Path, cache: Path, sizes, seeds, steps, **sections) -> Path:
-    from test_workflow import tiny_families
+    from test_reruns import write_config
 
-    cfg = {
-        "corpus": {"source": "local", "path": "corpus.jsonl", "n_eval": 6, "seed": 3},
-        "tokens": {"context_length": 32, "windows_per_doc": 1},
-        "suites": {
-            "polypythia": {
-                "kind": "polypythia",
-                "sizes": list(sizes),
-                "seeds": list(seeds),
-                "steps": list(steps),
-                "cache_dir": str(cache),
-            }
-        },
-        "regression": {"min_tag_count": 5},
-        "study": {"n_boot": 50},
-        **tiny_families(Path("corpus.jsonl")),
+    suite = {
+        "kind": "polypythia",
+        "sizes": list(sizes),
+        "seeds": list(seeds),
+        "steps": list(steps),
+        "cache_dir": str(cache),
     }
-    for section, values in sections.items():
-        cfg[section] = {**cfg.get(section, {}), **values}
-    path = tmp / f"config{len(list(tmp.glob('config*.yaml')))}.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
+    return write_config(tmp, {"polypythia": suite}, **sections)
 
 
 HUB_ENV: dict = {"HF_HUB_OFFLINE": "1"}  # --hub: HF_ENDPOINT of the loopback hub instead
