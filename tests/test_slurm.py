@@ -108,10 +108,12 @@ def test_slurm_run_equals_local_run(tmp_path):
     run(local, cfg, ["--cores", "2", TARGET], LOCAL_TIMEOUT_S)
     res = run(slurm, cfg, ["--profile", str(PROFILE), TARGET], SLURM_TIMEOUT_S)
 
-    # The jobs really went through SLURM (one sbatch per job).
+    # The jobs really went through SLURM: one sbatch per job or group of jobs (local rules, such as
+    # fetch_run, run on the submitting host; grouped suite jobs share one submission).
     out = res.stdout + res.stderr
     submitted = re.findall(r"has been submitted with SLURM jobid (\d+)", out)
-    assert "SLURM run ID" in out and len(submitted) > 10, out[-3000:]
+    assert "SLURM run ID" in out and len(submitted) >= 5, out[-3000:]
+    assert len(set(submitted)) == len(submitted)
 
     # Per-token metrics of every checkpoint: same files, same values (training and the forward pass
     # are deterministic with one thread per job).
