@@ -20,10 +20,11 @@ rule fetch_run:
         "../scripts/fetch_run.py"
 
 
-checkpoint integrity:
+rule integrity:
     """All runs' integrity tables in one: missing checkpoints and steps whose weights are
-    byte-identical to another step of the same run; the analysis rules read this table and leave
-    those checkpoints out (with a warning in the log)."""
+    byte-identical to another step of the same run; the analysis rules read this table (through
+    the run status checkpoint, which waits for it) and leave those checkpoints out (with a warning
+    in the log)."""
     input:
         get_integrity_inputs,
     output:
@@ -111,8 +112,8 @@ checkpoint run_status:
         status=get_run_status_inputs,
         integrity=get_integrity_inputs,
         identity="results/runs/{suite}.divergence.json",
-        # after the integrity checkpoint: two checkpoints ending together can leave the jobs
-        # after them out of the updated DAG (a seed added would not reach the suite tables)
+        # the one checkpoint: the jobs after it read the integrity table through it (jobs that
+        # ask two checkpoints can drop out of the DAG Snakemake updates after them)
         suite_integrity="results/integrity/{suite}.csv",
     output:
         table="results/runs/{suite}.csv",

@@ -116,12 +116,18 @@ def get_run_status_inputs(wildcards):
     return [ancient(f) for f in targets.run_outputs(SUITES, wildcards.suite)]
 
 
+def suite_status(suite):
+    """The integrity and run status tables of a suite, once the run status checkpoint (which
+    waits for the integrity table) is done: the one checkpoint every later job asks."""
+    runs = checkpoints.run_status.get(suite=suite).output.table
+    return f"results/integrity/{suite}.csv", runs
+
+
 def get_analysis_steps(wildcards):
     """model -> steps analysed for every seed: sound in the integrity table and forward-passed in
-    the run status table (both checkpoints)."""
+    the run status table."""
     s = wildcards.suite
-    integrity = checkpoints.integrity.get(suite=s).output.table
-    runs = checkpoints.run_status.get(suite=s).output.table
+    integrity, runs = suite_status(s)
     return {m: SUITES.analysis_steps(s, m, integrity, runs) for m in SUITES.models(s)}
 
 
@@ -156,10 +162,9 @@ get_pair_inputs = get_ancient(
     get_with_steps(divergence.pair_block_inputs, SUITES, wildcard="block"),
     "hidden",
 )
-_get_pair_manifest = get_with_steps(
+get_pair_manifest = get_with_steps(
     divergence.pair_step_manifest, SUITES, wildcard="step"
 )
-get_pair_manifest = lambda wildcards: ancient(_get_pair_manifest(wildcards))
 
 
 def get_pair_mem_mb(wildcards):
@@ -197,7 +202,7 @@ def get_entries(wildcards, sides, task):
     """The entries param of a job that reads stored results through ancient inputs (a run job
     rerun for one family rewrites them unchanged): it changes, and the job reruns, exactly when
     the weights or the tasks behind them change."""
-    integrity = checkpoints.integrity.get(suite=wildcards.suite).output.table
+    integrity, _ = suite_status(wildcards.suite)
     return tasks.entries_of(integrity, sides, task)
 
 
@@ -209,8 +214,8 @@ def get_pair_entries(wildcards):
 
 def get_pair_step_entry(wildcards):
     """What one step's pair tables are computed from (its comparisons, the weights and metrics task
-    behind each side, the options that change its floats): the link job reruns exactly when this
-    changes (its manifest input is ancient, as a link keeps the entry's older time)."""
+    behind each side, the options that change its floats): the link job reruns when this changes
+    or its pair job reruns."""
     steps = get_analysis_steps(wildcards)
     job = divergence.pair_job(SUITES, wildcards.suite, steps, int(wildcards.step))
     sides = divergence.pair_sides(job)
@@ -236,9 +241,10 @@ def get_family_run_tables(family):
     def inputs(wildcards):
         s = wildcards.suite
         runs = targets.family_run_tables(SUITES, s, family)
+        integrity, runs_table = suite_status(s)
         return {
-            "integrity": checkpoints.integrity.get(suite=s).output.table,
-            "runs_table": ancient(checkpoints.run_status.get(suite=s).output.table),
+            "integrity": integrity,
+            "runs_table": ancient(runs_table),
             "identity": f"results/runs/{s}.{family}.json",  # the family's tasks (see task_identity)
         } | {name: [ancient(f) for f in files] for name, files in runs.items()}
 

@@ -40,7 +40,8 @@ rule pair_tables:
     """One step's seed, step and size pair tables: hard links to its pair job's store entries
     (in the workflow's own process: no job start-up, no submission)."""
     input:
-        # ancient: a link keeps the entry's time; the job reruns when its entry does (params)
+        # not ancient: Snakemake does not look at a job's params while a job before it is to run,
+        # so only an updated input carries a rerun of the pair job on (a seed added)
         manifest=get_pair_manifest,
     output:
         seeds="results/pairs/{suite}/seeds_step{step}.parquet",

@@ -357,3 +357,22 @@ def test_killed_write_leaves_no_entry_and_unreadable_entry_is_recomputed(
     assert calls == [1, 2]
     assert sum("unreadable" in r.message for r in caplog.records) == 2
     assert len(pd.read_parquet(again[1]["norm"] / "norm.parquet")) == 1  # readable again
+
+
+@pytest.mark.parametrize("family", ["geometry", "neurons"])
+def test_a_shared_entry_is_labelled_with_each_checkpoints_step(tmp_path, family):
+    """Two checkpoints with the same weights share one entry (its step column says where it was
+    computed): each run table row carries the step of the checkpoint it stands for."""
+    from lmdyn.geometry.task import Geometry
+    from lmdyn.neurons.task import TokenNeurons
+
+    task = {"geometry": Geometry, "neurons": TokenNeurons}[family]()
+    entry = tmp_path / "entry"
+    entry.mkdir()
+    for f in task.files:
+        pd.DataFrame({"step": [0, 0], "x": [1.0, 2.0]}).to_parquet(entry / f, index=False)
+    refs = [{"suite": "s", "model": "m", "seed": 1, "step": t} for t in (0, 1000)]
+    entries = {0: {family: entry}, 1000: {family: entry}}
+    for name, table in task.run_tables(entries, refs).items():
+        assert table.step.tolist() == [0, 0, 1000, 1000], name
+        assert list(table.columns[:3]) == ["model", "seed", "step"], name

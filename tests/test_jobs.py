@@ -1,6 +1,6 @@
 """Job counts of the PolyPythias plan (config/polypythia.yaml) in a dry run, offline.
 
-Nothing is downloaded: the integrity checkpoint's tables (every checkpoint ``ok``) are laid out as
+Nothing is downloaded: the integrity tables (every checkpoint ``ok``) are laid out as
 a finished fetch would leave them, so Snakemake plans past it. The per-checkpoint tasks of every
 family must be one job (one process, one sbatch submission) per run: 5 sizes x 10 seeds = 50, not
 950 checkpoints; with the runs' outputs laid out as well, the pairs are a bounded number of jobs

@@ -95,7 +95,7 @@ def build(root: Path, tok_dir: Path, sizes, seeds, steps) -> list[tuple[str, str
                     from safetensors.torch import load_file
 
                     state = load_file(template / "model.safetensors")
-                g = torch.Generator().manual_seed(10**6 * i + 1000 * seed + step)
+                g = torch.Generator().manual_seed(10**9 * i + 10**6 * seed + step)  # distinct
                 noisy = {k: v + 0.02 * torch.randn(v.shape, generator=g) for k, v in state.items()}
                 folder.mkdir(parents=True)
                 for f in template.iterdir():

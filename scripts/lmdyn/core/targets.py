@@ -154,7 +154,7 @@ def figure_files(suite: str, names, formats) -> list[str]:
 
 def run_outputs(suites, suite: str) -> list[str]:
     """Every run's status table. Rule all asks for them directly (not only through the suite jobs,
-    which wait for the integrity checkpoint), so each run's tasks start as soon as that run is
+    which wait for the run status checkpoint), so each run's tasks start as soon as that run is
     trained or fetched, beside the other runs' training."""
     return suites.run_files(suite, f"results/{RUNS_RUN.path}")
 

@@ -143,7 +143,7 @@ def read_status(path: str) -> dict:
 
 def sound_refs(integrity: str, refs: list[dict]) -> list[dict]:
     """The references of one run whose checkpoint is ``ok`` in the run's integrity table. Run jobs
-    read it themselves (their params do not wait for the suite's integrity checkpoint), so a run's
+    read it themselves (their params do not wait for the suite's run status checkpoint), so a run's
     analyses start as soon as that run is trained or fetched; steps that another seed lacks are
     left out later, by the suite jobs (``Suites.sound_steps`` / ``analysis_steps``)."""
     status = read_status(integrity)

@@ -100,8 +100,10 @@ class Geometry(Task):
     spec = GEOMETRY
     files = tuple(f"{t}.parquet" for t in TABLES)
 
-    def run_tables(self, entries, refs) -> dict:  # each table has its own step column
-        keys = ("model", "seed")
+    def run_tables(self, entries, refs) -> dict:
+        # the entry's own step column is overwritten: an entry is shared by every checkpoint
+        # with the same weights (of another run, or another suite)
+        keys = ("model", "seed", "step")
         return {f"geometry_{t}": run_table(entries, refs, "geometry", t, keys) for t in TABLES}
 
     def end(self, folder, ckpt) -> str:

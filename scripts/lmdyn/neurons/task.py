@@ -37,8 +37,10 @@ class TokenNeurons(Task):
                 f"windows: using all {len(self.windows)}; lower neurons.n_windows (or null: all)",
             )
 
-    def run_tables(self, entries, refs) -> dict:  # each table has its own step column
-        keys = ("model", "seed")
+    def run_tables(self, entries, refs) -> dict:
+        # the entry's own step column is overwritten: an entry is shared by every checkpoint
+        # with the same weights (of another run, or another suite)
+        keys = ("model", "seed", "step")
         return {f"neurons_{t}": run_table(entries, refs, "neurons", t, keys) for t in TABLES}
 
     def end(self, folder, ckpt) -> str:
