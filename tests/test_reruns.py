@@ -113,8 +113,9 @@ def computed(workdir: Path) -> dict:
     return out
 
 
-def mtimes(root: Path, pattern: str) -> dict:
-    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in sorted(root.glob(pattern))}
+def contents(root: Path, pattern: str) -> dict:
+    """The files' bytes (links into the store: linked again, not recomputed, keeps them)."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.glob(pattern))}
 
 
 def snapshot(root: Path) -> dict:
@@ -200,16 +201,16 @@ def test_a_step_added_computes_only_that_step(copy):
     shutil.rmtree(tmp / "logs/pair_divergence")
     # two pair jobs of three steps each (the finished run had one per step): both rerun, and
     # compute steps 6 and 8 only (8's previous step is now 6); the other steps' tables are the
-    # same files as before
+    # same as before (their links are made again, as their pair jobs ran)
     cfg = config(tmp, ck, steps=[0, 1, 2, 4, 6, 8], metrics={"pair_jobs": 2})
-    pairs = mtimes(tmp / "results/pairs/local", "*_step[0124].parquet")
+    pairs = contents(tmp / "results/pairs/local", "*_step[0124].parquet")
     ran = executed(tmp, cfg)
     assert ran["checkpoint_tasks"] == 2 and ran["pair_divergence"] == 2, ran
     assert pairs_computed(tmp) == {6, 8}
     done = computed(tmp)
     assert set(done) == {(0, 6), (1, 6)}, done  # every other step from the store
     assert done[(0, 6)] == ["metrics", "probe", "anisotropy", "layers", "geometry", "neurons"]
-    assert mtimes(tmp / "results/pairs/local", "*_step[0124].parquet") == pairs
+    assert contents(tmp / "results/pairs/local", "*_step[0124].parquet") == pairs
 
 
 @pytest.mark.workflow

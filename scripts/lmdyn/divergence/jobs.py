@@ -181,8 +181,7 @@ def pair_key(job: dict, entries: dict, options: dict) -> str:
 
 def link_pair_tables(manifest: str, step, outputs) -> None:
     """The link job of one step: its seed, step and size pair tables as hard links to the pair
-    job's store entry (a step's tables stay the same files while its entry does). A link keeps the
-    entry's time, older than the manifest: Snakemake sees the manifest's checksum unchanged."""
+    job's store entry (a step's tables stay the same files while its entry does)."""
     with open(manifest) as f:
         entry = Path(json.load(f)[str(int(step))])
     for kind in PAIR_KINDS:
