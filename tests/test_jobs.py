@@ -154,9 +154,9 @@ def test_polypythia_plan_has_one_forward_job_per_run_and_few_pair_jobs(tmp_path)
 PER_RUN = {"checkpoint_tasks", "fetch_run", "train_micro"}
 
 
-def submissions(workdir: Path, configfile: Path) -> tuple[dict, float]:
+def submissions(workdir: Path, configfile: Path) -> dict:
     """What a SLURM dry run (the slurm profile) submits: rule or group -> sbatch count (local
-    rules and the target rule none), and the dry run's wall time."""
+    rules and the target rule none)."""
     local = set()
     for f in (REPO / "rules").glob("*.smk"):
         local |= set(
@@ -170,9 +170,7 @@ def submissions(workdir: Path, configfile: Path) -> tuple[dict, float]:
             local |= set(re.findall(r"\w+", block))  # the directive's list
     cmd = SNAKEMAKE + ["-n", "--directory", str(workdir), "--configfile", str(configfile)]
     cmd += ["--replace-workflow-config", "--profile", str(REPO / "config/profiles/slurm")]
-    t = time.perf_counter()
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
-    seconds = time.perf_counter() - t
     assert res.returncode == 0, res.stderr[-3000:]
     out: dict = {}
     for kind, name in re.findall(
@@ -184,7 +182,7 @@ def submissions(workdir: Path, configfile: Path) -> tuple[dict, float]:
             continue
         out[name] = out.get(name, 0) + 1
     assert local >= {"pair_tables", "task_identity", "integrity", "run_status"}, local
-    return out, seconds
+    return out
 
 
 @pytest.mark.workflow
@@ -197,17 +195,16 @@ def test_full_polypythia_grid_submits_one_job_per_run_and_at_most_20_others(tmp_
     ckpts = plan("polypythia", cfg["suites"]["polypythia"])
     assert len(ckpts) == 7700
     runs = lay_out_integrity(tmp_path, ckpts)
-    before, _ = submissions(tmp_path, path)
+    before = submissions(tmp_path, path)
     assert before.pop("checkpoint_tasks") == len(runs) == 50, before
     lay_out_runs(tmp_path, ckpts, runs)
     # a non-local executor's dry run keeps the files' times it saw (an inventory cache the real
     # run would refresh as its jobs end): dropped, as if the jobs laid out above had run
     shutil.rmtree(tmp_path / ".snakemake/iocache", ignore_errors=True)
-    after, seconds = submissions(tmp_path, path)
+    after = submissions(tmp_path, path)
     assert not PER_RUN & set(after), after
     assert after["pair_divergence"] == 8 and after["group divergence_suite"] == 1, after
     # the jobs after the checkpoints are planned in both dry runs (the first as placeholders): a
     # rule's or group's submissions are the larger count
     total = {k: max(before.get(k, 0), after.get(k, 0)) for k in before | after}
     assert sum(total.values()) <= 20, total
-    assert seconds < 120, seconds  # a dry run of the whole grid (30 s on 2 idle cores)
