@@ -173,6 +173,9 @@ def submissions(workdir: Path, configfile: Path) -> dict:
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
     assert res.returncode == 0, res.stderr[-3000:]
     out: dict = {}
+    # why the first run job is planned, for a failure message
+    why = re.search(r"^rule checkpoint_tasks:\n(?:    .*\n)*?    reason: (.*)$", res.stdout, re.M)
+    submissions.reason = why.group(1)[:1000] if why else None
     for kind, name in re.findall(
         r"^(?:\[[^]]*\] )?(rule|checkpoint|Group job) (\w+)", res.stdout, re.M
     ):
@@ -202,7 +205,7 @@ def test_full_polypythia_grid_submits_one_job_per_run_and_at_most_20_others(tmp_
     # run would refresh as its jobs end): dropped, as if the jobs laid out above had run
     shutil.rmtree(tmp_path / ".snakemake/iocache", ignore_errors=True)
     after = submissions(tmp_path, path)
-    assert not PER_RUN & set(after), after
+    assert not PER_RUN & set(after), (after, submissions.reason)
     assert after["pair_divergence"] == 8 and after["group divergence_suite"] == 1, after
     # the jobs after the checkpoints are planned in both dry runs (the first as placeholders): a
     # rule's or group's submissions are the larger count

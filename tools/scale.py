@@ -172,6 +172,28 @@ def jobs_run(out: str) -> dict:
     return counts
 
 
+def rule_seconds(out: str) -> dict:
+    """Summed wall seconds of each rule's jobs, from the start and finish times in Snakemake's
+    output (to whole seconds: where a run's time goes)."""
+    import re
+    from datetime import datetime
+
+    started, rule_of, totals, now, rule = {}, {}, {}, None, None
+    for line in out.splitlines():
+        if m := re.match(r"\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]", line):
+            now = datetime.strptime(" ".join(m.group(1).split()), "%a %b %d %H:%M:%S %Y")
+        elif m := re.match(r"^\s*(?:local)?(?:rule|checkpoint) (\w+):", line):
+            rule = m.group(1)
+        elif (m := re.match(r"^\s*jobid: (\d+)", line)) and rule:
+            started[m.group(1)], rule_of[m.group(1)], rule = now, rule, None
+        elif (m := re.match(r"Finished jobid: (\d+)|Finished job (\d+)\.", line)) and now:
+            job = m.group(1) or m.group(2)
+            if job in started:
+                r = rule_of[job]
+                totals[r] = totals.get(r, 0) + (now - started[job]).total_seconds()
+    return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
+
+
 def full_grid_plan(tmp: Path) -> dict:
     """Submissions a SLURM dry run plans for the whole PolyPythias grid (7,700 checkpoints), as
     tests/test_jobs.py lays it out, and the dry run's time."""
@@ -186,10 +208,12 @@ def full_grid_plan(tmp: Path) -> dict:
     path.write_text(yaml.safe_dump(cfg))
     ckpts = plan("polypythia", cfg["suites"]["polypythia"])
     runs = lay_out_integrity(tmp, ckpts)
-    before, _ = submissions(tmp, path)
+    before = submissions(tmp, path)
     lay_out_runs(tmp, ckpts, runs)
     shutil.rmtree(tmp / ".snakemake/iocache", ignore_errors=True)
-    after, seconds = submissions(tmp, path)
+    t = time.perf_counter()
+    after = submissions(tmp, path)
+    seconds = time.perf_counter() - t
     total = {k: max(before.get(k, 0), after.get(k, 0)) for k in before | after}
     per_run = total.pop("checkpoint_tasks", 0)
     return {"checkpoints": len(ckpts), "per_run": per_run, "suite": total, "dry_run_s": seconds}
@@ -220,6 +244,7 @@ def workflow(name: str, run_dir: Path, cfg: Path, args, cache: Path, hub) -> dic
         out["peak_cache_mb"] = peak.stop() / 1e6
         out["downloads"] = len(hub.requests("GET", "model.safetensors$")) - n0
     out["jobs"] = jobs_run(r["stdout"])
+    out["rule_s"] = rule_seconds(r["stdout"])
     out["nothing_to_do"] = "Nothing to be done" in r["stdout"]
     return out
 
@@ -254,6 +279,8 @@ def scale(args) -> dict:
     out |= {"hub": bool(hub), "build_s": time.perf_counter() - t}
     out["built_mb"] = du(work / "build") / 1e6
     report(f"built {len(built)} checkpoints in {out['build_s']:.0f} s ({out['built_mb']:.1f} MB)")
+    # written after every stage: a benchmark stopped half way keeps what it measured
+    save = (work / "scale.json").write_text
 
     first = workflow("full", run_dir, config(run_dir, cache, sizes, seeds, steps), args, cache, hub)
     out["full"] = first
@@ -268,6 +295,7 @@ def scale(args) -> dict:
         f"(store {out['store_mb']:.0f} MB); cache peak {first.get('peak_cache_mb', 0):.1f} MB, "
         f"end {out['end_cache_mb']:.1f} MB, weight files downloaded {first.get('downloads')}"
     )
+    save(json.dumps(out, indent=1))
     cfg = config(run_dir, cache, sizes, seeds, steps)
     for name in ("dry_run", "noop"):
         out[name] = workflow(name, run_dir, cfg, args, cache, hub)
@@ -285,12 +313,13 @@ def scale(args) -> dict:
             f"full run), {r['cpu_s']:.0f} s CPU ({100 * r['cpu_s'] / first['cpu_s']:.1f}%), "
             f"downloads {r.get('downloads')}, jobs {r['jobs']}"
         )
+        save(json.dumps(out, indent=1))
     if hub:
         hub.stop()
     if not args.skip_plan:
         out["plan"] = full_grid_plan(work / "plan")
         report(f"full grid plan: {out['plan']}")
-    (work / "scale.json").write_text(json.dumps(out, indent=1))
+    save(json.dumps(out, indent=1))
     return out
 
 
