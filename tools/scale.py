@@ -120,8 +120,25 @@ def lay_out(cache: Path, built) -> None:
         (d / "refs" / revision).write_text(commit)
 
 
+def blob_bytes(cache: Path) -> int:
+    """Bytes of the cache's blobs (the files themselves, downloads in progress included; the
+    snapshots only link to them): cheap to sample in a cache of thousands of snapshots, where a
+    whole walk would take a good part of a core."""
+    total = 0
+    if not cache.is_dir():  # nothing downloaded yet
+        return 0
+    for repo in os.scandir(cache):
+        if os.path.isdir(blobs := os.path.join(repo.path, "blobs")):
+            for f in os.scandir(blobs):
+                try:
+                    total += f.stat(follow_symlinks=False).st_size
+                except FileNotFoundError:  # removed while listed
+                    pass
+    return total
+
+
 class Peak(threading.Thread):
-    """The largest size of a folder, sampled every ``every`` seconds while running."""
+    """The largest size of a cache's blobs, sampled every ``every`` seconds while running."""
 
     def __init__(self, path: Path, every: float = 0.5):
         super().__init__(daemon=True)
@@ -129,15 +146,17 @@ class Peak(threading.Thread):
 
     def run(self):
         while not self.done.wait(self.every):
-            try:
-                self.peak = max(self.peak, du(self.path))
-            except OSError:  # a file removed while walking
-                pass
+            self.peak = max(self.peak, blob_bytes(self.path))
 
     def stop(self) -> int:
         self.done.set()
         self.join()
-        return max(self.peak, du(self.path))
+        return max(self.peak, blob_bytes(self.path))
+
+
+# One thread per task: on a few cores the tiny checkpoints' run jobs go side by side (the default
+# of 2 threads is for real models, whose probe and cosine statistics use them).
+THREADS = {"probe": {"threads": 1}, "anisotropy": {"threads": 1}}
 
 
 def config(tmp: Path, cache: Path, sizes, seeds, steps, **sections) -> Path:
@@ -150,6 +169,7 @@ def config(tmp: Path, cache: Path, sizes, seeds, steps, **sections) -> Path:
         "steps": list(steps),
         "cache_dir": str(cache),
     }
+    sections = {k: {**THREADS.get(k, {}), **v} for k, v in (THREADS | sections).items()}
     return write_config(tmp, {"polypythia": suite}, **sections)
 
 
