@@ -173,6 +173,7 @@ class Suites:
         self._plans: dict = {}
         self._derived: dict = {}
         self._tables: dict = {}
+        self._steps: dict = {}  # balanced steps per status table version
 
     def plan(self, suite: str) -> list[registry.Checkpoint]:
         if suite not in self._plans:
@@ -239,13 +240,18 @@ class Suites:
 
     def sound_steps(self, suite: str, model: str, integrity: str) -> list[int]:
         """Steps at which every seed of the model is ``ok`` in the integrity table."""
-        return balanced_steps(
-            _read_status(integrity, self._tables), model, self.seeds(suite), self.steps(suite)
-        )
+        status = _read_status(integrity, self._tables)
+        return self._balanced(suite, model, status, self.steps(suite))
 
     def analysis_steps(self, suite: str, model: str, integrity: str, runs: str) -> list[int]:
         """Sound steps whose forward pass succeeded for every seed (``runs``: the suite's run table)."""
         done = _read_status(runs, self._tables)
-        return balanced_steps(
-            done, model, self.seeds(suite), self.sound_steps(suite, model, integrity)
-        )
+        return self._balanced(suite, model, done, self.sound_steps(suite, model, integrity))
+
+    def _balanced(self, suite: str, model: str, status: dict, steps: list[int]) -> list[int]:
+        """:func:`balanced_steps`, once per version of a status table (input functions ask for
+        the same steps for every job: hundreds of times in a large suite's DAG)."""
+        key = (suite, model, id(status), tuple(steps))  # a table version stays in self._tables
+        if key not in self._steps:
+            self._steps[key] = balanced_steps(status, model, self.seeds(suite), steps)
+        return list(self._steps[key])
