@@ -2,7 +2,7 @@
 
 It serves repositories of branches (``repo@revision`` -> commit -> files) on 127.0.0.1 at a
 random port: revision info with the file list and each LFS file's sha256 (``siblings``, with
-``blobs``), the tree of a commit, and ``resolve/{revision}/{file}`` (HEAD and GET, with the
+``blobs``), the tree of a commit, a repository's branches (``refs``), and ``resolve/{revision}/{file}`` (HEAD and GET, with the
 commit and etag headers and range requests). Faults are injected per path: a transfer dropped
 half way, a status answered a number of times, a blob whose bytes do not match its sha256.
 Every request is logged (:attr:`Hub.log`).
@@ -124,6 +124,7 @@ class Hub:
 
 
 API = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/(?P<kind>revision|tree)/(?P<rev>[^/]+)")
+REFS = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/refs$")
 RESOLVE = re.compile(r"^/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<file>.+)$")
 
 
@@ -162,6 +163,8 @@ def _handler(hub: Hub):
             status = hub.fault(self.command, path)
             if status is not None:
                 return self._error(status, "", f"injected {status}", head)
+            if m := REFS.match(path):
+                return self._refs(m["repo"], head)
             m = API.match(path) or RESOLVE.match(path)
             if m is None:
                 return self._error(404, "RepoNotFound", "no such route", head)
@@ -174,6 +177,17 @@ def _handler(hub: Hub):
             if "kind" not in m.groupdict():
                 return self._file(commit, m["file"], head)
             body = hub.info(repo, commit) if m["kind"] == "revision" else hub.entries(commit)
+            self._send(200, json.dumps(body).encode(), {"Content-Type": "application/json"}, head)
+
+        def _refs(self, repo, head):
+            if not any(r == repo for r, _ in hub.branches):
+                return self._error(404, "RepoNotFound", f"Repository {repo} not found", head)
+            branches = [
+                {"name": rev, "ref": f"refs/heads/{rev}", "targetCommit": commit}
+                for (r, rev), commit in sorted(hub.branches.items())
+                if r == repo
+            ]
+            body = {"branches": branches, "converts": [], "tags": []}
             self._send(200, json.dumps(body).encode(), {"Content-Type": "application/json"}, head)
 
         def _file(self, commit, name, head):

@@ -111,6 +111,35 @@ def test_offline_integrity_from_the_cache(loopback_hub, tmp_path, monkeypatch):
     assert len(loopback_hub.log) == n  # offline: the hub is never asked
 
 
+def test_a_rerun_asks_the_hub_once_per_repository(loopback_hub, tmp_path):
+    """Resolving a run again lists the repository's branches once and asks no revision info for
+    a commit the client has listed in the cache (downloaded once, evicted or not); a branch that
+    moved to a new commit is asked again; the tables are the same as from the revision info."""
+    serve(loopback_hub, tmp_path, [0, 1, 2])
+    cache = tmp_path / "hf"
+    refs, first = refs_of([0, 1, 2, 8], cache), {}
+    before = run_integrity(refs, None, first)
+    downloads = hubmod.Downloads(str(cache), tmp_path / "ledgers")
+    for step in ("0", "1"):
+        _, dl = downloads.fetch(as_checkpoint(refs[int(step)]), hubmod.Resolution(**first[step]))
+        if step == "0":
+            downloads.evict(dl)  # step 0 evicted after its download, step 1 kept
+    n = len(loopback_hub.log)
+    again = {}
+    assert run_integrity(refs, None, again).equals(before) and again == first
+    asked = [r.path for r in loopback_hub.log[n:]]
+    assert [p for p in asked if "/refs" in p] == [f"/api/models/{REPO}/refs"]
+    assert sorted(p.rsplit("/", 1)[1] for p in asked if "/revision/" in p) == ["step2", "step8"]
+    # step 1's branch now serves other weights: its new commit is asked, its hash is new
+    tiny_model("gpt_neox", seed=99).save_pretrained(tmp_path / "built/moved")
+    loopback_hub.add(REPO, "step1", tmp_path / "built/moved")
+    n, moved = len(loopback_hub.log), {}
+    after = run_integrity(refs, None, moved)
+    assert moved["1"]["commit"] != first["1"]["commit"] and after.sha256[1] != before.sha256[1]
+    assert "/revision/step1" in " ".join(r.path for r in loopback_hub.log[n:])
+    assert after.drop(index=1).equals(before.drop(index=1))
+
+
 def test_a_dropped_transfer_is_resumed(loopback_hub, tmp_path, monkeypatch):
     import huggingface_hub.constants
 

@@ -159,11 +159,7 @@ def resolve_cached(ckpt: Checkpoint, cache_dir: str | None) -> Resolution:
         raise UserError(f"checkpoint {ckpt.ref} is not in the Hugging Face cache (offline mode)")
     tree = folder / "trees" / f"{commit}.json"
     if tree.is_file():
-        listed = json.loads(tree.read_text())["files"]
-        files = {
-            n: e.get("lfs_sha256") or _git(e.get("blob_id")) for n, e in listed.items() if wanted(n)
-        }
-        return Resolution(commit, files)
+        return _from_tree(commit, tree)
     snapshot = folder / "snapshots" / commit
     if not (snapshot / "config.json").exists():
         raise UserError(f"checkpoint {ckpt.ref} is not in the Hugging Face cache (offline mode)")
@@ -187,9 +183,50 @@ def _cached_sha(f: Path) -> str:
     return h.hexdigest()
 
 
-def resolve(ckpt: Checkpoint, cache_dir: str | None, log=None) -> Resolution:
-    """:func:`resolve_cached` offline, else :func:`resolve_remote`."""
-    return resolve_cached(ckpt, cache_dir) if offline() else resolve_remote(ckpt, log)
+def _from_tree(commit: str, tree: Path) -> Resolution:
+    """A commit's files from the listing the client keeps in the cache (``trees/{commit}.json``)."""
+    listed = json.loads(tree.read_text())["files"]
+    files = {
+        n: e.get("lfs_sha256") or _git(e.get("blob_id")) for n, e in listed.items() if wanted(n)
+    }
+    return Resolution(commit, files)
+
+
+def branch_commits(repo: str, log=None) -> dict[str, str]:
+    """branch -> commit of a hub repository from one listing of its refs; {} where the listing
+    fails (each checkpoint is then asked on its own, and that answer says what is wrong)."""
+    from huggingface_hub import HfApi
+
+    try:
+        refs = HfApi(endpoint=endpoint()).list_repo_refs(repo)
+    except Exception as e:  # noqa: BLE001 - a shortcut only: resolve_remote reports failures
+        if log:
+            log.info("%s: no branch list (%s): each checkpoint asked on its own", repo, e)
+        return {}
+    return {b.name: b.target_commit for b in refs.branches}
+
+
+def resolve(
+    ckpt: Checkpoint, cache_dir: str | None, log=None, branches: dict | None = None
+) -> Resolution:
+    """:func:`resolve_cached` offline. Online, with ``branches`` (repo -> {branch: commit},
+    filled by one :func:`branch_commits` per repository): where the commit a branch points at now
+    is one the client has listed in the cache before, that listing (a commit's files never
+    change), so a rerun asks the hub once per repository, not once per checkpoint; else
+    :func:`resolve_remote`."""
+    if offline():
+        return resolve_cached(ckpt, cache_dir)
+    if branches is not None:
+        if ckpt.repo not in branches:
+            branches[ckpt.repo] = branch_commits(ckpt.repo, log)
+        commit = branches[ckpt.repo].get(str(ckpt.revision))
+        tree = repo_folder(ckpt, cache_dir) / "trees" / f"{commit}.json"
+        if commit and tree.is_file():
+            try:
+                return _from_tree(commit, tree)
+            except (ValueError, KeyError, AttributeError):  # a listing cut short: ask the hub
+                pass
+    return resolve_remote(ckpt, log)
 
 
 @dataclass

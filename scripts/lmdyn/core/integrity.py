@@ -160,11 +160,12 @@ def run_integrity(plan: list[dict], log=None, resolved: dict | None = None):
     gated repo, a hub that stays unavailable) stops with its one-line message. ``resolved``
     gains step -> {commit, files} of every hub checkpoint found (what the run's job downloads)."""
     ckpts, paths, hashes, corrupt = [], {}, {}, {}
+    branches: dict = {}  # repo -> {branch: commit}, listed once per repository
     for i, ref in enumerate(plan):
         c = as_checkpoint(ref)
         ckpts.append(c)
         try:
-            paths[c], hashes[c] = _locate(c, ref, log, resolved)
+            paths[c], hashes[c] = _locate(c, ref, log, resolved, branches)
         except UserError as e:
             if "does not exist" not in str(e) and "is missing" not in str(e):
                 raise
@@ -185,7 +186,9 @@ def run_integrity(plan: list[dict], log=None, resolved: dict | None = None):
     return integrity_table(ckpts, paths, {c: h for c, h in hashes.items() if h}, corrupt)
 
 
-def _locate(c: Checkpoint, ref: dict, log, resolved: dict | None) -> tuple[Path, str | None]:
+def _locate(
+    c: Checkpoint, ref: dict, log, resolved: dict | None, branches: dict
+) -> tuple[Path, str | None]:
     """(a path standing for the checkpoint, its hash where the metadata gives it)."""
     if c.repo is None:
         return resolve_ref(ref), None
@@ -195,7 +198,7 @@ def _locate(c: Checkpoint, ref: dict, log, resolved: dict | None) -> tuple[Path,
         raise UserError(
             f"checkpoint {c.repo} needs an explicit revision (branch), not {c.revision!r}"
         )
-    res = hub.resolve(c, ref.get("cache_dir"), log)
+    res = hub.resolve(c, ref.get("cache_dir"), log, branches)
     if "config.json" not in res.files or not res.weights():
         raise UserError(f"checkpoint {c.ref} does not exist: its branch has no model files")
     if resolved is not None:
