@@ -163,14 +163,15 @@ def _handler(hub: Hub):
             status = hub.fault(self.command, path)
             if status is not None:
                 return self._error(status, "", f"injected {status}", head)
-            if m := REFS.match(path):
-                return self._refs(m["repo"], head)
-            m = API.match(path) or RESOLVE.match(path)
+            m = REFS.match(path) or API.match(path) or RESOLVE.match(path)
             if m is None:
                 return self._error(404, "RepoNotFound", "no such route", head)
-            repo, rev = m["repo"], m["rev"]
+            repo = m["repo"]
             if not any(r == repo for r, _ in hub.branches):
                 return self._error(404, "RepoNotFound", f"Repository {repo} not found", head)
+            if m.re is REFS:
+                return self._refs(repo, head)
+            rev = m["rev"]
             commit = hub.commit_of(repo, rev)
             if commit is None:
                 return self._error(404, "RevisionNotFound", f"Invalid rev id: {rev}", head)
@@ -180,8 +181,6 @@ def _handler(hub: Hub):
             self._send(200, json.dumps(body).encode(), {"Content-Type": "application/json"}, head)
 
         def _refs(self, repo, head):
-            if not any(r == repo for r, _ in hub.branches):
-                return self._error(404, "RepoNotFound", f"Repository {repo} not found", head)
             branches = [
                 {"name": rev, "ref": f"refs/heads/{rev}", "targetCommit": commit}
                 for (r, rev), commit in sorted(hub.branches.items())
