@@ -296,6 +296,12 @@ def scale(args) -> dict:
     if hub is None:
         lay_out(cache, built)
     out = {"checkpoints": len(sizes) * len(seeds) * len(steps), "built": len(built)}
+    out["scontrol_s"] = wait = scontrol_wait()
+    if wait is not None and wait > 2:
+        report(
+            f"warning: scontrol show config took {wait:.0f} s (no SLURM controller answers): every "
+            "Snakemake start waits as long, which counts in each figure below (docs/troubleshooting.md)"
+        )
     out |= {"hub": bool(hub), "build_s": time.perf_counter() - t}
     out["built_mb"] = du(work / "build") / 1e6
     report(f"built {len(built)} checkpoints in {out['build_s']:.0f} s ({out['built_mb']:.1f} MB)")
@@ -341,6 +347,21 @@ def scale(args) -> dict:
         report(f"full grid plan: {out['plan']}")
     save(json.dumps(out, indent=1))
     return out
+
+
+def scontrol_wait() -> float | None:
+    """Seconds ``scontrol show config`` takes, where the SLURM client is installed: Snakemake's SLURM
+    plugin asks it at every start and waits up to 10 s for a controller that does not answer."""
+    import shutil
+
+    if shutil.which("scontrol") is None:
+        return None
+    t = time.perf_counter()
+    try:
+        subprocess.run(["scontrol", "show", "config"], capture_output=True, timeout=12)
+    except subprocess.TimeoutExpired:
+        pass
+    return time.perf_counter() - t
 
 
 def report(line: str) -> None:
