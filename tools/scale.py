@@ -296,13 +296,13 @@ def scale(args) -> dict:
     if hub is None:
         lay_out(cache, built)
     out = {"checkpoints": len(sizes) * len(seeds) * len(steps), "built": len(built)}
+    out |= {"hub": bool(hub), "build_s": time.perf_counter() - t}
     out["scontrol_s"] = wait = scontrol_wait()
     if wait is not None and wait > 2:
         report(
             f"warning: scontrol show config took {wait:.0f} s (no SLURM controller answers): every "
             "Snakemake start waits as long, which counts in each figure below (docs/troubleshooting.md)"
         )
-    out |= {"hub": bool(hub), "build_s": time.perf_counter() - t}
     out["built_mb"] = du(work / "build") / 1e6
     report(f"built {len(built)} checkpoints in {out['build_s']:.0f} s ({out['built_mb']:.1f} MB)")
     # written after every stage: a benchmark stopped half way keeps what it measured
